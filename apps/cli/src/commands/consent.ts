@@ -1,0 +1,36 @@
+import type { ConsentEventRow, ConsentRepository, ConsentRow } from "@funnelsync/db";
+import { UsageError } from "../usageError";
+import { isoTime, renderTable } from "../table";
+
+export interface ConsentReport {
+  email: string;
+  current: ConsentRow | null;
+  history: ConsentEventRow[];
+}
+
+/** An address's consent as the worker sees it before every subscribe, and how it got there. */
+export async function consentReport(consent: Pick<ConsentRepository, "get" | "history">, email: string): Promise<ConsentReport> {
+  const address = email.trim().toLowerCase();
+  if (!/^[^\s@]+@[^\s@]+$/.test(address)) throw new UsageError(`consent: not an e-mail address: ${JSON.stringify(email)}`);
+  const [current, history] = await Promise.all([consent.get(address), consent.history(address)]);
+  return { email: address, current, history };
+}
+
+export function formatConsent(report: ConsentReport): string {
+  const { current } = report;
+  if (!current) return `${report.email}: no consent recorded (nothing withdrawn: stage changes subscribe it)`;
+  const lines = [
+    `${report.email}: ${current.state}`,
+    `  source  ${current.source}`,
+    `  since   ${isoTime(current.changedAt)}`,
+    `  reason  ${current.reason ?? "-"}`,
+    `  event   ${current.eventRef ?? "-"}`,
+    current.state === "subscribed"
+      ? "  stage changes subscribe this address"
+      : "  no stage change subscribes this address again; only an explicit opt-in in Kommo lifts it",
+  ];
+  if (report.history.length > 0) {
+    lines.push("", renderTable(["time", "state", "source", "reason", "event"], report.history.map((h) => [isoTime(h.at), h.state, h.source, h.reason, h.eventRef])));
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,118 @@
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import type { Config } from "@funnelsync/config";
+import { createDb, type Db } from "@funnelsync/db";
+import { DEFAULT_JOB_OPTIONS, QUEUES, type QueueKey } from "@funnelsync/jobs";
+import { KOMMO_LIMITS, KommoClient } from "@funnelsync/kommo-client";
+import { LOOPS_LIMITS, LoopsClient } from "@funnelsync/loops-client";
+import { MOOSEND_LIMITS, MoosendClient } from "@funnelsync/moosend-client";
+import type { RequestGate } from "@funnelsync/vendor-http";
+import { createRedisGate } from "../../worker/src/redisGate";
+
+/**
+ * What the commands work with, opened on first use: `history` never touches Redis and `config check`
+ * never touches Postgres. Vendor clients go through the same Redis rate-limit windows as the worker
+ * (same prefix, same account keys), so a backfill running next to a busy worker never pushes Kommo
+ * past its 7 requests a second.
+ */
+export interface Ops {
+  config: Config;
+  /** The BullMQ key prefix of the apps (`funnelsync`), and of the rate-limit windows. */
+  prefix: string;
+  db(): Db;
+  redis(): Promise<Redis>;
+  queues(): Promise<Record<QueueKey, Queue>>;
+  kommo(): Promise<KommoClient>;
+  /** Undefined when Moosend has no credentials (allowed only when the mapping does not use it). */
+  moosend(): Promise<MoosendClient | undefined>;
+  loops(): Promise<LoopsClient | undefined>;
+  close(): Promise<void>;
+}
+
+/** The worker gives up on a slot after 5 s and hands the job back; an operator's command can wait longer. */
+const GATE_MAX_WAIT_MS = 60_000;
+
+/** Fails at once when Redis is down at the start, instead of retrying forever like the worker; a later drop reconnects a few times. */
+async function connectRedis(url: string): Promise<Redis> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 3_000,
+    maxRetriesPerRequest: 2,
+    retryStrategy: (times) => (times > 5 ? null : Math.min(200 * times, 1_000)),
+  });
+  let lastError: Error | undefined;
+  redis.on("error", (error: Error) => (lastError = error)); // surfaced by connect() or by the command that failed
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    throw new Error(`cannot reach Redis at REDIS_URL: ${(lastError ?? (err as Error)).message}`);
+  }
+  return redis;
+}
+
+export function openOps(config: Config, prefix: string): Ops {
+  let db: Db | undefined;
+  let redis: Promise<Redis> | undefined;
+  let queues: Promise<Record<QueueKey, Queue>> | undefined;
+  let gate: Promise<RequestGate> | undefined;
+
+  const getRedis = () => (redis ??= connectRedis(config.redisUrl));
+  const getGate = () =>
+    (gate ??= getRedis().then((client) =>
+      createRedisGate({
+        redis: client,
+        prefix,
+        limits: { kommo: KOMMO_LIMITS, moosend: MOOSEND_LIMITS, loops: LOOPS_LIMITS },
+        accounts: { kommo: config.kommo.baseUrl, moosend: config.moosend.baseUrl, loops: config.loops.baseUrl },
+        maxWaitMs: GATE_MAX_WAIT_MS,
+      }),
+    ));
+
+  return {
+    config,
+    prefix,
+    db: () => (db ??= createDb(config.databaseUrl)),
+    redis: getRedis,
+    queues: () =>
+      (queues ??= getRedis().then((connection) => {
+        const open = (name: string) => {
+          const queue = new Queue(name, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+          queue.on("error", () => undefined);
+          return queue;
+        };
+        return Object.fromEntries(Object.entries(QUEUES).map(([key, name]) => [key, open(name)])) as Record<QueueKey, Queue>;
+      })),
+    async kommo() {
+      const { baseUrl, accessToken } = config.kommo;
+      if (!baseUrl || !accessToken) throw new Error("Kommo has no credentials (KOMMO_BASE_URL, KOMMO_ACCESS_TOKEN)");
+      return new KommoClient({ baseUrl, accessToken, http: { gate: await getGate() } });
+    },
+    async moosend() {
+      const { baseUrl, apiKey } = config.moosend;
+      return baseUrl && apiKey ? new MoosendClient({ baseUrl, apiKey, http: { gate: await getGate() } }) : undefined;
+    },
+    async loops() {
+      const { baseUrl, apiKey } = config.loops;
+      return baseUrl && apiKey ? new LoopsClient({ baseUrl, apiKey, http: { gate: await getGate() } }) : undefined;
+    },
+    async close() {
+      const failures: string[] = [];
+      const step = async (name: string, run: () => Promise<unknown>) => {
+        try {
+          await run();
+        } catch (err) {
+          failures.push(`${name}: ${(err as Error).message}`);
+        }
+      };
+      // A connection that never opened has nothing to close.
+      const opened = <T>(p: Promise<T> | undefined) => p?.catch(() => undefined) ?? Promise.resolve(undefined);
+      const openQueues = await opened(queues);
+      if (openQueues) await step("queues", () => Promise.all(Object.values(openQueues).map((q) => q.close())));
+      const client = await opened(redis);
+      if (client) await step("redis", () => client.quit());
+      if (db) await step("postgres", () => db!.close());
+      if (failures.length) throw new Error(`close: ${failures.join("; ")}`);
+    },
+  };
+}

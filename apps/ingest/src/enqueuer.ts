@@ -1,0 +1,99 @@
+import { randomUUID } from "node:crypto";
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import { DEFAULT_JOB_OPTIONS, jobIdFor, QUEUES, queueNameFor, type JobData, type JobName } from "@funnelsync/jobs";
+
+export interface JobRequest<K extends JobName = JobName> {
+  name: K;
+  data: JobData<K>;
+}
+
+export type EnqueueResult = { ok: true; jobIds: string[] } | { ok: false; reason: string };
+
+export interface Enqueuer {
+  /** Stores every job in Redis, or none is acknowledged: the caller answers 200 only on `ok`. */
+  enqueue(jobs: JobRequest[]): Promise<EnqueueResult>;
+  close(): Promise<void>;
+}
+
+/** How long ingest waits for Redis before answering 503: Kommo gives up on us after 2 s. */
+export const ENQUEUE_TIMEOUT_MS = 1_500;
+
+interface Waiting {
+  jobs: JobRequest[];
+  settle: (result: EnqueueResult) => void;
+}
+
+/**
+ * Adds jobs with their deterministic ids (a repeated delivery lands on the existing job). The cost of
+ * a BullMQ job is Node's CPU, not Redis', so one write is in flight at a time and every webhook
+ * accepted meanwhile travels in ONE `ingest.batch` job that the worker splits into the real jobs;
+ * a lone webhook is added directly, at once. Either way a request is answered only once what it carried is stored in Redis.
+ * Ingest's Redis connection must not queue commands while disconnected (`enableOfflineQueue: false`),
+ * so an outage fails fast instead of holding the request.
+ */
+export function createEnqueuer(redis: Redis, options: { prefix: string }): Enqueuer {
+  const queues = new Map<string, Queue>(
+    Object.values(QUEUES).map((name) => [
+      name,
+      new Queue(name, { connection: redis, prefix: options.prefix, skipWaitingForReady: true, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
+    ]),
+  );
+  for (const queue of queues.values()) queue.on("error", () => undefined); // surfaced through the 503s and /readyz
+
+  let waiting: Waiting[] = [];
+  let flushing = false;
+
+  async function addDirectly(jobs: JobRequest[]): Promise<void> {
+    const byQueue = new Map<string, Array<{ name: string; data: unknown; opts: { jobId: string } }>>();
+    for (const job of jobs) {
+      const queueName = queueNameFor(job.name);
+      byQueue.set(queueName, [...(byQueue.get(queueName) ?? []), { name: job.name, data: job.data, opts: { jobId: jobIdFor(job.name, job.data) } }]);
+    }
+    await Promise.all([...byQueue].map(([queueName, batch]) => queues.get(queueName)!.addBulk(batch)));
+  }
+
+  async function addAsBatch(jobs: JobRequest[]): Promise<void> {
+    const data: JobData<"ingest.batch"> = { batchId: randomUUID(), jobs };
+    await queues.get(QUEUES.ingest)!.add("ingest.batch", data, { jobId: jobIdFor("ingest.batch", data) });
+  }
+
+  async function flushAll(): Promise<void> {
+    flushing = true;
+    try {
+      while (waiting.length > 0) await flush();
+    } finally {
+      flushing = false;
+    }
+  }
+
+  async function flush(): Promise<void> {
+    const batch = waiting;
+    waiting = [];
+    const jobs = batch.flatMap((w) => w.jobs);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ENQUEUE_TIMEOUT_MS} ms`)), ENQUEUE_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([batch.length === 1 ? addDirectly(jobs) : addAsBatch(jobs), timeout]);
+      for (const w of batch) w.settle({ ok: true, jobIds: w.jobs.map((job) => jobIdFor(job.name, job.data)) });
+    } catch (err) {
+      for (const w of batch) w.settle({ ok: false, reason: (err as Error).message });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return {
+    enqueue(jobs) {
+      return new Promise<EnqueueResult>((settle) => {
+        waiting.push({ jobs, settle });
+        if (!flushing) void flushAll();
+      });
+    },
+    async close() {
+      await Promise.allSettled([...queues.values()].map((queue) => queue.close()));
+    },
+  };
+}

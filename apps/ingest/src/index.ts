@@ -1,0 +1,7 @@
+export { startIngest, BULL_PREFIX } from "./startIngest";
+export type { RunningIngest } from "./startIngest";
+export { createApp } from "./app";
+export type { IngestAppOptions } from "./app";
+export { createEnqueuer } from "./enqueuer";
+export { createIngestMetrics } from "./metrics";
+export { jobForKommoChange } from "./routes/kommo";

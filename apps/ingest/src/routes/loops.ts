@@ -1,0 +1,47 @@
+import express, { Router } from "express";
+import { LoopsWebhookPayloadError, LoopsWebhookVerificationError, verifyLoopsWebhook, type LoopsWebhookEvent } from "@funnelsync/loops-client";
+import type { IngestOutcome } from "../ingestOutcome";
+import { respond, type RouteDeps } from "./respond";
+
+function verify(secret: string | undefined, body: Buffer, headers: Record<string, string | string[] | undefined>, now: () => Date): LoopsWebhookEvent | IngestOutcome {
+  if (!secret) return { kind: "notFound" };
+  try {
+    return verifyLoopsWebhook(secret, body, headers, now());
+  } catch (err) {
+    if (err instanceof LoopsWebhookVerificationError) return { kind: "unauthenticated", reason: err.message };
+    if (err instanceof LoopsWebhookPayloadError) return { kind: "malformed", reason: err.message };
+    throw err;
+  }
+}
+
+/**
+ * `POST /webhooks/loops`: Standard Webhooks signature over the raw body, so the body is kept as
+ * bytes until verified. A redelivery repeats its `webhook-id`, which is the job id.
+ */
+export function loopsRoute(deps: RouteDeps & { secret: string | undefined; now?: () => Date }): Router {
+  const router = Router();
+  router.post("/webhooks/loops", express.raw({ type: () => true, limit: "1mb" }), async (req, res) => {
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const verified = verify(deps.secret, body, req.headers, deps.now ?? (() => new Date()));
+    if ("kind" in verified) return respond(res, verified, deps, "loops");
+    const event = verified;
+    if (!event.contactIdentity) return respond(res, { kind: "accepted", jobIds: [] }, deps, "loops"); // Loops' test send
+    const stored = await deps.enqueuer.enqueue([
+      {
+        name: "loops.webhook",
+        data: {
+          webhookId: event.webhookId,
+          eventName: event.eventName,
+          eventTime: event.eventTime ?? null,
+          contactId: event.contactIdentity.id ?? null,
+          email: event.contactIdentity.email ?? null,
+          userId: event.contactIdentity.userId ?? null,
+          mailingListId: "mailingList" in event && event.mailingList ? event.mailingList.id : null,
+          sourceType: "sourceType" in event && typeof event.sourceType === "string" ? event.sourceType : null,
+        },
+      },
+    ]);
+    respond(res, stored.ok ? { kind: "accepted", jobIds: stored.jobIds } : { kind: "unavailable", reason: stored.reason }, deps, "loops");
+  });
+  return router;
+}

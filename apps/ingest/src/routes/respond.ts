@@ -1,0 +1,24 @@
+import type { Response } from "express";
+import type { Logger } from "@funnelsync/logger";
+import type { Enqueuer } from "../enqueuer";
+import { STATUS_FOR, type IngestOutcome } from "../ingestOutcome";
+import type { IngestMetrics } from "../metrics";
+
+export interface RouteDeps {
+  enqueuer: Enqueuer;
+  logger: Logger;
+  metrics: IngestMetrics;
+}
+
+/** Answers a webhook with the contract's status for its outcome, and counts it. */
+export function respond(res: Response, outcome: IngestOutcome, deps: RouteDeps, source: string): void {
+  deps.metrics.webhooks.inc({ source, outcome: outcome.kind });
+  const status = STATUS_FOR[outcome.kind];
+  if (outcome.kind === "unavailable") deps.logger.warn("ingest.enqueue: queue unavailable", { source, reason: outcome.reason });
+  if (outcome.kind === "accepted") {
+    res.status(status).json({ status: outcome.kind, jobs: outcome.jobIds.length });
+    return;
+  }
+  const error = outcome.kind === "notFound" ? "not found" : outcome.kind === "unavailable" ? "queue unavailable, retry later" : outcome.reason;
+  res.status(status).json({ status: outcome.kind, error });
+}

@@ -1,0 +1,139 @@
+import type { Job } from "bullmq";
+import type { ConsentState } from "@funnelsync/db";
+import type { KommoContact } from "@funnelsync/kommo-client";
+import type { WorkerDeps } from "./processors/types";
+
+/** What an e-mail platform told us about one address, in our own words. */
+export interface EspSignal {
+  email: string;
+  kind: "unsubscribed" | "hardBounce" | "softBounce" | "spam" | "listUnsubscribed";
+  source: "loops" | "moosend";
+  /** e.g. the list or campaign it concerns, for the note. */
+  context?: string;
+}
+
+const CONSENT_FOR: Partial<Record<EspSignal["kind"], ConsentState>> = {
+  unsubscribed: "unsubscribed",
+  hardBounce: "bounced",
+  spam: "complained",
+};
+
+const SOURCE_NAME = { loops: "Loops", moosend: "Moosend" } as const;
+const WON_OR_LOST = new Set([142, 143]);
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function noteText(signal: EspSignal): string {
+  const where = `${SOURCE_NAME[signal.source]}${signal.context ? ` (${signal.context})` : ""}`;
+  switch (signal.kind) {
+    case "unsubscribed":
+      return `funnelsync: ${signal.email} unsubscribed from e-mail in ${where}. Marketing e-mail stopped; set the opt-in field back to true only with a new explicit opt-in.`;
+    case "hardBounce":
+      return `funnelsync: e-mail to ${signal.email} bounced permanently in ${where}. Please check the address.`;
+    case "softBounce":
+      return `funnelsync: e-mail to ${signal.email} bounced temporarily in ${where}; it will be retried.`;
+    case "spam":
+      return `funnelsync: ${signal.email} marked an e-mail from ${where} as spam. Marketing e-mail stopped.`;
+    case "listUnsubscribed":
+      return `funnelsync: ${signal.email} left a mailing list in ${where}; other e-mail continues.`;
+  }
+}
+
+/**
+ * Is this signal news? A hard bounce in Loops is followed by `contact.unsubscribed`, a Moosend
+ * unsubscribe can arrive by webhook and by polling: the card gets one entry per fact, not per report.
+ */
+function alreadyKnown(signal: EspSignal, current: ConsentState | undefined): boolean {
+  if (!current || current === "subscribed") return false;
+  if (signal.kind === "unsubscribed") return true; // any withdrawal already covers it
+  return CONSENT_FOR[signal.kind] === current;
+}
+
+/**
+ * Brings one e-mail platform signal into Kommo and the consent ledger: the ledger first (so the
+ * forward sync stops at once, even while Kommo is down), then for every Kommo contact with exactly
+ * this address: a note on the contact and its open leads, a task (hard bounce), a tag, and the
+ * opt-in checkbox set to false.
+ */
+export async function applyEspSignal(job: Job, deps: WorkerDeps, signal: EspSignal): Promise<void> {
+  const email = signal.email.trim().toLowerCase();
+  const { outcomes } = deps;
+  const consent = await deps.db.consent.get(email);
+  const known = alreadyKnown(signal, consent?.state);
+  const newState = CONSENT_FOR[signal.kind];
+  if (newState && !known) {
+    await deps.db.consent.set({ email, state: newState, source: signal.source, reason: signal.kind, eventRef: job.id });
+  }
+
+  if (newState && !known) await withdrawElsewhere(job, deps, signal, email);
+
+  const contacts = await deps.kommo.findContactsByEmail(email);
+  if (contacts.length === 0) {
+    return outcomes.skipped(job, "job", "no Kommo contact has this e-mail", { vendor: "kommo", email });
+  }
+  for (const contact of contacts) await updateContact(job, deps, signal, email, contact, known);
+  if (known && signal.kind !== "unsubscribed") {
+    await outcomes.skipped(job, "kommo.note", `already recorded: ${consent?.state} via ${consent?.source}`, { vendor: "kommo", email });
+  }
+}
+
+/**
+ * Consent belongs to the person, not to one platform: an opt-out reported by one ESP stops marketing
+ * in the other too (Loops `subscribed: false`; the Moosend lists we put the address in).
+ */
+async function withdrawElsewhere(job: Job, deps: WorkerDeps, signal: EspSignal, email: string): Promise<void> {
+  const meta = { email, detail: { reportedBy: signal.source } };
+  if (signal.source !== "loops" && deps.mapping.usesLoops()) {
+    await deps.outcomes.step(job, "loops.unsubscribe", { ...meta, vendor: "loops", action: "unsubscribe" }, () =>
+      deps.loops.updateContact({ email, subscribed: false }),
+    );
+  }
+  if (signal.source !== "moosend") {
+    for (const listId of await deps.db.memberships.activeLists(email)) {
+      await deps.outcomes.step(job, `moosend.unsubscribe.${listId}`, { ...meta, vendor: "moosend", action: "unsubscribe" }, () =>
+        deps.moosend.unsubscribe(listId, email),
+      );
+    }
+  }
+}
+
+async function updateContact(job: Job, deps: WorkerDeps, signal: EspSignal, email: string, contact: KommoContact, known: boolean): Promise<void> {
+  const { mapping, outcomes, kommo } = deps;
+  const meta = { vendor: "kommo" as const, contactId: contact.id, email };
+  const withdraws = CONSENT_FOR[signal.kind] !== undefined;
+
+  if (!known) {
+    const leads = contact.leadIds.length ? [...(await kommo.getLeads(contact.leadIds)).values()] : [];
+    const openLeadIds = leads.filter((lead) => !WON_OR_LOST.has(lead.statusId)).map((lead) => lead.id);
+    const text = noteText({ ...signal, email });
+    await outcomes.step(job, `kommo.note.contact-${contact.id}`, { ...meta, action: "addNote" }, () =>
+      kommo.addNotes("contacts", [{ entityId: contact.id, text }]),
+    );
+    if (openLeadIds.length) {
+      await outcomes.step(job, `kommo.note.leads-${contact.id}`, { ...meta, action: "addNote", detail: { leadIds: openLeadIds } }, () =>
+        kommo.addNotes("leads", openLeadIds.map((entityId) => ({ entityId, text }))),
+      );
+    }
+    if (signal.kind === "hardBounce" && mapping.kommo.taskOnHardBounce) {
+      await outcomes.step(job, `kommo.task.contact-${contact.id}`, { ...meta, action: "addTask" }, () =>
+        kommo.addTask({
+          text: `Check the e-mail address ${email}: messages to it bounce permanently.`,
+          completeTill: new Date(deps.now().getTime() + DAY_MS),
+          entityType: "contacts",
+          entityId: contact.id,
+          responsibleUserId: contact.responsibleUserId ?? undefined,
+        }),
+      );
+    }
+  }
+
+  const tag = { unsubscribed: mapping.kommo.tags.unsubscribed, hardBounce: mapping.kommo.tags.hardBounce, spam: mapping.kommo.tags.spam }[
+    signal.kind as "unsubscribed" | "hardBounce" | "spam"
+  ];
+  const tagsToAdd = !known && tag ? [tag] : [];
+  const optIn = withdraws && mapping.kommo.optInFieldId ? [{ fieldId: mapping.kommo.optInFieldId, value: false }] : [];
+  if (tagsToAdd.length || optIn.length) {
+    await outcomes.step(job, `kommo.contact.contact-${contact.id}`, { ...meta, action: optIn.length ? "optOut" : "tag", detail: { tagsToAdd } }, () =>
+      kommo.updateContact(contact.id, { tagsToAdd, customFields: optIn }),
+    );
+  }
+}

@@ -1,0 +1,49 @@
+import type { Mapping } from "@funnelsync/config";
+import { fieldValue, type KommoContact, type KommoLead } from "@funnelsync/kommo-client";
+import type { WorkerDeps } from "./processors/types";
+
+/** What one sync of a lead needs, read from Kommo: the lead with its contacts, then the main contact (both batched). */
+export interface LeadSnapshot {
+  lead: KommoLead;
+  contact: KommoContact;
+  email: string;
+}
+
+export type Resolved = { ok: true; snapshot: LeadSnapshot } | { ok: false; reason: string; contactId?: number };
+
+export async function readLead(deps: Pick<WorkerDeps, "kommoReader">, leadId: number): Promise<Resolved> {
+  const lead = await deps.kommoReader.lead(leadId);
+  if (!lead) return { ok: false, reason: "lead not found in Kommo (deleted?)" };
+  if (!lead.mainContactId) return { ok: false, reason: "lead has no main contact" };
+  const contact = await deps.kommoReader.contact(lead.mainContactId);
+  if (!contact) return { ok: false, reason: "main contact not found in Kommo", contactId: lead.mainContactId };
+  const email = contact.emails[0]?.trim().toLowerCase();
+  if (!email) return { ok: false, reason: "main contact has no e-mail", contactId: contact.id };
+  return { ok: true, snapshot: { lead, contact, email } };
+}
+
+function asText(value: string | number | boolean | undefined): string {
+  return value === undefined || value === null ? "" : String(value);
+}
+
+/**
+ * The mapped custom fields, each taken from the lead or else its main contact. Moosend gets every
+ * mapped field on every subscribe (it clears the ones a subscribe leaves out); Loops gets typed values.
+ */
+export function mappedFields(mapping: Mapping, lead: KommoLead | undefined, contact: KommoContact) {
+  const moosend: Record<string, string> = {};
+  const loops: Record<string, string | number | boolean | null> = {};
+  for (const field of mapping.fields) {
+    const value = (lead ? fieldValue(lead, field.kommoFieldId) : undefined) ?? fieldValue(contact, field.kommoFieldId);
+    if (field.moosend) moosend[field.moosend] = asText(value);
+    if (field.loops) loops[field.loops] = value === undefined ? null : value;
+  }
+  return { moosend, loops };
+}
+
+/** Kommo keeps one `name`; Loops wants first and last. Kommo's own split wins when it has one. */
+export function splitName(contact: KommoContact): { firstName: string; lastName: string } {
+  if (contact.firstName || contact.lastName) return { firstName: contact.firstName ?? "", lastName: contact.lastName ?? "" };
+  const [first = "", ...rest] = contact.name.trim().split(/\s+/);
+  return { firstName: first, lastName: rest.join(" ") };
+}

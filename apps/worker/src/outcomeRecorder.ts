@@ -1,0 +1,145 @@
+import { createHash } from "node:crypto";
+import type { Job } from "bullmq";
+import type { Db, OutcomeInput, OutcomeRow } from "@funnelsync/db";
+import { callContext } from "./callContext";
+import { classifyFailure, vendorStatusOf } from "./failure";
+
+interface JobIds {
+  leadId?: number | null;
+  contactId?: number | null;
+}
+
+export interface StepMeta {
+  vendor: "kommo" | "moosend" | "loops" | "none";
+  action: string;
+  leadId?: number | null;
+  contactId?: number | null;
+  email?: string | null;
+  /** An idempotency key derived from the business fact rather than the job (e.g. one welcome per deal). */
+  idempotencyKey?: string;
+  detail?: Record<string, unknown>;
+}
+
+/** Loops keeps keys of at most 100 characters. */
+function boundedKey(key: string): string {
+  return key.length <= 100 ? key : `${key.slice(0, 60)}-${createHash("sha256").update(key).digest("hex").slice(0, 32)}`;
+}
+
+/**
+ * Records every side effect of a job as a row keyed by (job id, step). A retried job skips the steps
+ * already done, so an e-mail sent before a later step failed is not sent again; each step gets an
+ * idempotency key made from the job id and step name, stable across retries.
+ */
+export class OutcomeRecorder {
+  /** Jobs that ended as a whole-job skip in their current attempt: their final row is written. */
+  private readonly skippedJobs = new Set<string>();
+
+  constructor(private readonly db: Db, private readonly now: () => number = Date.now) {}
+
+  /** Runs `effect` unless this step already succeeded; returns undefined when it was skipped as done. */
+  async step<T>(job: Job, step: string, meta: StepMeta, effect: (idempotencyKey: string) => Promise<T>): Promise<T | undefined> {
+    const jobId = job.id!;
+    const previous = await this.db.outcomes.get(jobId, step);
+    if (previous?.status === "succeeded" || previous?.status === "skipped") return undefined;
+    const idempotencyKey = boundedKey(meta.idempotencyKey ?? `${jobId}-${step}`);
+    const started = this.now();
+    const store: { lastStatus?: number } = {};
+    const base = {
+      jobId,
+      jobName: job.name,
+      step,
+      vendor: meta.vendor,
+      action: meta.action,
+      attempts: job.attemptsMade + 1,
+      leadId: meta.leadId ?? undefined,
+      contactId: meta.contactId ?? undefined,
+      email: meta.email ?? undefined,
+      idempotencyKey,
+      detail: meta.detail,
+    };
+    try {
+      const result = await callContext.run(store, () => effect(idempotencyKey));
+      // A batched call (one subscribe_many for many jobs) reports its status to the job that sent it;
+      // the others know only that the vendor answered with success.
+      await this.db.outcomes.save({ ...base, status: "succeeded", vendorStatus: store.lastStatus ?? 200, durationMs: this.now() - started });
+      return result;
+    } catch (err) {
+      const kind = classifyFailure(err, job);
+      const final = kind === "permanent" || kind === "lastAttempt";
+      await this.db.outcomes.save({
+        ...base,
+        status: final ? "failed" : "running",
+        reason: kind === "rateLimited" ? `rate limited: ${(err as Error).message}` : (err as Error).message,
+        vendorStatus: vendorStatusOf(err) ?? store.lastStatus,
+        durationMs: this.now() - started,
+      });
+      throw err;
+    }
+  }
+
+  /** A step that is deliberately not taken (unmapped stage, no e-mail, opted out), with its reason. */
+  async skipped(job: Job, step: string, reason: string, meta: Omit<StepMeta, "action"> & { action?: string }): Promise<void> {
+    if (step === "job") this.skippedJobs.add(job.id!);
+    await this.db.outcomes.save({
+      jobId: job.id!,
+      jobName: job.name,
+      step,
+      vendor: meta.vendor,
+      action: meta.action ?? "skip",
+      status: "skipped",
+      reason,
+      attempts: job.attemptsMade + 1,
+      leadId: meta.leadId ?? undefined,
+      contactId: meta.contactId ?? undefined,
+      email: meta.email ?? undefined,
+      detail: meta.detail,
+    });
+  }
+
+  /** Records that a whole job failed outside any step (e.g. reading the lead); `running` while it will be retried. */
+  async jobFailed(job: Job, err: unknown, meta: JobIds & { final: boolean }): Promise<void> {
+    this.skippedJobs.delete(job.id!);
+    await this.saveJobRow(job, meta, { status: meta.final ? "failed" : "running", reason: (err as Error)?.message ?? String(err), vendorStatus: vendorStatusOf(err) });
+  }
+
+  /** The job's final row, unless the job ended as a recorded skip. */
+  async jobSucceeded(job: Job, meta: JobIds & { durationMs: number }): Promise<void> {
+    // A skipped job returns at once, in the same attempt: no need to ask the database.
+    if (this.skippedJobs.delete(job.id!)) return;
+    await this.saveJobRow(job, meta, { status: "succeeded", durationMs: meta.durationMs });
+  }
+
+  private async saveJobRow(job: Job, ids: JobIds, result: Pick<OutcomeInput, "status" | "reason" | "vendorStatus" | "durationMs">): Promise<void> {
+    await this.db.outcomes.save({
+      jobId: job.id!,
+      jobName: job.name,
+      step: "job",
+      vendor: "none",
+      action: "process",
+      attempts: job.attemptsMade + 1,
+      leadId: ids.leadId ?? undefined,
+      contactId: ids.contactId ?? undefined,
+      ...result,
+    });
+  }
+
+  /** Did a step with this idempotency key ever succeed for the lead (across jobs)? */
+  async succeededBefore(leadId: number, step: string, idempotencyKey: string): Promise<OutcomeRow | undefined> {
+    const rows = await this.db.outcomes.forLead(leadId);
+    return rows.find((r) => r.step === step && r.status === "succeeded" && r.idempotencyKey === boundedKey(idempotencyKey));
+  }
+}
+
+/**
+ * Runs independent chains of steps (one per vendor) so one vendor failing neither blocks nor redoes
+ * the other. Once all have run, the error that still leaves the job a chance is rethrown: a rate
+ * limit, else a retryable failure, else a permanent one.
+ */
+export async function runIndependently(chains: Array<() => Promise<unknown>>): Promise<void> {
+  const results = await Promise.allSettled(chains.map((chain) => chain()));
+  const errors = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => r.reason as unknown);
+  if (errors.length === 0) return;
+  const fakeJob = { attemptsMade: 0, opts: { attempts: 2 } };
+  const rank = (err: unknown) => ["rateLimited", "retry", "lastAttempt", "permanent"].indexOf(classifyFailure(err, fakeJob));
+  throw errors.sort((a, b) => rank(a) - rank(b))[0];
+}

@@ -1,0 +1,107 @@
+import type { Job } from "bullmq";
+import type { JobData } from "@funnelsync/jobs";
+import { fieldValue, type KommoContact, type KommoLead } from "@funnelsync/kommo-client";
+import { mappedFields, splitName } from "../leadSnapshot";
+import { runIndependently } from "../outcomeRecorder";
+import type { Processor, WorkerDeps } from "./types";
+
+type ContactJob = Job<JobData<"kommo.contactChanged">>;
+
+/** The contact's most recently updated lead: lead-level mapped fields come from it. */
+async function latestLead(deps: WorkerDeps, contact: KommoContact, linkedLeadIds: number[]): Promise<KommoLead | undefined> {
+  const ids = [...new Set([...contact.leadIds, ...linkedLeadIds])];
+  if (ids.length === 0) return undefined;
+  const leads = [...(await deps.kommo.getLeads(ids)).values()];
+  return leads.sort((a, b) => b.updatedAt - a.updatedAt)[0];
+}
+
+/**
+ * The opt-in checkbox set back to true lifts an opt-out. We read the contact fresh from Kommo, and
+ * Kommo acknowledged our own write of `false` (a succeeded opt-out step): seeing `true` now means a
+ * person set it again since. Without such a write we cannot tell, and the opt-out stands.
+ */
+async function explicitOptIn(deps: WorkerDeps, contact: KommoContact, email: string): Promise<boolean> {
+  const fieldId = deps.mapping.kommo.optInFieldId;
+  if (!fieldId || fieldValue(contact, fieldId) !== true) return false;
+  if (!(await deps.db.consent.isWithdrawn(email))) return false;
+  const optOuts = await deps.db.outcomes.forEmail(email);
+  return optOuts.some((row) => row.action === "optOut" && row.status === "succeeded" && row.contactId === contact.id);
+}
+
+/**
+ * A contact changed in Kommo: an explicit new opt-in lifts a recorded opt-out; a new e-mail address
+ * moves the person (same Loops contact by `userId`, the Moosend lists moved, consent follows the
+ * person); otherwise name and mapped fields are refreshed in both ESPs.
+ */
+export const contactChanged: Processor<"kommo.contactChanged"> = async (job, deps) => {
+  const { contactId } = job.data;
+  const contact = await deps.kommoReader.contact(contactId);
+  if (!contact) return deps.outcomes.skipped(job, "job", "contact not found in Kommo (deleted?)", { vendor: "none", contactId });
+  const email = contact.emails[0]?.trim().toLowerCase();
+  if (!email) return deps.outcomes.skipped(job, "job", "contact has no e-mail", { vendor: "none", contactId });
+  const link = await deps.db.links.get(contactId);
+  const oldEmail = link?.email && link.email !== email ? link.email : undefined;
+
+  if (oldEmail) await deps.db.consent.moveAddress(oldEmail, email);
+  if (await explicitOptIn(deps, contact, email)) {
+    await deps.db.consent.set({ email, state: "subscribed", source: "kommo", reason: "opt-in set back to true in Kommo", eventRef: job.id });
+  }
+  // True on this job's retries too, once the first attempt recorded the new opt-in.
+  const optedInAgain = (await deps.db.consent.get(email))?.eventRef === job.id;
+  const withdrawn = await deps.db.consent.isWithdrawn(email);
+  const lead = await latestLead(deps, contact, job.data.linkedLeadIds);
+  const fields = mappedFields(deps.mapping, lead, contact);
+  const meta = { contactId, email, leadId: lead?.id };
+
+  const chains: Array<() => Promise<unknown>> = [];
+  if (deps.mapping.usesLoops()) {
+    chains.push(async () => {
+      const { firstName, lastName } = splitName(contact);
+      const userId = String(contact.id);
+      const properties = await deps.loopsProperties.coerce(fields.loops);
+      const upserted = await deps.outcomes.step(job, "loops.contact", { ...meta, vendor: "loops", action: "updateContact" }, () =>
+        deps.loops.updateContact({
+          email,
+          userId,
+          firstName,
+          lastName,
+          properties,
+          // Only an explicit new opt-in re-subscribes; otherwise the field is left out.
+          ...(optedInAgain ? { subscribed: true } : {}),
+        }),
+      );
+      if (oldEmail && !link?.loopsUserId) {
+        // No userId link yet: the update above created a contact under the new address.
+        await deps.outcomes.step(job, "loops.deleteOld", { ...meta, vendor: "loops", action: "deleteContact", detail: { oldEmail } }, () =>
+          deps.loops.deleteContact({ email: oldEmail }),
+        );
+      }
+      if (upserted) await deps.db.links.upsert({ kommoContactId: contactId, email, loopsContactId: upserted.id, loopsUserId: userId });
+    });
+  }
+  const lists = await deps.db.memberships.activeLists(oldEmail ?? email);
+  if (lists.length) {
+    chains.push(async () => {
+      for (const listId of lists) {
+        if (withdrawn) {
+          await deps.outcomes.skipped(job, `moosend.subscribe.${listId}`, "opted out", { ...meta, vendor: "moosend" });
+        } else {
+          const subscriber = await deps.outcomes.step(job, `moosend.subscribe.${listId}`, { ...meta, vendor: "moosend", action: "subscribe", detail: { listId } }, () =>
+            deps.moosendSubscriptions.subscribe(listId, { email, name: contact.name, customFields: fields.moosend }),
+          );
+          if (subscriber) await deps.db.memberships.add({ email, listId, subscriberId: subscriber.id, kommoContactId: contactId });
+        }
+        if (oldEmail) {
+          await deps.outcomes.step(job, `moosend.removeOld.${listId}`, { ...meta, vendor: "moosend", action: "remove", detail: { listId, oldEmail } }, () =>
+            deps.moosend.remove(listId, oldEmail),
+          );
+          await deps.db.memberships.markRemoved(oldEmail, listId);
+        }
+      }
+    });
+  }
+  if (!link && !deps.mapping.usesLoops()) await deps.db.links.upsert({ kommoContactId: contactId, email });
+  if (chains.length === 0) return deps.outcomes.skipped(job, "job", "nothing synced for this contact yet", { vendor: "none", ...meta });
+  await runIndependently(chains);
+  if (oldEmail && !deps.mapping.usesLoops()) await deps.db.links.upsert({ kommoContactId: contactId, email });
+};

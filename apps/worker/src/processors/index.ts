@@ -1,0 +1,21 @@
+import { contactChanged } from "./contactChanged";
+import { ingestBatch } from "./ingestBatch";
+import { leadAdded } from "./leadAdded";
+import { leadStatusChanged } from "./leadStatusChanged";
+import { leadUpdated } from "./leadUpdated";
+import { loopsWebhook } from "./loopsWebhook";
+import { moosendPoll } from "./moosendPoll";
+import { moosendWebhook } from "./moosendWebhook";
+import type { ProcessorMap } from "./types";
+
+/** Typed from the job catalog: a job without a processor here does not compile. */
+export const processors: ProcessorMap = {
+  "kommo.leadAdded": leadAdded,
+  "kommo.leadStatusChanged": leadStatusChanged,
+  "kommo.leadUpdated": leadUpdated,
+  "kommo.contactChanged": contactChanged,
+  "loops.webhook": loopsWebhook,
+  "moosend.webhook": moosendWebhook,
+  "moosend.poll": moosendPoll,
+  "ingest.batch": ingestBatch,
+};

@@ -1,0 +1,20 @@
+import { applyEspSignal, type EspSignal } from "../espSignal";
+import type { Processor } from "./types";
+
+const KIND_OF: Record<string, EspSignal["kind"]> = {
+  "contact.unsubscribed": "unsubscribed",
+  "email.hardBounced": "hardBounce",
+  "email.softBounced": "softBounce",
+  "email.spamReported": "spam",
+  "contact.mailingList.unsubscribed": "listUnsubscribed",
+};
+
+/** A verified Loops webhook (ingest checked the signature); events we do not act on are recorded as skipped. */
+export const loopsWebhook: Processor<"loops.webhook"> = async (job, deps) => {
+  const { eventName, email } = job.data;
+  const kind = KIND_OF[eventName];
+  if (!kind) return deps.outcomes.skipped(job, "job", `event ${eventName} needs no action`, { vendor: "none", email });
+  if (!email) return deps.outcomes.skipped(job, "job", "event names no e-mail address", { vendor: "none" });
+  const context = job.data.mailingListId ? `list ${job.data.mailingListId}` : (job.data.sourceType ?? undefined);
+  await applyEspSignal(job, deps, { email, kind, source: "loops", context });
+};

@@ -1,0 +1,150 @@
+import type { Job } from "bullmq";
+import type { StageMapping } from "@funnelsync/config";
+import type { LoopsEventContact } from "@funnelsync/loops-client";
+import type { JobData } from "@funnelsync/jobs";
+import { mappedFields, readLead, splitName, type LeadSnapshot } from "../leadSnapshot";
+import { runIndependently } from "../outcomeRecorder";
+import type { WorkerDeps } from "./types";
+
+export type LeadTrigger = "added" | "statusChanged" | "updated";
+type LeadJob = Job<JobData<"kommo.leadStatusChanged">>;
+
+/** A description of why an address gets no marketing, for the skip's reason. */
+async function withdrawal(deps: WorkerDeps, email: string): Promise<string | undefined> {
+  const consent = await deps.db.consent.get(email);
+  if (!consent || consent.state === "subscribed") return undefined;
+  return `opted out: ${consent.state} via ${consent.source} at ${consent.changedAt.toISOString()}`;
+}
+
+/**
+ * Brings the ESPs in line with one lead: its main contact in the stage's Moosend list with every
+ * mapped field, the Loops contact upserted, and the events the change calls for. Moosend and Loops
+ * run independently, each step recorded once.
+ */
+export async function syncLead(job: LeadJob, deps: WorkerDeps, trigger: LeadTrigger): Promise<void> {
+  const { leadId } = job.data;
+  const resolved = await readLead(deps, leadId);
+  if (!resolved.ok) {
+    return deps.outcomes.skipped(job, "job", resolved.reason, { vendor: "none", leadId, contactId: resolved.contactId });
+  }
+  const snapshot = resolved.snapshot;
+  const { lead, contact, email } = snapshot;
+  const meta = { leadId, contactId: contact.id, email };
+  const fields = mappedFields(deps.mapping, lead, contact);
+  const usesLoops = deps.mapping.usesLoops();
+  const elsewhere = job.data.statusId !== null && (lead.statusId !== job.data.statusId || lead.pipelineId !== job.data.pipelineId);
+  // Kommo's state wins when it is at least as new as the change (a late or repeated delivery); a
+  // change without `updated_at` (Digital Pipeline hooks, a hand-made call) is taken at its word.
+  const movedOn = elsewhere && (trigger === "added" || (job.data.updatedAt !== null && lead.updatedAt >= job.data.updatedAt));
+
+  if (trigger === "statusChanged" && movedOn) {
+    // Coalesced: list membership and properties follow the lead's latest state, which the newer
+    // change's job syncs (so a late delivery never moves anyone back). The stage's Loops events still
+    // fire once: the person did pass through it.
+    const passed = job.data.pipelineId !== null ? deps.mapping.stage(job.data.pipelineId, job.data.statusId!) : undefined;
+    if (!usesLoops || !(passed?.loops?.event || passed?.loops?.transactionalId)) {
+      const reason = `superseded: the lead is now in stage ${lead.pipelineId}/${lead.statusId}`;
+      return deps.outcomes.skipped(job, "job", reason, { vendor: "none", ...meta });
+    }
+    const at = { pipelineId: job.data.pipelineId!, statusId: job.data.statusId!, stage: passed };
+    return syncLoops(job, deps, snapshot, at, { upsert: false, events: [passed.loops?.event], transactional: true }, fields.loops);
+  }
+
+  // A lead that moved on before its "added" job ran gets its stage from the status change's own job.
+  const where = trigger === "statusChanged" && elsewhere ? { pipelineId: job.data.pipelineId!, statusId: job.data.statusId! } : { pipelineId: lead.pipelineId, statusId: lead.statusId };
+  const stage = trigger === "added" && movedOn ? undefined : deps.mapping.stage(where.pipelineId, where.statusId);
+  if (!stage && !(usesLoops && trigger === "added")) {
+    return deps.outcomes.skipped(job, "job", `stage ${where.pipelineId}/${where.statusId} is not mapped`, { vendor: "none", ...meta });
+  }
+  const optedOut = await withdrawal(deps, email);
+  const at = { ...where, stage };
+  const events = trigger === "updated" ? [] : [trigger === "added" ? deps.mapping.loops.onLeadAdded?.event : undefined, stage?.loops?.event];
+
+  const chains: Array<() => Promise<unknown>> = [];
+  if (stage?.moosend) chains.push(() => subscribeToMoosend(job, deps, snapshot, stage.moosend!.listId, fields.moosend, optedOut));
+  if (usesLoops) chains.push(() => syncLoops(job, deps, snapshot, at, { upsert: true, events, transactional: trigger !== "updated" }, fields.loops));
+  await runIndependently(chains);
+}
+
+async function subscribeToMoosend(
+  job: LeadJob,
+  deps: WorkerDeps,
+  { contact, email, lead }: LeadSnapshot,
+  listId: string,
+  customFields: Record<string, string>,
+  optedOut: string | undefined,
+): Promise<void> {
+  const meta = { vendor: "moosend" as const, leadId: lead.id, contactId: contact.id, email, detail: { listId } };
+  // Moosend's subscribe re-subscribes people who unsubscribed: the consent ledger is the only guard.
+  if (optedOut) return deps.outcomes.skipped(job, "moosend.subscribe", optedOut, { ...meta, action: "subscribe" });
+  const subscriber = await deps.outcomes.step(job, "moosend.subscribe", { ...meta, action: "subscribe" }, () =>
+    deps.moosendSubscriptions.subscribe(listId, { email, name: contact.name, customFields }),
+  );
+  if (subscriber) await deps.db.memberships.add({ email, listId, subscriberId: subscriber.id, kommoContactId: contact.id });
+}
+
+/** Where the events happen: the stage the person entered, which a coalesced job names itself. */
+interface StageAt {
+  pipelineId: number;
+  statusId: number;
+  stage: StageMapping | undefined;
+}
+
+async function syncLoops(
+  job: LeadJob,
+  deps: WorkerDeps,
+  { lead, contact, email }: LeadSnapshot,
+  at: StageAt,
+  what: { upsert: boolean; events: Array<string | undefined>; transactional: boolean },
+  properties: Record<string, string | number | boolean | null>,
+): Promise<void> {
+  const meta = { vendor: "loops" as const, leadId: lead.id, contactId: contact.id, email };
+  const { firstName, lastName } = splitName(contact);
+  const userId = String(contact.id);
+  const eventNames = [...new Set(what.events.filter((e): e is string => Boolean(e)))];
+  // `subscribed` is never written here: sending true would re-subscribe someone who opted out.
+  const fields: LoopsEventContact | undefined = what.upsert
+    ? {
+        firstName,
+        lastName,
+        source: deps.mapping.loops.source,
+        userGroup: at.stage?.loops?.userGroup ?? deps.mapping.loops.userGroup,
+        properties: await deps.loopsProperties.coerce(properties),
+      }
+    : undefined;
+  if (fields && eventNames.length === 0) {
+    const upserted = await deps.outcomes.step(job, "loops.contact", { ...meta, action: "updateContact" }, () =>
+      deps.loops.updateContact({ email, userId, ...fields }),
+    );
+    if (upserted) await deps.db.links.upsert({ kommoContactId: contact.id, email, loopsContactId: upserted.id, loopsUserId: userId });
+  }
+  if (eventNames.length > 0) {
+    const { pipelineName, stageName } = await deps.pipelines.stage(at.pipelineId, at.statusId);
+    const eventProperties = { leadId: lead.id, leadName: lead.name, price: lead.price ?? 0, pipelineName, stageName };
+    for (const [i, eventName] of eventNames.entries()) {
+      // The first event carries the contact's fields: one call upserts the contact and fires the event.
+      const carried = i === 0 ? fields : undefined;
+      const sent = await deps.outcomes.step(job, `loops.event.${eventName}`, { ...meta, action: "sendEvent", detail: { eventName } }, (key) =>
+        deps.loops.sendEvent({ eventName, email, userId, eventProperties, contact: carried }, key),
+      );
+      if (sent && carried) await deps.db.links.upsert({ kommoContactId: contact.id, email, loopsUserId: userId });
+    }
+  }
+
+  const transactionalId = what.transactional ? at.stage?.loops?.transactionalId : undefined;
+  if (!transactionalId) return;
+  // One welcome per won deal, whichever job or redelivery gets here first.
+  const dealKey = `funnelsync-tx-${transactionalId}-lead-${lead.id}`;
+  const txMeta = { ...meta, action: "sendTransactional", idempotencyKey: dealKey, detail: { transactionalId } };
+  const sent = await deps.outcomes.succeededBefore(lead.id, "loops.transactional", dealKey);
+  // Sent by this job's own earlier attempt: `step` skips it as done and keeps the row that says so.
+  if (sent && sent.jobId !== job.id) {
+    return deps.outcomes.skipped(job, "loops.transactional", "already sent for this deal", txMeta);
+  }
+  // The template may use any mapped property (e.g. `company`) besides the person and the deal value.
+  const mapped = Object.fromEntries(Object.entries(properties).map(([name, value]) => [name, value ?? ""]));
+  const dataVariables = { ...mapped, firstName, name: contact.name, dealValue: lead.price ?? 0 };
+  await deps.outcomes.step(job, "loops.transactional", txMeta, (key) =>
+    deps.loops.sendTransactional({ transactionalId, email, dataVariables }, key),
+  );
+}

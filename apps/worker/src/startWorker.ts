@@ -1,0 +1,196 @@
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { Queue, Worker } from "bullmq";
+import type { Config } from "@funnelsync/config";
+import { createDb, type Db } from "@funnelsync/db";
+import { backoffDelayMs, createRedisConnection, DEFAULT_JOB_OPTIONS, jobIdFor, QUEUES, queueNameFor, redisAnswers } from "@funnelsync/jobs";
+import { KOMMO_LIMITS, KommoClient } from "@funnelsync/kommo-client";
+import type { Logger } from "@funnelsync/logger";
+import { LOOPS_LIMITS, LoopsClient } from "@funnelsync/loops-client";
+import { MOOSEND_LIMITS, MoosendClient } from "@funnelsync/moosend-client";
+import type { VendorCallObservation } from "@funnelsync/vendor-http";
+import { createAdminApp } from "./admin";
+import { noteVendorStatus } from "./callContext";
+import { createDispatcher } from "./dispatch";
+import { createWorkerMetrics, type WorkerMetrics } from "./metrics";
+import { OutcomeRecorder } from "./outcomeRecorder";
+import { KommoReader } from "./kommoReader";
+import { LoopsPropertyTypes } from "./loopsPropertyTypes";
+import { MoosendSubscriptions } from "./moosendSubscriptions";
+import { PipelineNames } from "./pipelineNames";
+import { processors } from "./processors";
+import type { WorkerDeps } from "./processors/types";
+import { createRedisGate } from "./redisGate";
+
+export interface RunningWorker {
+  deps: WorkerDeps;
+  db: Db;
+  queues: Queue[];
+  metrics: WorkerMetrics;
+  adminUrl: string | undefined;
+  /**
+   * Lets active jobs finish (or hands them back), then closes queues, Redis, Postgres and the admin
+   * server. `force` does not wait for active jobs: their locks lapse and another worker takes them.
+   */
+  close(options?: { force?: boolean }): Promise<void>;
+}
+
+export interface StartWorkerOptions {
+  config: Config;
+  logger: Logger;
+  /** BullMQ and rate-limit key prefix; tests isolate themselves with a unique one. */
+  prefix?: string;
+  /**
+   * Kommo-event jobs in flight. High on purpose: jobs mostly wait (on the shared rate limits and on
+   * each other's batched calls), and the more wait together, the larger each batch call.
+   */
+  concurrency?: number;
+  /** Start the admin HTTP server (dashboard, health, metrics) on this port; undefined = config.adminPort, null = none. */
+  adminPort?: number | null;
+  /** Quick in-job retries' first delay; tests set 0. */
+  retryBaseDelayMs?: number;
+  /** Overrides the queue's backoff between attempts; tests shorten it. */
+  backoffMs?: (attemptsMade: number) => number;
+}
+
+/** Jobs per second a queue may start: far above what the vendors' limits allow, so it only carries pauses. */
+const QUEUE_PAUSE_LIMITER = { max: 100_000, duration: 1_000 };
+
+function required(value: string | undefined, what: string): string {
+  if (!value) throw new Error(`worker: ${what} is not set (start the simulators or give credentials)`);
+  return value;
+}
+
+export async function startWorker(options: StartWorkerOptions): Promise<RunningWorker> {
+  const { config, logger } = options;
+  const prefix = options.prefix ?? "funnelsync";
+  const redis = createRedisConnection(config.redisUrl, "worker");
+  redis.on("error", (error) => logger.debug("worker.redis: connection error", { error: error.message }));
+  const db = createDb(config.databaseUrl);
+
+  const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection: redis, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }));
+  for (const queue of queues) queue.on("error", () => undefined); // reported through /readyz and the workers' own errors
+  const metrics = createWorkerMetrics(() => queues);
+
+  const kommoBaseUrl = required(config.kommo.baseUrl, "KOMMO_BASE_URL");
+  const moosendBaseUrl = required(config.moosend.baseUrl, "MOOSEND_BASE_URL");
+  const loopsBaseUrl = required(config.loops.baseUrl, "LOOPS_BASE_URL");
+  const gate = createRedisGate({
+    redis,
+    prefix,
+    // Under a burst, jobs wait here for their vendor's window (Moosend's are 10 s long) and their
+    // batched calls grow meanwhile; pausing the whole queue instead would only break the batches up.
+    maxWaitMs: 60_000,
+    limits: { kommo: KOMMO_LIMITS, moosend: MOOSEND_LIMITS, loops: LOOPS_LIMITS },
+    accounts: { kommo: kommoBaseUrl, moosend: moosendBaseUrl, loops: loopsBaseUrl },
+  });
+  const observe = (call: VendorCallObservation) => {
+    metrics.observeVendorCall(call);
+    noteVendorStatus(call.status);
+  };
+  const http = { gate, observe, retryBaseDelayMs: options.retryBaseDelayMs };
+  const kommo = new KommoClient({ baseUrl: kommoBaseUrl, accessToken: required(config.kommo.accessToken, "KOMMO_ACCESS_TOKEN"), http });
+  const moosend = new MoosendClient({ baseUrl: moosendBaseUrl, apiKey: required(config.moosend.apiKey, "MOOSEND_API_KEY"), http });
+  const loops = new LoopsClient({ baseUrl: loopsBaseUrl, apiKey: required(config.loops.apiKey, "LOOPS_API_KEY"), http });
+
+  const deps: WorkerDeps = {
+    db,
+    kommo,
+    moosend,
+    loops,
+    mapping: config.mapping,
+    outcomes: new OutcomeRecorder(db),
+    kommoReader: new KommoReader(kommo),
+    moosendSubscriptions: new MoosendSubscriptions(moosend),
+    pipelines: new PipelineNames(kommo),
+    loopsProperties: new LoopsPropertyTypes(loops),
+    logger,
+    now: () => new Date(),
+    async enqueue(jobs) {
+      for (const queue of queues) {
+        const mine = jobs.filter((job) => queueNameFor(job.name) === queue.name);
+        if (mine.length) await queue.addBulk(mine.map((job) => ({ name: job.name, data: job.data, opts: { jobId: jobIdFor(job.name, job.data) } })));
+      }
+    },
+  };
+
+  const backoff = options.backoffMs ?? ((attemptsMade: number) => backoffDelayMs(attemptsMade));
+  const workers: Worker[] = [];
+  for (const queue of queues) {
+    let worker: Worker | undefined;
+    const dispatch = createDispatcher(processors, deps, metrics, () => worker!);
+    worker = new Worker(queue.name, dispatch, {
+      connection: redis,
+      prefix,
+      // Reverse-direction jobs run one at a time: reports about one address (a hard bounce and the
+      // unsubscribe that follows it) must see each other's effects to avoid duplicate notes.
+      concurrency: queue.name === QUEUES.esp ? 1 : queue.name === QUEUES.ingest ? 4 : (options.concurrency ?? 1000),
+      settings: { backoffStrategy: (attemptsMade: number) => backoff(attemptsMade) },
+      // BullMQ honours `worker.rateLimit()` (a vendor's 429, see dispatch.ts) only on a worker with a
+      // limiter: without one every process goes on fetching jobs. This limiter never binds by itself;
+      // the vendors' limits are kept per request by the Redis gate.
+      limiter: QUEUE_PAUSE_LIMITER,
+      // A killed worker's jobs go back to the queue once their lock lapses (lockDuration) and a stalled
+      // check runs (stalledInterval): within ~20 s instead of BullMQ's 30 s + 30 s.
+      lockDuration: 10_000,
+      stalledInterval: 5_000,
+      // After this many stalls a job fails visibly.
+      maxStalledCount: 3,
+    });
+    worker.on("error", (error) => logger.warn("worker.queue: error", { queue: queue.name, error: error.message }));
+    workers.push(worker);
+  }
+
+  const espQueue = queues.find((q) => q.name === QUEUES.esp)!;
+  if (config.moosend.pollSeconds > 0 && config.mapping.usesMoosend()) {
+    await espQueue.upsertJobScheduler("moosend-poll", { every: config.moosend.pollSeconds * 1000 }, { name: "moosend.poll", data: {} });
+  } else {
+    await espQueue.removeJobScheduler("moosend-poll");
+  }
+
+  let server: Server | undefined;
+  const adminPort = options.adminPort === undefined ? config.adminPort : options.adminPort;
+  if (adminPort !== null) {
+    const admin = createAdminApp({
+      queues,
+      metrics,
+      auth: config.admin,
+      readOnly: config.admin.readOnly,
+      checks: { redis: () => redisAnswers(redis), postgres: () => db.ping().then(() => true) },
+    });
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = admin.listen(adminPort, "0.0.0.0", () => resolve(s));
+      s.once("error", reject);
+    });
+  }
+
+  let closing: Promise<void> | undefined;
+  let force = false;
+  const steps: Array<[string, () => Promise<unknown>]> = [
+    ["workers", () => Promise.all(workers.map((w) => w.close(force)))],
+    ["queues", () => Promise.all(queues.map((q) => q.close()))],
+    ["redis", () => redis.quit()],
+    ["postgres", () => db.close()],
+    ["admin", () => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))],
+  ];
+  return {
+    deps,
+    db,
+    queues,
+    metrics,
+    adminUrl: server ? `http://127.0.0.1:${(server.address() as AddressInfo).port}` : undefined,
+    close: (options) =>
+      (closing ??= (async () => {
+        force = options?.force ?? false;
+        const failures: string[] = [];
+        for (const [name, step] of steps) {
+          try {
+            await step();
+          } catch (error) {
+            failures.push(`${name}: ${(error as Error).message}`);
+          }
+        }
+        if (failures.length) throw new Error(`worker close: ${failures.join("; ")}`);
+      })()),
+  };
+}

@@ -1,0 +1,83 @@
+import { encodeKommoWebhook } from "@funnelsync/simulators";
+import { eventually, LISTS, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
+
+describe("Kommo → Loops (and both ESPs at once)", () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(() => h.stop());
+
+  const jobDone = (leadId: number, jobName: string) =>
+    eventually(async () => (await h.worker!.db.outcomes.forLead(leadId)).find((r) => r.step === "job" && r.jobName === jobName && r.status !== "running"));
+  const eventsFor = (email: string, eventName?: string) =>
+    h.loops.state.events.filter((e) => e.email === email && (!eventName || e.eventName === eventName));
+  const loopsContacts = (email: string) => [...h.loops.state.contacts.values()].filter((c) => c.email === email);
+
+  async function newLead(email = uniqueEmail("lena")) {
+    const contact = await h.kommo.addContact({ id: uniqueId(), name: "Lena Maria Vogel", email, company: "Vogel GmbH" });
+    const lead = await h.kommo.addLead({ id: uniqueId(), name: "Vogel deal", contactId: contact.id, budget: 7000, statusId: 6001 });
+    await jobDone(lead.id, "kommo.leadAdded");
+    return { contact, lead, email };
+  }
+
+  it("upserts the Loops contact with the mapped properties and userId, and fires lead_created once", async () => {
+    const { contact, email } = await newLead();
+    expect(loopsContacts(email)).toEqual([
+      expect.objectContaining({ firstName: "Lena", lastName: "Maria Vogel", userId: String(contact.id), source: "kommo", properties: expect.objectContaining({ company: "Vogel GmbH", budget: 7000 }) }),
+    ]);
+    expect(eventsFor(email, "lead_created")).toHaveLength(1);
+    expect(eventsFor(email, "lead_created")[0]!.eventProperties).toMatchObject({ leadName: "Vogel deal", pipelineName: expect.any(String), stageName: "New lead", price: 7000 });
+  });
+
+  it("fires the stage's event when the lead moves to Nurture", async () => {
+    const { lead, email } = await newLead();
+    await h.kommo.moveLead(lead.id, 6002);
+    await jobDone(lead.id, "kommo.leadStatusChanged");
+    expect(eventsFor(email).map((e) => e.eventName)).toEqual(["lead_created", "nurture_started"]);
+  });
+
+  it("on a won deal fires deal_won and sends one welcome, despite a redelivery and a 500 before a retry", async () => {
+    const { lead, email } = await newLead();
+    h.loops.faults.only((method, path) => method === "POST" && path.endsWith("/transactional")).failNext(3, 500);
+    await h.kommo.moveLead(lead.id, 142);
+    const updatedAt = h.kommo.lead(lead.id)!.updatedAt;
+    const redelivery = encodeKommoWebhook({ leads: { status: [{ id: lead.id, status_id: 142, old_status_id: 6001, pipeline_id: 5001, updated_at: updatedAt }] }, account: { id: 32720107 } });
+    await fetch(h.kommoHookUrl, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: redelivery });
+    await eventually(() => h.loops.state.transactionals.some((t) => t.email === email));
+    await jobDone(lead.id, "kommo.leadStatusChanged");
+    await fetch(h.kommoHookUrl, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: redelivery });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(h.loops.requests.count((r) => r.path.endsWith("/transactional") && r.status === 500)).toBeGreaterThan(0);
+    expect(h.loops.state.transactionals.filter((t) => t.email === email)).toEqual([
+      expect.objectContaining({ transactionalId: "cm_welcome_01", dataVariables: expect.objectContaining({ firstName: "Lena", company: "Vogel GmbH", dealValue: 7000 }) }),
+    ]);
+    expect(eventsFor(email, "deal_won")).toHaveLength(1);
+    expect(loopsContacts(email)[0]!.userGroup).toBe("customer");
+  });
+
+  it("does both ESPs for a stage mapped to both, and a Loops failure neither blocks nor redoes Moosend", async () => {
+    const { lead, email } = await newLead();
+    h.loops.faults.only((method, path) => method === "POST" && path.endsWith("/events/send")).failNext(1, 400);
+    await h.kommo.moveLead(lead.id, 6002);
+    const job = await jobDone(lead.id, "kommo.leadStatusChanged");
+    expect(job.status).toBe("failed");
+    expect(h.moosend.subscribers(LISTS.nurture).map((s) => s.Email)).toContain(email);
+    const rows = (await h.worker!.db.outcomes.forLead(lead.id)).filter((r) => r.jobId === job.jobId);
+    expect(rows.find((r) => r.step === "moosend.subscribe")).toMatchObject({ status: "succeeded", vendorStatus: 200 });
+    expect(rows.find((r) => r.step === "loops.event.nurture_started")).toMatchObject({ status: "failed", vendorStatus: 400 });
+  });
+
+  it("moves the person on an e-mail change: one Loops contact with the new address, Moosend lists moved", async () => {
+    const { contact, lead, email } = await newLead();
+    await h.kommo.moveLead(lead.id, 6002);
+    await jobDone(lead.id, "kommo.leadStatusChanged");
+    const newEmail = uniqueEmail("lena.new");
+    await h.kommo.updateContact(contact.id, { email: newEmail });
+    await eventually(() => loopsContacts(newEmail).length === 1 && h.moosend.subscribers(LISTS.nurture).some((s) => s.Email === newEmail && s.Status === "Subscribed"));
+    await eventually(() => !h.moosend.subscribers(LISTS.nurture).some((s) => s.Email === email && s.Status === "Subscribed"));
+    expect(loopsContacts(email)).toHaveLength(0);
+    expect(loopsContacts(newEmail)[0]!.userId).toBe(String(contact.id));
+    expect(h.moosend.subscribers(LISTS.newLead).find((s) => s.Email === newEmail)).toMatchObject({ Status: "Subscribed", CustomFields: { Company: "Vogel GmbH", Budget: "7000" } });
+  });
+});

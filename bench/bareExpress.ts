@@ -1,0 +1,21 @@
+import express from "express";
+
+/**
+ * The throughput reference for ingest, run as its own process like ingest: Express answering 200 to
+ * the same POST, with nothing else (no body parsing, no auth, no Redis, no logging). Ingest's ratio
+ * to it is what authenticating, parsing, enqueuing and logging cost.
+ */
+const app = express();
+app.post("/webhooks/kommo/:secret", (_req, res) => {
+  res.sendStatus(200);
+});
+app.get("/readyz", (_req, res) => {
+  res.sendStatus(200);
+});
+const port = Number(process.env.PORT ?? 0);
+const server = app.listen(port, "127.0.0.1");
+server.keepAliveTimeout = 65_000;
+process.once("SIGTERM", () => {
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+});

@@ -1,0 +1,172 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export const REPO_ROOT = resolve(__dirname, "..", "..");
+
+/** Children still running; killed if the bench itself exits early (an exception, Ctrl-C). */
+const children = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of children) child.kill("SIGKILL");
+});
+
+export interface ChildApp {
+  name: string;
+  pid: number;
+  /** Where it listens (ingest, bare Express) or serves health (worker admin). */
+  url: string;
+  logPath: string;
+  /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. Resolves with how it ended. */
+  stop(graceMs?: number): Promise<string>;
+}
+
+/** A port free right now on loopback (the OS picks it; a child binds it a moment later). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/**
+ * The Node flags the app runs with in production: those its root `start:*` script gives before the
+ * script path (e.g. the worker's heap cap), so the bench measures what users run.
+ */
+function nodeFlagsFor(script: string): string[] {
+  const scripts = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+  const command = Object.entries(scripts).find(([name, cmd]) => name.startsWith("start:") && cmd.includes(script))?.[1] ?? "";
+  const tokens = command.split(/\s+/);
+  return tokens.slice(0, tokens.indexOf(script)).filter((t) => t.startsWith("--") && t !== "--import");
+}
+
+function tail(path: string, lines = 15): string {
+  try {
+    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+/**
+ * Runs `node --import tsx <script>` from the repository root as the apps run in production (one
+ * process each, so the worker's memory is its own), its output in `logPath`, and waits until
+ * `readyPath` answers 200.
+ */
+export async function startApp(options: {
+  name: string;
+  script: string;
+  port: number;
+  readyPath: string;
+  env: Record<string, string>;
+  logDir: string;
+  readyTimeoutMs?: number;
+}): Promise<ChildApp> {
+  const logPath = join(options.logDir, `${options.name}.log`);
+  const fd = openSync(logPath, "a");
+  const child = spawn(process.execPath, [...nodeFlagsFor(options.script), "--import", "tsx", options.script], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", fd, fd],
+  });
+  closeSync(fd);
+  children.add(child);
+  let exit: string | undefined;
+  const exited = new Promise<string>((resolveExit) => {
+    child.once("exit", (code, signal) => {
+      children.delete(child);
+      exit = signal ? `signal ${signal}` : `exit code ${code}`;
+      resolveExit(exit);
+    });
+  });
+  const url = `http://127.0.0.1:${options.port}`;
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
+  for (;;) {
+    if (exit) throw new Error(`bench: ${options.name} ended before it was ready (${exit}):\n${tail(logPath)}`);
+    const status = await fetch(`${url}${options.readyPath}`, { signal: AbortSignal.timeout(1_000) }).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200) break;
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`bench: ${options.name} was not ready within ${options.readyTimeoutMs ?? 60_000} ms:\n${tail(logPath)}`);
+    }
+    await sleep(200);
+  }
+  return {
+    name: options.name,
+    pid: child.pid!,
+    url,
+    logPath,
+    async stop(graceMs = 30_000) {
+      if (exit) return exit;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      const how = await exited;
+      clearTimeout(timer);
+      return how;
+    },
+  };
+}
+
+/** Ingest with the run's environment, on a free port. */
+export async function startIngestProcess(env: Record<string, string>, logDir: string): Promise<ChildApp> {
+  const port = await freePort();
+  return startApp({ name: "ingest", script: "apps/ingest/src/main.ts", port, readyPath: "/readyz", env: { ...env, PORT: String(port) }, logDir });
+}
+
+/** The worker with the run's environment; its admin port answers /readyz once Redis and Postgres do. */
+export async function startWorkerProcess(env: Record<string, string>, logDir: string): Promise<ChildApp> {
+  const port = await freePort();
+  return startApp({ name: "worker", script: "apps/worker/src/main.ts", port, readyPath: "/readyz", env: { ...env, ADMIN_PORT: String(port) }, logDir });
+}
+
+/** The reference: an Express app that answers 200 to the same POST and does nothing else. */
+export async function startBareExpress(logDir: string): Promise<ChildApp> {
+  const port = await freePort();
+  return startApp({ name: "bare-express", script: "bench/bareExpress.ts", port, readyPath: "/readyz", env: { PORT: String(port) }, logDir });
+}
+
+export interface MemoryReport {
+  /** Highest VmRSS among the samples, in MB. */
+  peakRssMb: number | null;
+  /** The kernel's own high-water mark (VmHWM) at the last sample: catches peaks between samples. */
+  hwmMb: number | null;
+  samples: number;
+}
+
+/** Samples /proc/<pid>/status every `everyMs` until stopped (Linux only; null figures elsewhere). */
+export function sampleMemory(pid: number, everyMs = 250): { stop(): MemoryReport } {
+  let peakKb: number | null = null;
+  let hwmKb: number | null = null;
+  let samples = 0;
+  const read = () => {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      const rss = /^VmRSS:\s+(\d+) kB/m.exec(status);
+      const hwm = /^VmHWM:\s+(\d+) kB/m.exec(status);
+      if (rss) peakKb = Math.max(peakKb ?? 0, Number(rss[1]));
+      if (hwm) hwmKb = Number(hwm[1]);
+      samples++;
+    } catch {
+      // the process has exited, or this is not Linux: keep what was read
+    }
+  };
+  read();
+  const timer = setInterval(read, everyMs);
+  return {
+    stop() {
+      read();
+      clearInterval(timer);
+      const mb = (kb: number | null) => (kb === null ? null : Number((kb / 1024).toFixed(1)));
+      return { peakRssMb: mb(peakKb), hwmMb: mb(hwmKb), samples };
+    },
+  };
+}

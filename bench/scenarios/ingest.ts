@@ -1,0 +1,169 @@
+import { startBareExpress, startIngestProcess } from "../lib/apps";
+import { FormPoster, cannon, pacedLoad, type CannonSummary } from "../lib/httpLoad";
+import { PIPELINE_ID, STATUS, stageChangeBody } from "../lib/kommoEvents";
+import { figure } from "../lib/report";
+import { MAPPINGS, abortable, appEnv, type Scenario } from "../lib/scenario";
+import { resetState } from "../lib/services";
+import { mean, percentile, round, sortedNumbers } from "../lib/stats";
+import { startVendors } from "../lib/vendors";
+
+const ACK_RATE = 500;
+const CONNECTIONS = 16;
+
+/**
+ * A stage-change body per request with its own 8-digit lead id, so every request enqueues a new job
+ * (an existing job id would cost ingest less) and every body has the same size.
+ */
+function bodies(): (i: number) => string {
+  const placeholder = "99999999";
+  const parts = stageChangeBody({
+    id: Number(placeholder),
+    name: "Throughput lead",
+    statusId: STATUS.nurture,
+    oldStatusId: STATUS.newLead,
+    pipelineId: PIPELINE_ID,
+    price: 5000,
+    createdAt: 1_760_000_000,
+    updatedAt: 1_760_000_100,
+    budget: "5000",
+  }).split(placeholder);
+  let next = 60_000_000;
+  return () => parts.join(String(next++));
+}
+
+/** Cumulative counts of ingest's own `funnelsync_ingest_ack_seconds` histogram for answered Kommo webhooks. */
+async function ackHistogram(ingestUrl: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${ingestUrl}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+  const buckets = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("funnelsync_ingest_ack_seconds_bucket{") || !line.includes('route="/webhooks/kommo/:secret"') || !line.includes('status="200"')) continue;
+    const le = /le="([^"]+)"/.exec(line)?.[1];
+    if (le) buckets.set(le, Number(line.slice(line.lastIndexOf(" ") + 1)));
+  }
+  return buckets;
+}
+
+/**
+ * Ingest's view of the paced phase: the answers it timed itself (request in → answer out), from the
+ * difference of its histogram before and after. Immune to stalls of the load generator, blind to
+ * time spent before Express sees the request. The p99 is a bucket bound.
+ */
+function serverSideAcks(before: Map<string, number>, after: Map<string, number>) {
+  const delta = [...after].map(([le, count]) => ({ le, count: count - (before.get(le) ?? 0) }));
+  const total = delta.find((b) => b.le === "+Inf")?.count ?? 0;
+  const within10ms = delta.find((b) => b.le === "0.01")?.count ?? 0;
+  const p99Bucket = delta.find((b) => b.count >= 0.99 * total)?.le;
+  return {
+    answers: total,
+    shareWithin10ms: total ? within10ms / total : null,
+    p99AtMostMs: p99Bucket === undefined || p99Bucket === "+Inf" ? null : Number(p99Bucket) * 1000,
+  };
+}
+
+/**
+ * Ingest alone (no worker: jobs wait in Redis) against a bare Express process, both measured by
+ * autocannon in this run with the same connections and duration, alternating and bare first and last; then
+ * ingest's answer time at a steady 500 webhooks per second.
+ */
+export const ingestScenario: Scenario = {
+  name: "ingest",
+  describe: "ingest throughput vs bare Express; ack latency at 500 req/s",
+  hardLimitMs: () => 5 * 60_000,
+  async run(ctx) {
+    const seconds = ctx.quick ? 5 : 10;
+    await resetState();
+    const vendors = await startVendors();
+    ctx.defer(() => vendors.close());
+    const env = appEnv(vendors.env, MAPPINGS.full);
+    const [bare, ingest] = await Promise.all([startBareExpress(ctx.logDir), startIngestProcess(env, ctx.logDir)]);
+    ctx.defer(() => bare.stop());
+    ctx.defer(() => ingest.stop());
+    const body = bodies();
+    const bareUrl = `${bare.url}${vendors.kommoHookPath}`;
+    const ingestUrl = `${ingest.url}${vendors.kommoHookPath}`;
+    const load = (url: string, durationSeconds: number) => cannon({ url, body, connections: CONNECTIONS, durationSeconds });
+
+    ctx.progress("ingest: warming up both servers (2 s each)");
+    await load(bareUrl, 2);
+    await load(ingestUrl, 2);
+    abortable(ctx.signal);
+    // Alternating runs, bare first and last, so drift in the machine's load hits both sides alike.
+    const rounds = ctx.quick ? 1 : 2;
+    ctx.progress(`ingest: throughput, ${CONNECTIONS} connections, ${seconds} s per run: bare${" → ingest → bare".repeat(rounds)}`);
+    const bareRuns: CannonSummary[] = [await load(bareUrl, seconds)];
+    const ingestRuns: CannonSummary[] = [];
+    for (let r = 0; r < rounds; r++) {
+      abortable(ctx.signal);
+      ingestRuns.push(await load(ingestUrl, seconds));
+      bareRuns.push(await load(bareUrl, seconds));
+    }
+    abortable(ctx.signal);
+
+    ctx.progress(`ingest: ack latency at a steady ${ACK_RATE} req/s for ${seconds} s`);
+    const poster = new FormPoster(ingestUrl, 64);
+    ctx.defer(async () => poster.close());
+    const histogramBefore = await ackHistogram(ingest.url);
+    const paced = await pacedLoad({ poster, rate: ACK_RATE, durationMs: seconds * 1000, body });
+    const server = serverSideAcks(histogramBefore, await ackHistogram(ingest.url));
+    const acks = sortedNumbers(paced.results.filter((r) => r.status === 200).map((r) => r.ackAt - r.sentAt));
+    const pacedFailures = paced.results.filter((r) => r.status !== 200).length;
+    abortable(ctx.signal);
+    ctx.progress(`ingest: autocannon overallRate ${ACK_RATE} for ${seconds} s`);
+    const rated = await cannon({ url: ingestUrl, body, connections: 10, durationSeconds: seconds, overallRate: ACK_RATE });
+
+    const rps = (runs: CannonSummary[]) => runs.map((r) => r.requestsPerSecond);
+    const bareRps = mean(rps(bareRuns))!;
+    const ingestRps = mean(rps(ingestRuns))!;
+    const ratio = ingestRps / bareRps;
+    const bareSpread = (Math.max(...rps(bareRuns)) - Math.min(...rps(bareRuns))) / bareRps;
+    const p50 = percentile(acks, 50) ?? null;
+    const p99 = percentile(acks, 99) ?? null;
+    const failed = (run: CannonSummary) => run.non2xx + run.errors;
+    const s = "ingest";
+    return {
+      figures: [
+        figure(s, `bare Express throughput (mean of ${bareRuns.length} runs)`, bareRps, "req/s", { digits: 0 }),
+        figure(s, "bare Express run-to-run spread (noise)", bareSpread * 100, "%", { digits: 0 }),
+        figure(s, `ingest throughput (mean of ${ingestRuns.length} runs)`, ingestRps, "req/s", { digits: 0 }),
+        figure(s, "ingest / bare Express", ratio, "", { digits: 2, target: { text: "≥ 0.90", met: ratio >= 0.9 } }),
+        figure(s, "ingest non-2xx + errors under full load", ingestRuns.reduce((n, r) => n + failed(r), 0), "", { digits: 0 }),
+        figure(s, `ack p50 at ${ACK_RATE} req/s (paced)`, p50, "ms", { digits: 2 }),
+        figure(s, `ack p99 at ${ACK_RATE} req/s (paced)`, p99, "ms", { digits: 2, target: { text: "< 10 ms", met: p99 !== null && p99 < 10 && pacedFailures === 0 } }),
+        figure(s, `load generator's worst lag in the paced run (noise)`, paced.maxLagMs, "ms", { digits: 1 }),
+        figure(s, `ack p99 at ${ACK_RATE} req/s, ingest's own histogram`, server.p99AtMostMs, "ms", {
+          shown: server.p99AtMostMs === null ? "not measured" : `≤ ${server.p99AtMostMs} ms (${round((server.shareWithin10ms ?? 0) * 100, 1)} % within 10 ms)`,
+        }),
+        figure(s, `ack p50 / p99, autocannon overallRate ${ACK_RATE}`, rated.latencyMs.p99, "ms", {
+          shown: `${rated.latencyMs.p50} / ${rated.latencyMs.p99} ms`,
+        }),
+      ],
+      details: {
+        connections: CONNECTIONS,
+        durationSeconds: seconds,
+        reference: "bare Express in its own process: POST /webhooks/kommo/:secret answers 200; no body parsing, auth, Redis or logging",
+        ingestSetup: `ingest alone (no worker: jobs wait in Redis); LOG_LEVEL ${env.LOG_LEVEL}; every request a Kommo leads[status] body with its own lead id`,
+        order: "bare, then (ingest, bare) per round",
+        bareRuns,
+        ingestRuns,
+        ratio: round(ratio, 3),
+        bareSpread: round(bareSpread, 3),
+        ackPaced: {
+          method: `open loop: request i sent at start + i/${ACK_RATE} s over up to 64 keep-alive connections; latency from send to full answer`,
+          sent: paced.results.length,
+          failed: pacedFailures,
+          achievedRate: round(paced.achievedRate, 1),
+          maxSenderLagMs: round(paced.maxLagMs, 2),
+          p50Ms: p50 === null ? null : round(p50, 3),
+          p90Ms: round(percentile(acks, 90) ?? NaN, 3),
+          p99Ms: p99 === null ? null : round(p99, 3),
+          maxMs: round(acks.at(-1) ?? NaN, 3),
+        },
+        ackServerSide: { source: "ingest /metrics funnelsync_ingest_ack_seconds, difference over the paced run", ...server },
+        ackAutocannonRated: {
+          note: "autocannon's overallRate lets each connection send its per-second quota back to back, then wait for the next second: bursts, 1 ms resolution",
+          ...rated,
+        },
+      },
+    };
+  },
+};

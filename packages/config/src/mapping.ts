@@ -1,0 +1,112 @@
+import { z } from "zod";
+
+const kommoFieldId = z.number().int().positive();
+const nonEmpty = z.string().trim().min(1);
+
+const loopsEventSchema = z
+  .object({
+    event: nonEmpty.optional(),
+    transactionalId: nonEmpty.optional(),
+    /** Loops `userGroup` written on the contact when it reaches this stage. */
+    userGroup: nonEmpty.optional(),
+  })
+  .strict();
+
+const stageSchema = z
+  .object({
+    statusId: kommoFieldId,
+    name: nonEmpty.optional(),
+    moosend: z.object({ listId: z.guid() }).strict().optional(),
+    loops: loopsEventSchema.optional(),
+  })
+  .strict();
+
+export const mappingSchema = z
+  .object({
+    kommo: z
+      .object({
+        optInFieldId: kommoFieldId.optional(),
+        tags: z
+          .object({ unsubscribed: nonEmpty.optional(), hardBounce: nonEmpty.optional(), spam: nonEmpty.optional() })
+          .strict()
+          .default({}),
+        taskOnHardBounce: z.boolean().default(true),
+      })
+      .strict()
+      .default({ tags: {}, taskOnHardBounce: true }),
+    fields: z
+      .array(
+        z
+          .object({ kommoFieldId, moosend: nonEmpty.optional(), loops: nonEmpty.optional() })
+          .strict()
+          .refine((f) => f.moosend || f.loops, { message: "names neither a moosend field nor a loops property" }),
+      )
+      .default([]),
+    loops: z
+      .object({
+        onLeadAdded: loopsEventSchema.optional(),
+        /** Loops `source` written on contacts we create. */
+        source: nonEmpty.default("kommo"),
+        userGroup: nonEmpty.optional(),
+      })
+      .strict()
+      .default({ source: "kommo" }),
+    pipelines: z
+      .array(z.object({ pipelineId: kommoFieldId, stages: z.array(stageSchema).min(1) }).strict())
+      .min(1),
+  })
+  .strict()
+  .superRefine((mapping, ctx) => {
+    const seenPipelines = new Set<number>();
+    mapping.pipelines.forEach((pipeline, i) => {
+      if (seenPipelines.has(pipeline.pipelineId)) {
+        ctx.addIssue({ code: "custom", path: ["pipelines", i, "pipelineId"], message: `pipeline ${pipeline.pipelineId} is listed twice` });
+      }
+      seenPipelines.add(pipeline.pipelineId);
+      const seenStatuses = new Set<number>();
+      pipeline.stages.forEach((stage, j) => {
+        if (seenStatuses.has(stage.statusId)) {
+          ctx.addIssue({ code: "custom", path: ["pipelines", i, "stages", j, "statusId"], message: `status ${stage.statusId} is listed twice` });
+        }
+        seenStatuses.add(stage.statusId);
+      });
+    });
+    const seenFields = new Set<number>();
+    mapping.fields.forEach((field, i) => {
+      if (seenFields.has(field.kommoFieldId)) {
+        ctx.addIssue({ code: "custom", path: ["fields", i, "kommoFieldId"], message: `field ${field.kommoFieldId} is listed twice` });
+      }
+      seenFields.add(field.kommoFieldId);
+    });
+  });
+
+export type MappingFile = z.infer<typeof mappingSchema>;
+export type StageMapping = MappingFile["pipelines"][number]["stages"][number];
+export type FieldMapping = MappingFile["fields"][number];
+export type LoopsEventMapping = z.infer<typeof loopsEventSchema>;
+
+/** The mapping file, parsed, with the look-ups the worker needs. */
+export interface Mapping extends MappingFile {
+  /** A stage is the pair (pipeline, status): Kommo's 142 and 143 exist in every pipeline. */
+  stage(pipelineId: number, statusId: number): StageMapping | undefined;
+  /** Every Moosend list any stage names, for polling unsubscribes and bounces. */
+  moosendListIds(): string[];
+  usesMoosend(): boolean;
+  usesLoops(): boolean;
+}
+
+export function toMapping(file: MappingFile): Mapping {
+  const stages = new Map<string, StageMapping>();
+  for (const pipeline of file.pipelines) {
+    for (const stage of pipeline.stages) stages.set(`${pipeline.pipelineId}/${stage.statusId}`, stage);
+  }
+  const listIds = [...new Set([...stages.values()].flatMap((s) => (s.moosend ? [s.moosend.listId] : [])))];
+  const loopsUsed = Boolean(file.loops.onLeadAdded) || [...stages.values()].some((s) => s.loops);
+  return {
+    ...file,
+    stage: (pipelineId, statusId) => stages.get(`${pipelineId}/${statusId}`),
+    moosendListIds: () => listIds,
+    usesMoosend: () => listIds.length > 0,
+    usesLoops: () => loopsUsed,
+  };
+}

@@ -1,0 +1,54 @@
+import type { ContactLink, PrismaClient } from "./generated/prisma/client";
+import { normalizeEmail } from "./email";
+
+export interface ContactLinkRow {
+  kommoContactId: number;
+  /** the contact's current address, lower-case */
+  email: string;
+  loopsContactId: string | null;
+  loopsUserId: string | null;
+  updatedAt: Date;
+}
+
+export interface UpsertContactLinkInput {
+  kommoContactId: number;
+  email: string;
+  /** undefined keeps the stored value, null clears it */
+  loopsContactId?: string | null;
+  /** undefined keeps the stored value, null clears it */
+  loopsUserId?: string | null;
+}
+
+export interface ContactLinkRepository {
+  get(kommoContactId: number): Promise<ContactLinkRow | null>;
+  upsert(l: UpsertContactLinkInput): Promise<ContactLinkRow>;
+  /** Every Kommo contact currently using the address, by contact id. */
+  byEmail(email: string): Promise<ContactLinkRow[]>;
+}
+
+export function createContactLinkRepository(prisma: PrismaClient): ContactLinkRepository {
+  return {
+    async get(kommoContactId) {
+      return prisma.contactLink.findUnique({ where: { kommoContactId } }).then((row) => row && toRow(row));
+    },
+
+    async upsert(l) {
+      const email = normalizeEmail(l.email);
+      const row = await prisma.contactLink.upsert({
+        where: { kommoContactId: l.kommoContactId },
+        create: { kommoContactId: l.kommoContactId, email, loopsContactId: l.loopsContactId ?? null, loopsUserId: l.loopsUserId ?? null },
+        update: { email, loopsContactId: l.loopsContactId, loopsUserId: l.loopsUserId },
+      });
+      return toRow(row);
+    },
+
+    async byEmail(email) {
+      const rows = await prisma.contactLink.findMany({ where: { email: normalizeEmail(email) }, orderBy: { kommoContactId: "asc" } });
+      return rows.map(toRow);
+    },
+  };
+}
+
+function toRow(r: ContactLink): ContactLinkRow {
+  return { ...r };
+}

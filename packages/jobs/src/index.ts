@@ -1,0 +1,13 @@
+export { isJobName, jobCatalog, jobIdFor, parseJobData, QUEUES, queueNameFor } from "./jobCatalog";
+export type { JobData, JobName, QueueKey } from "./jobCatalog";
+export {
+  backoffDelayMs,
+  DEDUPE_WINDOW_MS,
+  DEFAULT_JOB_OPTIONS,
+  FAILED_RETENTION_MS,
+  FIRST_RETRY_DELAY_MS,
+  JOB_ATTEMPTS,
+} from "./retryPolicy";
+export { createRedisConnection, redisAnswers } from "./redisConnection";
+export { onShutdown, SHUTDOWN_DEADLINE_MS } from "./onShutdown";
+export type { ShutdownStep } from "./onShutdown";

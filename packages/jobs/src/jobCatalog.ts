@@ -1,0 +1,138 @@
+import { z } from "zod";
+
+const id = z.number().int().positive();
+const nullableId = id.nullable();
+
+const leadChange = z.object({
+  leadId: id,
+  pipelineId: nullableId,
+  statusId: nullableId,
+  oldStatusId: nullableId,
+  /** Kommo's `updated_at` (unix s) of the change: part of its identity, and orders late redeliveries. */
+  updatedAt: z.number().int().nullable(),
+  accountId: nullableId,
+  /** A hash of the entity as Kommo delivered it: tells two edits in one second apart. */
+  fingerprint: z.string().min(1),
+});
+
+const contactChange = z.object({
+  contactId: id,
+  action: z.enum(["added", "updated"]),
+  updatedAt: z.number().int().nullable(),
+  accountId: nullableId,
+  linkedLeadIds: z.array(id),
+  fingerprint: z.string().min(1),
+});
+
+const loopsWebhook = z.object({
+  /** Standard Webhooks `webhook-id`: the same for every redelivery of one event. */
+  webhookId: z.string().min(1),
+  eventName: z.string().min(1),
+  eventTime: z.number().nullable(),
+  contactId: z.string().nullable(),
+  email: z.string().nullable(),
+  userId: z.string().nullable(),
+  mailingListId: z.string().nullable(),
+  sourceType: z.string().nullable(),
+});
+
+const moosendWebhook = z.object({
+  subscriberId: z.string().min(1),
+  tags: z.array(z.string()),
+  /** Present when the automation step sends them; otherwise the worker looks them up. */
+  email: z.string().nullable(),
+  listId: z.string().nullable(),
+  /** Distinguishes two genuine events for one subscriber (the body hash); redeliveries share it. */
+  deliveryHash: z.string().min(1),
+});
+
+/**
+ * Which queue a job travels on: Kommo's changes, what the e-mail platforms report back, and the
+ * batches ingest writes under load (each split into the jobs above by the worker).
+ */
+export const QUEUES = { kommo: "kommo-events", esp: "esp-events", ingest: "ingest-batches" } as const;
+export type QueueKey = keyof typeof QUEUES;
+
+/**
+ * Every job funnelsync runs: its queue and payload schema. The worker's processor map is typed
+ * from this, so a job with no processor does not compile. Payloads carry ids, never credentials.
+ */
+export const jobCatalog = {
+  "kommo.leadAdded": { queue: "kommo", payload: leadChange },
+  "kommo.leadStatusChanged": { queue: "kommo", payload: leadChange },
+  "kommo.leadUpdated": { queue: "kommo", payload: leadChange },
+  "kommo.contactChanged": { queue: "kommo", payload: contactChange },
+  "loops.webhook": { queue: "esp", payload: loopsWebhook },
+  "moosend.webhook": { queue: "esp", payload: moosendWebhook },
+  "ingest.batch": {
+    queue: "ingest",
+    payload: z.object({
+      /** Random: batches are not deduplicated, the jobs they carry are (by their own ids, when split). */
+      batchId: z.string().min(1),
+      jobs: z.array(z.object({ name: z.string(), data: z.unknown() })).min(1),
+    }),
+  },
+  "moosend.poll": { queue: "esp", payload: z.object({ listId: z.string().optional(), requestedAt: z.number().int().optional() }) },
+} as const satisfies Record<string, { queue: QueueKey; payload: z.ZodType }>;
+
+export type JobName = keyof typeof jobCatalog;
+export type JobData<K extends JobName> = z.infer<(typeof jobCatalog)[K]["payload"]>;
+
+export function isJobName(name: string): name is JobName {
+  return Object.hasOwn(jobCatalog, name);
+}
+
+export function queueNameFor(name: JobName): string {
+  return QUEUES[jobCatalog[name].queue];
+}
+
+/** Validates a payload against its schema; throws zod's error for a bad one. */
+export function parseJobData<K extends JobName>(name: K, data: unknown): JobData<K> {
+  return jobCatalog[name].payload.parse(data) as JobData<K>;
+}
+
+/** BullMQ rejects `:` in custom ids; vendor ids may carry anything. */
+function idPart(value: string | number | null): string {
+  return value === null ? "none" : String(value).replace(/[^A-Za-z0-9_-]/g, "-");
+}
+
+/**
+ * The job id derived from the vendor's own event identity, so that a repeated delivery (Kommo's
+ * status + update pair, its retries, a Loops redelivery) lands on the existing job and runs once.
+ */
+export function jobIdFor<K extends JobName>(name: K, data: JobData<K>): string {
+  switch (name) {
+    case "kommo.leadAdded": {
+      const d = data as JobData<"kommo.leadAdded">;
+      return `kommo-lead-${d.leadId}-added`;
+    }
+    case "kommo.leadStatusChanged": {
+      const d = data as JobData<"kommo.leadStatusChanged">;
+      return `kommo-lead-${d.leadId}-status-${idPart(d.pipelineId)}-${idPart(d.statusId)}-${idPart(d.updatedAt)}`;
+    }
+    case "kommo.leadUpdated": {
+      const d = data as JobData<"kommo.leadUpdated">;
+      return `kommo-lead-${d.leadId}-update-${idPart(d.updatedAt)}-${idPart(d.fingerprint)}`;
+    }
+    case "kommo.contactChanged": {
+      const d = data as JobData<"kommo.contactChanged">;
+      if (d.action === "added") return `kommo-contact-${d.contactId}-added`;
+      return `kommo-contact-${d.contactId}-update-${idPart(d.updatedAt)}-${idPart(d.fingerprint)}`;
+    }
+    case "loops.webhook":
+      return `loops-${idPart((data as JobData<"loops.webhook">).webhookId)}`;
+    case "moosend.webhook": {
+      const d = data as JobData<"moosend.webhook">;
+      return `moosend-${idPart(d.subscriberId)}-${idPart(d.deliveryHash)}`;
+    }
+    case "ingest.batch":
+      return `ingest-batch-${idPart((data as JobData<"ingest.batch">).batchId)}`;
+    case "moosend.poll":
+    {
+      const d = data as JobData<"moosend.poll">;
+      return `moosend-poll-${idPart(d.listId ?? "all")}-${idPart(d.requestedAt ?? null)}`;
+    }
+    default:
+      throw new Error(`jobIdFor: unknown job ${String(name)}`);
+  }
+}

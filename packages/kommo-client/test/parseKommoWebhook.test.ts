@@ -1,0 +1,174 @@
+import express from "express";
+import request from "supertest";
+import { encodeKommoWebhook, startKommoSimulator } from "@funnelsync/simulators";
+import { jobForKommoChange } from "@funnelsync/ingest";
+import { jobIdFor } from "@funnelsync/jobs";
+import { KOMMO_WEBHOOK_BODY_OPTIONS, parseKommoWebhook, type KommoChange } from "@funnelsync/kommo-client";
+
+/** The job id ingest gives a change: the identity that deduplicates redeliveries. */
+function kommoChangeKey(change: KommoChange): string {
+  const job = jobForKommoChange(change);
+  return job ? jobIdFor(job.name, job.data) : `ignored-${change.kind}`;
+}
+
+/** The wire example of vendor-apis.md §1.6, byte for byte. */
+const STATUS_WIRE =
+  "leads%5Bstatus%5D%5B0%5D%5Bid%5D=15318175&leads%5Bstatus%5D%5B0%5D%5Bstatus_id%5D=67548619&leads%5Bstatus%5D%5B0%5D%5Bold_status_id%5D=67548607&leads%5Bstatus%5D%5B0%5D%5Bpipeline_id%5D=8572511&leads%5Bstatus%5D%5B0%5D%5Bprice%5D=1000&leads%5Bstatus%5D%5B0%5D%5Bresponsible_user_id%5D=11087123&leads%5Bstatus%5D%5B0%5D%5Bupdated_at%5D=1726572758&leads%5Bstatus%5D%5B0%5D%5Bcustom_fields%5D%5B0%5D%5Bid%5D=1246489&leads%5Bstatus%5D%5B0%5D%5Bcustom_fields%5D%5B0%5D%5Bname%5D=Select&leads%5Bstatus%5D%5B0%5D%5Bcustom_fields%5D%5B0%5D%5Bvalues%5D%5B0%5D%5Bvalue%5D=2&leads%5Bstatus%5D%5B0%5D%5Bcustom_fields%5D%5B0%5D%5Bvalues%5D%5B0%5D%5Benum%5D=908107&leads%5Bstatus%5D%5B0%5D%5Bcustom_fields%5D%5B1%5D%5Bid%5D=1246491&leads%5Bstatus%5D%5B0%5D%5Bcustom_fields%5D%5B1%5D%5Bname%5D=Date&leads%5Bstatus%5D%5B0%5D%5Bcustom_fields%5D%5B1%5D%5Bvalues%5D%5B0%5D=1725915600&account%5Bsubdomain%5D=acme&account%5Bid%5D=32720107&account%5B_links%5D%5Bself%5D=https%3A%2F%2Facme.amocrm.com";
+
+const ACCOUNT = { subdomain: "acme", id: "32720107", _links: { self: "https://acme.amocrm.com" } };
+
+/** Parses bodies exactly as ingest does: body-parser with our options, then JSON. */
+function receiverApp(seen: unknown[] = []) {
+  const app = express();
+  app.post("/hook", express.urlencoded(KOMMO_WEBHOOK_BODY_OPTIONS), express.json({ limit: "1mb" }), (req, res) => {
+    seen.push(req.body);
+    const changes = parseKommoWebhook(req.body);
+    res.json({ changes, keys: changes.map(kommoChangeKey) });
+  });
+  return app;
+}
+
+async function post(body: string | object): Promise<{ changes: KommoChange[]; keys: string[] }> {
+  const req = request(receiverApp()).post("/hook");
+  const res = typeof body === "string" ? await req.type("form").send(body) : await req.send(body);
+  expect(res.status).toBe(200);
+  return res.body;
+}
+
+describe("parseKommoWebhook", () => {
+  it("reads the real stage-change body into one status change with a BullMQ-safe key", async () => {
+    const { changes, keys } = await post(STATUS_WIRE);
+    expect(changes).toEqual([
+      {
+        kind: "lead.statusChanged",
+        leadId: 15318175,
+        pipelineId: 8572511,
+        statusId: 67548619,
+        oldStatusId: 67548607,
+        updatedAt: 1726572758,
+        accountId: 32720107, fingerprint: expect.stringMatching(/^[0-9a-f]{12}$/),
+      },
+    ]);
+    expect(keys).toEqual(["kommo-lead-15318175-status-8572511-67548619-1726572758"]);
+    expect(keys[0]).toMatch(/^[A-Za-z0-9-]+$/);
+  });
+
+  it("keeps the deep custom field values intact with ingest's body options", async () => {
+    const seen: Array<Record<string, any>> = [];
+    await request(receiverApp(seen)).post("/hook").type("form").send(STATUS_WIRE).expect(200);
+    expect(seen[0]!.leads.status[0].custom_fields).toEqual([
+      { id: "1246489", name: "Select", values: [{ value: "2", enum: "908107" }] },
+      { id: "1246491", name: "Date", values: ["1725915600"] },
+    ]);
+  });
+
+  it("treats leads[update] with a different old_status_id as the same status change, with the same key", async () => {
+    const status = await post(STATUS_WIRE);
+    const update = await post(STATUS_WIRE.replace(/leads%5Bstatus%5D/g, "leads%5Bupdate%5D"));
+    expect(update.changes.map((c) => c.kind)).toEqual(["lead.statusChanged"]);
+    expect(update.keys).toEqual(status.keys);
+  });
+
+  it("treats leads[update] without a status move as an update", async () => {
+    const same = encodeKommoWebhook({ leads: { update: [{ id: 15318175, status_id: 67548619, old_status_id: 67548619, updated_at: 1726572800 }] }, account: ACCOUNT });
+    const plain = encodeKommoWebhook({ leads: { update: [{ id: 15318175, status_id: 67548619, pipeline_id: 8572511, last_modified: 1726572900 }] }, account: ACCOUNT });
+    const [a, b] = [await post(same), await post(plain)];
+    expect([a.changes[0]!.kind, b.changes[0]!.kind]).toEqual(["lead.updated", "lead.updated"]);
+    expect(b.changes[0]).toMatchObject({ updatedAt: 1726572900, oldStatusId: null });
+    expect(a.keys[0]).toMatch(/^kommo-lead-15318175-update-1726572800-[0-9a-f]{12}$/);
+    expect(b.keys[0]).toMatch(/^kommo-lead-15318175-update-1726572900-[0-9a-f]{12}$/);
+  });
+
+  it("keys a status change without updated_at by its stage only", async () => {
+    const { keys } = await post(encodeKommoWebhook({ leads: { status: [{ id: 15318175, status_id: 142, pipeline_id: 8572511, old_status_id: 67548619 }] }, account: { id: 32720107, subdomain: "acme" } }));
+    expect(keys).toEqual(["kommo-lead-15318175-status-8572511-142-none"]);
+  });
+
+  it("reads a contact hook's linked_leads_id map keyed by real 8-digit lead ids", async () => {
+    const body =
+      "contacts%5Badd%5D%5B0%5D%5Bid%5D=43684612&contacts%5Badd%5D%5B0%5D%5Bname%5D=Ana+Souza" +
+      "&contacts%5Badd%5D%5B0%5D%5Bcustom_fields%5D%5B0%5D%5Bid%5D=700001&contacts%5Badd%5D%5B0%5D%5Bcustom_fields%5D%5B0%5D%5Bcode%5D=PHONE" +
+      "&contacts%5Badd%5D%5B0%5D%5Bcustom_fields%5D%5B0%5D%5Bvalues%5D%5B0%5D%5Bvalue%5D=%2B5511990000001&contacts%5Badd%5D%5B0%5D%5Bcustom_fields%5D%5B0%5D%5Bvalues%5D%5B0%5D%5Benum%5D=800012" +
+      "&contacts%5Badd%5D%5B0%5D%5Blinked_leads_id%5D%5B35144366%5D%5BID%5D=35144366&contacts%5Badd%5D%5B0%5D%5Blinked_leads_id%5D%5B35144390%5D%5BID%5D=35144390" +
+      "&contacts%5Badd%5D%5B0%5D%5Btype%5D=contact&contacts%5Badd%5D%5B0%5D%5Bupdated_at%5D=1726573000&account%5Bsubdomain%5D=acme&account%5Bid%5D=32720107";
+    const { changes, keys } = await post(body);
+    expect(changes).toEqual([{ kind: "contact.added", contactId: 43684612, updatedAt: 1726573000, accountId: 32720107, linkedLeadIds: [35144366, 35144390], fingerprint: expect.any(String) }]);
+    expect(keys).toEqual(["kommo-contact-43684612-added"]);
+  });
+
+  it("reads linked_leads_id that qs compacted into an array for small ids", async () => {
+    const body = "contacts%5Bupdate%5D%5B0%5D%5Bid%5D=9&contacts%5Bupdate%5D%5B0%5D%5Blinked_leads_id%5D%5B5%5D%5BID%5D=5&contacts%5Bupdate%5D%5B0%5D%5Blinked_leads_id%5D%5B7%5D%5BID%5D=7&contacts%5Bupdate%5D%5B0%5D%5Blast_modified%5D=1726573000";
+    const seen: Array<Record<string, any>> = [];
+    await request(receiverApp(seen)).post("/hook").type("form").send(body).expect(200);
+    expect(seen[0]!.contacts.update[0].linked_leads_id).toEqual([{ ID: "5" }, { ID: "7" }]); // the trap: keys are gone
+    const { changes } = await post(body);
+    expect(changes).toEqual([{ kind: "contact.updated", contactId: 9, updatedAt: 1726573000, accountId: null, linkedLeadIds: [5, 7], fingerprint: expect.any(String) }]);
+  });
+
+  it("reads every lead of a body with 30 leads and over 1000 parameters", async () => {
+    const leads = Array.from({ length: 30 }, (_, i) => ({
+      id: 31000000 + i,
+      status_id: 67548619,
+      old_status_id: 67548607,
+      pipeline_id: 8572511,
+      updated_at: 1726572758 + i,
+      custom_fields: Array.from({ length: 12 }, (_, f) => ({ id: 1246400 + f, name: `Field ${f}`, values: [{ value: `v${f}`, enum: 900000 + f }] })),
+    }));
+    const body = encodeKommoWebhook({ leads: { status: leads }, account: ACCOUNT });
+    expect(body.split("&").length).toBeGreaterThan(1000);
+    const withDefaults = express().post("/hook", express.urlencoded({ extended: true }), (_req, res) => void res.sendStatus(200));
+    await request(withDefaults).post("/hook").type("form").send(body).expect(413); // body-parser's parameterLimit 1000
+    const { changes, keys } = await post(body);
+    expect(changes.map((c) => ("leadId" in c ? c.leadId : 0))).toEqual(leads.map((l) => l.id));
+    expect(new Set(keys).size).toBe(30);
+  });
+
+  it("reads a list that qs turned into an index-keyed object (an index past arrayLimit)", async () => {
+    const body = "leads%5Badd%5D%5B0%5D%5Bid%5D=31000001&leads%5Badd%5D%5B150%5D%5Bid%5D=31000002&account%5Bid%5D=32720107";
+    const { changes } = await post(body);
+    expect(changes.map((c) => [c.kind, "leadId" in c && c.leadId])).toEqual([
+      ["lead.added", 31000001],
+      ["lead.added", 31000002],
+    ]);
+  });
+
+  it("accepts JSON of the same structure", async () => {
+    const { changes } = await post({ leads: { delete: [{ id: "31000003", status_id: "143", pipeline_id: "5001" }] }, account: { id: "32720107" } });
+    expect(changes).toEqual([{ kind: "lead.deleted", leadId: 31000003, pipelineId: 5001, statusId: 143, oldStatusId: null, updatedAt: null, accountId: 32720107, fingerprint: expect.any(String) }]);
+  });
+
+  it("ignores companies, tasks and other entities, and drops changes without a numeric id", async () => {
+    const body = encodeKommoWebhook({
+      contacts: { add: [{ id: 555, type: "company" }, { id: "12ab", type: "contact" }] },
+      task: { add: [{ id: 1, text: "x" }] },
+      unsorted: { add: [{ uid: "x" }] },
+      leads: { status: [{ status_id: 142 }, { id: "1e3", status_id: 142 }], note: [{ note: { id: 5 } }] },
+      account: ACCOUNT,
+    });
+    expect((await post(body)).changes).toEqual([]);
+    expect(parseKommoWebhook("leads[add][0][id]=1")).toEqual([]);
+    expect(parseKommoWebhook(null)).toEqual([]);
+  });
+
+  it("parses what the simulator delivers: a move arrives twice and dedupes to one key", async () => {
+    const sim = await startKommoSimulator();
+    const seen: unknown[] = [];
+    const server = receiverApp(seen).listen(0, "127.0.0.1");
+    try {
+      await new Promise((r) => server.once("listening", r));
+      const { port } = server.address() as { port: number };
+      sim.addWebhook(`http://127.0.0.1:${port}/hook`, ["status_lead", "update_lead", "update_contact"]);
+      await sim.moveLead(sim.seeded.leads.anaWebsite, 6002);
+      await sim.updateContact(sim.seeded.contacts.ana, { optIn: false });
+      const changes = seen.flatMap(parseKommoWebhook);
+      expect(changes.map((c) => c.kind)).toEqual(["lead.statusChanged", "lead.statusChanged", "contact.updated"]);
+      expect(new Set(changes.slice(0, 2).map(kommoChangeKey)).size).toBe(1);
+      expect(changes[0]).toMatchObject({ leadId: sim.seeded.leads.anaWebsite, pipelineId: 5001, statusId: 6002, oldStatusId: 6001, accountId: 32720107 });
+      expect(changes[2]).toMatchObject({ contactId: sim.seeded.contacts.ana, linkedLeadIds: [sim.seeded.leads.anaWebsite, sim.seeded.leads.anaPartner], fingerprint: expect.any(String) });
+      expect(sim.state.deliveries.every((d) => d.ok)).toBe(true);
+    } finally {
+      server.close();
+      await sim.close();
+    }
+  });
+});

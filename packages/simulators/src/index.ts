@@ -1,0 +1,10 @@
+export { startKommoSimulator, encodeKommoWebhook } from "./kommo/startKommoSimulator";
+export type { KommoSimulator, KommoSimulatorOptions } from "./kommo/startKommoSimulator";
+export { startMoosendSimulator } from "./moosend/startMoosendSimulator";
+export type { MoosendSimulator, MoosendSimulatorOptions } from "./moosend/startMoosendSimulator";
+export { startLoopsSimulator } from "./loops/startLoopsSimulator";
+export type { LoopsSimulator, LoopsSimulatorOptions } from "./loops/startLoopsSimulator";
+export { SEED } from "./seed";
+export { Faults } from "./shared/faults";
+export { RequestLog } from "./shared/requestLog";
+export type { LoggedRequest } from "./shared/requestLog";

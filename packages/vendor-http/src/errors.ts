@@ -1,0 +1,73 @@
+export type Vendor = "kommo" | "moosend" | "loops";
+
+/**
+ * A vendor answered with an error, or did not answer at all. `status` is undefined when no response
+ * arrived (timeout, reset, refused). `retryable` says whether trying the same request again can help.
+ * `body` is the vendor's answer, trimmed; it never holds our credentials (they travel in headers or
+ * query parameters, never in what the vendor sends back).
+ */
+export class VendorError extends Error {
+  override name = "VendorError";
+  constructor(
+    message: string,
+    readonly vendor: Vendor,
+    readonly status: number | undefined,
+    readonly retryable: boolean,
+    readonly body?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** HTTP 429, or a throttling answer in the body (Moosend's `{"Code":429}`). The queue waits `retryAfterMs`. */
+export class VendorRateLimitError extends VendorError {
+  override name = "VendorRateLimitError";
+  constructor(vendor: Vendor, readonly retryAfterMs: number, status?: number, body?: unknown) {
+    super(`${vendor}: rate limited, retry in ${retryAfterMs} ms`, vendor, status, true, body);
+  }
+}
+
+const VENDOR_ERROR_NAMES = new Set(["VendorError", "VendorRateLimitError"]);
+
+/** Matches by name as well as class, so an error from a second copy of this module still matches. */
+export function isVendorError(err: unknown): err is VendorError {
+  return err instanceof VendorError || (err instanceof Error && VENDOR_ERROR_NAMES.has(err.name) && "vendor" in err);
+}
+
+export function isVendorRateLimitError(err: unknown): err is VendorRateLimitError {
+  return isVendorError(err) && err.name === "VendorRateLimitError";
+}
+
+/** Whether a status is worth trying again: timeouts, conflicts with in-flight state, and server errors. */
+export function isRetryableStatus(status: number | undefined): boolean {
+  return status === undefined || status === 408 || status === 425 || status >= 500;
+}
+
+const MAX_BODY_CHARS = 2_000;
+
+/** Keeps what a vendor said small enough for a log line, a job's failure reason or an outcome row. */
+export function trimBody(body: unknown): unknown {
+  if (body === undefined || body === null || body === "") return undefined;
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  if (text.length <= MAX_BODY_CHARS) return body;
+  return `${text.slice(0, MAX_BODY_CHARS)}…`;
+}
+
+/** The single place that turns a vendor's answer into the right error class. */
+export function createVendorError(input: {
+  vendor: Vendor;
+  status: number | undefined;
+  what: string;
+  detail?: string;
+  body?: unknown;
+  retryAfterMs?: number;
+  retryable?: boolean;
+}): VendorError {
+  const body = trimBody(input.body);
+  if (input.retryAfterMs !== undefined) {
+    return new VendorRateLimitError(input.vendor, input.retryAfterMs, input.status, body);
+  }
+  const answered = input.status === undefined ? "got no answer" : `answered ${input.status}`;
+  const message = `${input.vendor}: ${input.what} ${answered}${input.detail ? `: ${input.detail}` : ""}`;
+  return new VendorError(message, input.vendor, input.status, input.retryable ?? isRetryableStatus(input.status), body);
+}

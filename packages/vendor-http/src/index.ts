@@ -1,0 +1,12 @@
+export { createVendorHttp, pauseVendor, retryAfterHeaderMs, retryDelayMs, shouldRetryInline } from "./createVendorHttp";
+export type { GateRelease, RequestGate, VendorCallObservation, VendorHttpOptions } from "./createVendorHttp";
+export {
+  VendorError,
+  VendorRateLimitError,
+  createVendorError,
+  isRetryableStatus,
+  isVendorError,
+  isVendorRateLimitError,
+} from "./errors";
+export type { Vendor } from "./errors";
+export type { RateLimit, VendorLimits } from "./limits";
