@@ -21,7 +21,8 @@ describe("funnelsync replay (failed jobs against the simulators)", () => {
     const email = uniqueEmail(vendor);
     const contact = await h.kommo.addContact({ id: uniqueId(), name: "Rita Alves", email, company: "Alves SA" });
     const lead = await h.kommo.addLead({ id: uniqueId(), name: "Rita deal", contactId: contact.id, statusId: 6001 });
-    await jobRow(lead.id, "kommo.leadAdded");
+    // Wait for success, not just any end: a transient first attempt would retry and take the fault below.
+    await jobRow(lead.id, "kommo.leadAdded", "succeeded");
     if (vendor === "loops") h.loops.faults.only((method, path) => method === "POST" && path.endsWith("/events/send")).failNext(1, 400);
     else h.moosend.faults.only((method, path) => method === "POST" && path.endsWith("/subscribe.json")).failNext(1, 400);
     await h.kommo.moveLead(lead.id, 6002);
