@@ -70,7 +70,10 @@ export async function startApp(options: {
 }): Promise<ChildApp> {
   const logPath = join(options.logDir, `${options.name}.log`);
   const fd = openSync(logPath, "a");
-  const child = spawn(process.execPath, [...nodeFlagsFor(options.script), "--import", "tsx", options.script], {
+  // BENCH_CPU_PROF=worker,ingest writes a V8 CPU profile of those apps into the log folder at exit.
+  const profiled = (process.env.BENCH_CPU_PROF ?? "").split(",").includes(options.name);
+  const profile = profiled ? ["--cpu-prof", `--cpu-prof-dir=${options.logDir}`] : [];
+  const child = spawn(process.execPath, [...nodeFlagsFor(options.script), ...profile, "--import", "tsx", options.script], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...options.env },
     stdio: ["ignore", fd, fd],

@@ -1,5 +1,5 @@
 import { KOMMO_MAX_PAGE, type KommoClient, type KommoContact, type KommoLead } from "@funnelsync/kommo-client";
-import { BatchLoader } from "./batchLoader";
+import { Batcher } from "@funnelsync/batcher";
 
 /**
  * Lead and contact look-ups for every job in this process, batched: under a burst the worker makes
@@ -7,20 +7,21 @@ import { BatchLoader } from "./batchLoader";
  * instead of two calls per event against Kommo's 7 requests per second.
  */
 export class KommoReader {
-  private readonly leads: BatchLoader<number, KommoLead | null>;
-  private readonly contacts: BatchLoader<number, KommoContact | null>;
+  private readonly leads: Batcher<number, number, KommoLead | null>;
+  private readonly contacts: Batcher<number, number, KommoContact | null>;
 
   constructor(kommo: KommoClient) {
-    this.leads = new BatchLoader((ids) => kommo.getLeads(ids), KOMMO_MAX_PAGE, () => null);
-    this.contacts = new BatchLoader((ids) => kommo.getContacts(ids), KOMMO_MAX_PAGE, () => null);
+    const options = { maxBatch: KOMMO_MAX_PAGE, missing: () => null };
+    this.leads = new Batcher((ids) => kommo.getLeads([...ids.keys()]), options);
+    this.contacts = new Batcher((ids) => kommo.getContacts([...ids.keys()]), options);
   }
 
   /** null when Kommo has no such lead (deleted). */
   lead(id: number): Promise<KommoLead | null> {
-    return this.leads.load(id);
+    return this.leads.add(id, id);
   }
 
   contact(id: number): Promise<KommoContact | null> {
-    return this.contacts.load(id);
+    return this.contacts.add(id, id);
   }
 }

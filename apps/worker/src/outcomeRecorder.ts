@@ -39,7 +39,9 @@ export class OutcomeRecorder {
   /** Runs `effect` unless this step already succeeded; returns undefined when it was skipped as done. */
   async step<T>(job: Job, step: string, meta: StepMeta, effect: (idempotencyKey: string) => Promise<T>): Promise<T | undefined> {
     const jobId = job.id!;
-    const previous = await this.db.outcomes.get(jobId, step);
+    // A job on its first start has no earlier attempt, so no row to find: under a burst that saves
+    // a query per step. A retry, a replay or a restart after a stall looks.
+    const previous = job.attemptsStarted <= 1 && job.attemptsMade === 0 ? null : await this.db.outcomes.get(jobId, step);
     if (previous?.status === "succeeded" || previous?.status === "skipped") return undefined;
     const idempotencyKey = boundedKey(meta.idempotencyKey ?? `${jobId}-${step}`);
     const started = this.now();

@@ -1,3 +1,4 @@
+import { Batcher } from "@funnelsync/batcher";
 import type { Consent, ConsentEvent, PrismaClient } from "./generated/prisma/client";
 import { normalizeEmail } from "./email";
 import type { ConsentState, Source } from "./types";
@@ -50,10 +51,21 @@ export interface ConsentRepository {
   moveAddress(oldEmail: string, newEmail: string): Promise<void>;
 }
 
+/** Addresses per look-up: every forward sync asks, and under a burst hundreds ask at once. */
+const LOOKUP_BATCH = 1_000;
+
 export function createConsentRepository(prisma: PrismaClient): ConsentRepository {
-  async function get(email: string): Promise<ConsentRow | null> {
-    const row = await prisma.consent.findUnique({ where: { email: normalizeEmail(email) } });
-    return row && toRow(row);
+  const lookups = new Batcher<string, string, ConsentRow | null>(
+    async (entries) => {
+      const rows = await prisma.consent.findMany({ where: { email: { in: [...entries.keys()] } } });
+      return new Map(rows.map((row) => [row.email, toRow(row)]));
+    },
+    { maxBatch: LOOKUP_BATCH, missing: () => null },
+  );
+
+  function get(email: string): Promise<ConsentRow | null> {
+    const normalized = normalizeEmail(email);
+    return lookups.add(normalized, normalized);
   }
 
   return {

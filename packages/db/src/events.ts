@@ -1,3 +1,4 @@
+import { Batcher } from "@funnelsync/batcher";
 import type { PrismaClient, ReceivedEvent } from "./generated/prisma/client";
 import { normalizeEmail } from "./email";
 import { toJson } from "./json";
@@ -38,11 +39,15 @@ export interface EventRepository {
   forLead(leadId: number): Promise<ReceivedEventRow[]>;
 }
 
+/** Events per statement; under a burst every active job records its event at about the same time. */
+const EVENT_BATCH = 1_000;
+
 export function createEventRepository(prisma: PrismaClient): EventRepository {
-  return {
-    async record(e) {
-      const { count } = await prisma.receivedEvent.createMany({
-        data: {
+  // Concurrent calls share one statement each (see Batcher); a lone call goes out at once.
+  const records = new Batcher<string, RecordEventInput, boolean>(
+    async (entries) => {
+      const created = await prisma.receivedEvent.createManyAndReturn({
+        data: [...entries.values()].map((e) => ({
           source: e.source,
           dedupeKey: e.dedupeKey,
           kind: e.kind,
@@ -50,14 +55,31 @@ export function createEventRepository(prisma: PrismaClient): EventRepository {
           contactId: e.contactId,
           email: e.email === undefined ? undefined : normalizeEmail(e.email),
           payload: toJson(e.payload),
-        },
+        })),
+        select: { dedupeKey: true },
         skipDuplicates: true, // ON CONFLICT DO NOTHING: a concurrent duplicate is not an error either
       });
-      return count === 1;
+      const isNew = new Set(created.map((row) => row.dedupeKey));
+      return new Map([...entries.keys()].map((key) => [key, isNew.has(key)]));
+    },
+    { maxBatch: EVENT_BATCH },
+  );
+  const stamps = new Batcher<string, Date, void>(
+    async (entries) => {
+      const keys = [...entries.keys()];
+      await prisma.receivedEvent.updateMany({ where: { dedupeKey: { in: keys }, processedAt: null }, data: { processedAt: new Date() } });
+      return new Map(keys.map((key) => [key, undefined]));
+    },
+    { maxBatch: EVENT_BATCH },
+  );
+
+  return {
+    record(e) {
+      return records.add(e.dedupeKey, e);
     },
 
-    async markProcessed(dedupeKey) {
-      await prisma.receivedEvent.updateMany({ where: { dedupeKey, processedAt: null }, data: { processedAt: new Date() } });
+    markProcessed(dedupeKey) {
+      return stamps.add(dedupeKey, new Date());
     },
 
     async forLead(leadId) {

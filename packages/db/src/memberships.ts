@@ -1,4 +1,5 @@
-import type { PrismaClient } from "./generated/prisma/client";
+import { Batcher } from "@funnelsync/batcher";
+import { Prisma, type PrismaClient } from "./generated/prisma/client";
 import { normalizeEmail } from "./email";
 
 export interface AddMembershipInput {
@@ -19,15 +20,32 @@ export interface MembershipRepository {
   activeLists(email: string): Promise<string[]>;
 }
 
+/** Memberships per upsert: one Moosend `subscribe_many` answers up to 1,000 jobs at once. */
+const ADD_BATCH = 1_000;
+
 export function createMembershipRepository(prisma: PrismaClient): MembershipRepository {
+  // Omitted ids keep what was recorded before; a re-added address is active again.
+  const adds = new Batcher<string, AddMembershipInput & { email: string }, void>(
+    async (entries) => {
+      const values = [...entries.values()].map(
+        (m) => Prisma.sql`(${m.email}, ${m.listId}, ${m.subscriberId ?? null}, ${m.kommoContactId ?? null}::int)`,
+      );
+      await prisma.$executeRaw`
+        INSERT INTO moosend_memberships (email, list_id, subscriber_id, kommo_contact_id)
+        VALUES ${Prisma.join(values)}
+        ON CONFLICT (email, list_id) DO UPDATE SET
+          removed_at = NULL,
+          subscriber_id = COALESCE(EXCLUDED.subscriber_id, moosend_memberships.subscriber_id),
+          kommo_contact_id = COALESCE(EXCLUDED.kommo_contact_id, moosend_memberships.kommo_contact_id)`;
+      return new Map([...entries.keys()].map((key) => [key, undefined]));
+    },
+    { maxBatch: ADD_BATCH },
+  );
+
   return {
-    async add(m) {
+    add(m) {
       const email = normalizeEmail(m.email);
-      await prisma.moosendMembership.upsert({
-        where: { email_listId: { email, listId: m.listId } },
-        create: { email, listId: m.listId, subscriberId: m.subscriberId, kommoContactId: m.kommoContactId },
-        update: { removedAt: null, subscriberId: m.subscriberId, kommoContactId: m.kommoContactId },
-      });
+      return adds.add(`${email}\u0000${m.listId}`, { ...m, email });
     },
 
     async markRemoved(email, listId) {

@@ -1,6 +1,6 @@
+import { Batcher } from "@funnelsync/batcher";
 import { Prisma, type PrismaClient, type SyncOutcome } from "./generated/prisma/client";
 import { normalizeEmail } from "./email";
-import { toJson } from "./json";
 import { OUTCOME_STATUSES, type OutcomeStatus, type OutcomeVendor } from "./types";
 
 /** What one attempt of one job step came to. */
@@ -71,7 +71,53 @@ export interface OutcomeRepository {
 
 const CHRONOLOGICAL = [{ createdAt: "asc" }, { id: "asc" }] satisfies Prisma.SyncOutcomeOrderByWithRelationInput[];
 
+/** Rows per upsert statement: well under Postgres' 65,535 parameters at 15 per row. */
+const SAVE_BATCH = 1_000;
+
+/** The columns of sync_outcomes under the names OutcomeRow uses, for RETURNING. */
+const RETURNED = Prisma.raw(
+  `id, job_id AS "jobId", job_name AS "jobName", step, vendor, action, status, reason, attempts, vendor_status AS "vendorStatus",
+   duration_ms AS "durationMs", lead_id AS "leadId", contact_id AS "contactId", email, idempotency_key AS "idempotencyKey", detail,
+   created_at AS "createdAt", updated_at AS "updatedAt"`,
+);
+
+/**
+ * One statement for every save waiting: under a burst a thousand jobs finish within a few
+ * milliseconds of each other (one Moosend `subscribe_many` answers them all), and one multi-row
+ * upsert costs the worker far less than a thousand. A lone save goes out at once.
+ */
+async function upsertOutcomes(prisma: PrismaClient, inputs: OutcomeInput[]): Promise<SyncOutcome[]> {
+  const values = inputs.map(
+    (o) => Prisma.sql`(${o.jobId}, ${o.jobName}, ${o.step}, ${o.vendor}, ${o.action}, ${o.status}, ${o.reason ?? null}, ${o.attempts}::int,
+      ${o.vendorStatus ?? null}::int, ${o.durationMs ?? null}::int, ${o.leadId ?? null}::int, ${o.contactId ?? null}::int,
+      ${o.email === undefined ? null : normalizeEmail(o.email)}, ${o.idempotencyKey ?? null},
+      ${o.detail == null ? null : JSON.stringify(o.detail)}::jsonb, now())`,
+  );
+  // Result fields describe the latest attempt; identity fields an attempt omits keep earlier values.
+  return prisma.$queryRaw<SyncOutcome[]>`
+    INSERT INTO sync_outcomes (job_id, job_name, step, vendor, action, status, reason, attempts, vendor_status, duration_ms,
+      lead_id, contact_id, email, idempotency_key, detail, updated_at)
+    VALUES ${Prisma.join(values)}
+    ON CONFLICT (job_id, step) DO UPDATE SET
+      job_name = EXCLUDED.job_name, vendor = EXCLUDED.vendor, action = EXCLUDED.action, status = EXCLUDED.status,
+      reason = EXCLUDED.reason, attempts = EXCLUDED.attempts, vendor_status = EXCLUDED.vendor_status,
+      duration_ms = EXCLUDED.duration_ms, detail = EXCLUDED.detail, updated_at = now(),
+      lead_id = COALESCE(EXCLUDED.lead_id, sync_outcomes.lead_id),
+      contact_id = COALESCE(EXCLUDED.contact_id, sync_outcomes.contact_id),
+      email = COALESCE(EXCLUDED.email, sync_outcomes.email),
+      idempotency_key = COALESCE(EXCLUDED.idempotency_key, sync_outcomes.idempotency_key)
+    RETURNING ${RETURNED}`;
+}
+
 export function createOutcomeRepository(prisma: PrismaClient): OutcomeRepository {
+  const saves = new Batcher<string, OutcomeInput, SyncOutcome>(
+    async (entries) => {
+      const rows = await upsertOutcomes(prisma, [...entries.values()]);
+      return new Map(rows.map((row) => [`${row.jobId}\u0000${row.step}`, row]));
+    },
+    { maxBatch: SAVE_BATCH },
+  );
+
   return {
     async get(jobId, step) {
       const row = await prisma.syncOutcome.findUnique({ where: { jobId_step: { jobId, step } } });
@@ -79,29 +125,7 @@ export function createOutcomeRepository(prisma: PrismaClient): OutcomeRepository
     },
 
     async save(o) {
-      const latestAttempt = {
-        jobName: o.jobName,
-        vendor: o.vendor,
-        action: o.action,
-        status: o.status,
-        reason: o.reason ?? null,
-        attempts: o.attempts,
-        vendorStatus: o.vendorStatus ?? null,
-        durationMs: o.durationMs ?? null,
-        detail: o.detail == null ? Prisma.DbNull : toJson(o.detail),
-      };
-      const identity = {
-        leadId: o.leadId,
-        contactId: o.contactId,
-        email: o.email === undefined ? undefined : normalizeEmail(o.email),
-        idempotencyKey: o.idempotencyKey,
-      };
-      const row = await prisma.syncOutcome.upsert({
-        where: { jobId_step: { jobId: o.jobId, step: o.step } },
-        create: { jobId: o.jobId, step: o.step, ...latestAttempt, ...identity },
-        update: { ...latestAttempt, ...identity },
-      });
-      return toRow(row);
+      return toRow(await saves.add(`${o.jobId}\u0000${o.step}`, o));
     },
 
     async forLead(leadId) {

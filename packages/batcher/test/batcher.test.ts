@@ -1,0 +1,65 @@
+import { Batcher } from "../src";
+
+/** A batch function that records what each call carried and answers after `ms`. */
+function recordingBatch(ms = 5) {
+  const calls: Array<Array<[string, number]>> = [];
+  const run = async (entries: Map<string, number>) => {
+    calls.push([...entries]);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return new Map([...entries].filter(([key]) => key !== "absent").map(([key, input]) => [key, input * 10]));
+  };
+  return { calls, run };
+}
+
+describe("Batcher", () => {
+  it("sends a lone call at once and rides later arrivals on one next batch", async () => {
+    const { calls, run } = recordingBatch();
+    const batcher = new Batcher(run, { maxBatch: 100 });
+    const first = batcher.add("a", 1);
+    expect(calls).toEqual([[["a", 1]]]); // no tick of waiting for company
+    const rest = ["b", "c", "d"].map((key, i) => batcher.add(key, i + 2));
+    expect(await Promise.all([first, ...rest])).toEqual([10, 20, 30, 40]);
+    expect(calls).toEqual([[["a", 1]], [["b", 2], ["c", 3], ["d", 4]]]);
+  });
+
+  it("splits at maxBatch and keeps the order of batches", async () => {
+    const { calls, run } = recordingBatch();
+    const batcher = new Batcher(run, { maxBatch: 2 });
+    await Promise.all(["a", "b", "c", "d", "e"].map((key, i) => batcher.add(key, i)));
+    expect(calls.map((c) => c.map(([key]) => key))).toEqual([["a"], ["b", "c"], ["d", "e"]]);
+  });
+
+  it("sends a key added twice before its batch leaves once, with the latest input, to both callers", async () => {
+    const { calls, run } = recordingBatch();
+    const batcher = new Batcher(run, { maxBatch: 10 });
+    const lone = batcher.add("x", 0);
+    const [early, late] = [batcher.add("k", 1), batcher.add("k", 2)];
+    expect(await Promise.all([lone, early, late])).toEqual([0, 20, 20]);
+    expect(calls[1]).toEqual([["k", 2]]);
+  });
+
+  it("answers a key the batch left out with `missing`, or rejects it without one", async () => {
+    const { run } = recordingBatch();
+    expect(await new Batcher(run, { maxBatch: 10, missing: () => -1 }).add("absent", 1)).toBe(-1);
+    await expect(new Batcher(run, { maxBatch: 10 }).add("absent", 1)).rejects.toThrow("batch call returned nothing for absent");
+  });
+
+  it("rejects every caller of a failed batch and goes on with the next", async () => {
+    let fail = true;
+    const batcher = new Batcher(
+      async (entries: Map<string, number>) => {
+        const failing = fail;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (failing) throw new Error("database down");
+        return new Map([...entries].map(([key, input]) => [key, input]));
+      },
+      { maxBatch: 10 },
+    );
+    const doomed = batcher.add("a", 1);
+    fail = false; // the batch already left, so it fails; the next one does not
+    const later = batcher.add("b", 2);
+    await expect(doomed).rejects.toThrow("database down");
+    expect(await later).toBe(2);
+    expect(batcher.waiting).toBe(0);
+  });
+});
