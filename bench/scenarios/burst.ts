@@ -213,6 +213,10 @@ export const burstScenario: Scenario = {
           notAcceptedAfter5Tries: tracker.events.filter((e) => e.ackStatus !== 200).length,
         },
         calls,
+        // When each Moosend call was answered and how many people it carried: shows where the drain lost time.
+        moosendTimeline: requests
+          .filter((r) => r.vendor === "moosend" && r.entry.method === "POST")
+          .map((r) => ({ atSeconds: round((r.finishedAt - t0) / 1000, 2), bulk: r.entry.path.endsWith("subscribe_many.json"), people: requestKeys(r).length, status: r.entry.status })),
         kommoCallsPerEvent: round(kommoPerEvent, 4),
         kommoEventsRead: read.size,
         throttles: limited,

@@ -15,14 +15,14 @@ interface Pending {
 class LocalWindow {
   private sent: number[] = [];
   constructor(private readonly limit: RateLimit, private readonly now: () => number, private readonly spaced = false) {}
-  /** Milliseconds until a call fits (0: now). A little margin, like the gate's. */
-  waitMs(): number {
+  /** Milliseconds until a call fits (0: now). A little margin, like the gate's. `unspaced` skips the spacing. */
+  waitMs(unspaced = false): number {
     const windowMs = this.limit.perMs + defaultMargin(this.limit);
     const t = this.now();
     this.sent = this.sent.filter((at) => at > t - windowMs);
     const full = this.sent.length < this.limit.max ? 0 : this.sent[0]! + windowMs - t;
     const last = this.sent[this.sent.length - 1];
-    const spacing = this.spaced && last !== undefined ? Math.max(0, last + windowMs / this.limit.max - t) : 0;
+    const spacing = this.spaced && !unspaced && last !== undefined ? Math.max(0, last + windowMs / this.limit.max - t) : 0;
     return Math.max(full, spacing);
   }
   /** Nothing sent within the window: a burst may be starting. */
@@ -37,23 +37,28 @@ class LocalWindow {
 
 /**
  * The first bulk call after a quiet spell waits while subscribers still pour in (a burst starting),
- * until none arrived for `LINGER_QUIET_MS`, at most `LINGER_MAX_MS`: the next bulk call is 5 s away.
+ * until a full call's worth is there or none arrived for `LINGER_QUIET_MS`, at most `LINGER_MAX_MS`:
+ * a half-empty first call would spend a whole call of the burst's budget.
  * Later bulk calls need no lingering: their spacing lets the backlog gather.
  */
-const LINGER_QUIET_MS = 150;
-const LINGER_MAX_MS = 1_500;
+const LINGER_QUIET_MS = 500;
+const LINGER_MAX_MS = 3_000;
 
 /**
  * Subscribes to Moosend lists, one scheduler per list, choosing the endpoint by what Moosend's limits
  * leave: `subscribe` allows 10 calls per 10 s, `subscribe_many` 2 calls (of up to 1,000) per 10 s. A
  * lone subscriber goes out at once as `subscribe` (or as a `subscribe_many` of one when singles are
  * spent); when several wait, they go out together as one `subscribe_many`, which takes whoever arrived
- * while it waited for its window. Two jobs for one address collapse to the latest fields. Every
- * subscriber carries every mapped field, since Moosend clears omitted ones.
+ * while it waited for its window. Bulk calls are spaced through the window, except when a full call's
+ * worth is waiting (a burst): then it goes as soon as the window allows. Two jobs for one address
+ * collapse to the latest fields. Every subscriber carries every mapped field, since Moosend clears
+ * omitted ones.
  */
 export class MoosendSubscriptions {
   private readonly lists = new Map<string, Map<string, Pending>>();
   private readonly running = new Set<string>();
+  /** Wakes a list's drain loop from its wait, when a full bulk call's worth has gathered. */
+  private readonly wakers = new Map<string, () => void>();
   private readonly single: LocalWindow;
   private readonly bulk: LocalWindow;
 
@@ -75,6 +80,7 @@ export class MoosendSubscriptions {
         pending.set(email, { input: { ...subscriber, email }, waiters: [{ resolve, reject }] });
       }
       if (!this.running.has(listId)) void this.drain(listId);
+      else if (pending.size >= MOOSEND_MAX_BATCH) this.wakers.get(listId)?.();
     });
   }
 
@@ -84,16 +90,16 @@ export class MoosendSubscriptions {
     try {
       while (pending.size > 0) {
         const singleWait = this.single.waitMs();
-        const bulkWait = this.bulk.waitMs();
+        const bulkWait = this.bulk.waitMs(pending.size >= MOOSEND_MAX_BATCH);
         const lone = pending.size === 1;
         if (lone && singleWait === 0) {
           await this.send(listId, this.take(pending, 1), "single");
         } else if (bulkWait === 0) {
-          if (this.bulk.idle()) await this.linger(pending, LINGER_MAX_MS);
+          if (this.bulk.idle()) await this.linger(listId, pending);
           await this.send(listId, this.take(pending, MOOSEND_MAX_BATCH), "bulk");
         } else {
           // Several waiting go together in the next bulk call; a lone one takes whichever frees first.
-          await sleep(lone ? Math.min(singleWait, bulkWait) : bulkWait);
+          await this.wait(listId, lone ? Math.min(singleWait, bulkWait) : bulkWait);
         }
       }
     } finally {
@@ -101,11 +107,22 @@ export class MoosendSubscriptions {
     }
   }
 
-  private async linger(pending: Map<string, Pending>, maxMs: number): Promise<void> {
+  private wait(listId: string, ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(wake, ms);
+      function wake() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakers.set(listId, wake);
+    }).finally(() => this.wakers.delete(listId));
+  }
+
+  private async linger(listId: string, pending: Map<string, Pending>): Promise<void> {
     const started = this.now();
     let size = pending.size;
-    while (size < MOOSEND_MAX_BATCH && this.now() - started < maxMs) {
-      await sleep(LINGER_QUIET_MS);
+    while (size < MOOSEND_MAX_BATCH && this.now() - started < LINGER_MAX_MS) {
+      await this.wait(listId, LINGER_QUIET_MS);
       if (pending.size === size) return;
       size = pending.size;
     }
@@ -144,8 +161,4 @@ export class MoosendSubscriptions {
       for (const entry of batch) for (const waiter of entry.waiters) waiter.reject(error);
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
