@@ -40,8 +40,11 @@ export function createApp(options: IngestAppOptions): Express {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = routePattern(req);
       metrics.ackSeconds.observe({ route, status: String(res.statusCode) }, seconds);
+      // Accepted deliveries are counted in /metrics and recorded per change by the worker; a line each
+      // would cost a webhook storm a fifth of ingest's CPU, so they show at LOG_LEVEL=debug only.
       if (route.startsWith("/webhooks")) {
-        logger.info("ingest.request: answered", { requestId, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000), ip: req.ip });
+        const level = res.statusCode < 300 ? "debug" : res.statusCode < 500 ? "info" : "warn";
+        logger.log(level, "ingest.request: answered", { requestId, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000), ip: req.ip });
       }
     });
     next();

@@ -51,7 +51,7 @@ export function createDispatcher(processors: ProcessorMap, deps: WorkerDeps, met
       await deps.outcomes.jobSucceeded(job, { ...ids, durationMs: Date.now() - started });
       await deps.db.events.markProcessed(job.id!);
       finish("completed");
-      logger.info("worker.job: done", { ms: Date.now() - started });
+      logger.debug("worker.job: done", { ms: Date.now() - started }); // each job's outcome is in Postgres
     } catch (err) {
       const kind = classifyFailure(err, job);
       if (kind === "rateLimited" && isVendorRateLimitError(err)) {

@@ -25,10 +25,6 @@ class LocalWindow {
     const spacing = this.spaced && !unspaced && last !== undefined ? Math.max(0, last + windowMs / this.limit.max - t) : 0;
     return Math.max(full, spacing);
   }
-  /** Nothing sent within the window: a burst may be starting. */
-  idle(): boolean {
-    return this.waitMs() === 0 && this.sent.length === 0;
-  }
   spend(): void {
     this.sent.push(this.now());
   }
@@ -36,13 +32,16 @@ class LocalWindow {
 }
 
 /**
- * The first bulk call after a quiet spell waits while subscribers still pour in (a burst starting),
- * until a full call's worth is there or none arrived for `LINGER_QUIET_MS`, at most `LINGER_MAX_MS`:
- * a half-empty first call would spend a whole call of the burst's budget.
- * Later bulk calls need no lingering: their spacing lets the backlog gather.
+ * A bulk call that is not full waits while enough subscribers to fill it are on their way (a burst:
+ * a half-empty call spends a whole call of the burst's budget), at most `FILL_MAX_MS`, looking again
+ * every `FILL_POLL_MS`. "On their way": jobs upstream, plus arrivals at the last second's rate until
+ * the wait would end (a burst still being delivered to ingest). Otherwise it goes at once.
  */
-const LINGER_QUIET_MS = 500;
-const LINGER_MAX_MS = 3_000;
+const FILL_MAX_MS = 5_000;
+const FILL_POLL_MS = 150;
+
+/** Jobs that may still subscribe someone: queued or running, not counting those waiting here. */
+export type UpstreamCount = () => Promise<number>;
 
 /**
  * Subscribes to Moosend lists, one scheduler per list, choosing the endpoint by what Moosend's limits
@@ -50,7 +49,8 @@ const LINGER_MAX_MS = 3_000;
  * lone subscriber goes out at once as `subscribe` (or as a `subscribe_many` of one when singles are
  * spent); when several wait, they go out together as one `subscribe_many`, which takes whoever arrived
  * while it waited for its window. Bulk calls are spaced through the window, except when a full call's
- * worth is waiting (a burst): then it goes as soon as the window allows. Two jobs for one address
+ * worth is waiting (a burst), or half a call's worth with nothing more coming (a burst's tail): then
+ * it goes as soon as the window allows. Two jobs for one address
  * collapse to the latest fields. Every subscriber carries every mapped field, since Moosend clears
  * omitted ones.
  */
@@ -62,14 +62,25 @@ export class MoosendSubscriptions {
   private readonly single: LocalWindow;
   private readonly bulk: LocalWindow;
 
-  constructor(private readonly moosend: MoosendClient, private readonly now: () => number = Date.now) {
+  /** Callers waiting for an answer: pending here or in a call in flight. */
+  private waiting = 0;
+  /** When recent subscribers arrived, for the arrival rate (the last second's). */
+  private arrivals: number[] = [];
+
+  constructor(
+    private readonly moosend: MoosendClient,
+    private readonly upstream: UpstreamCount = async () => 0,
+    private readonly now: () => number = Date.now,
+  ) {
     this.single = new LocalWindow(MOOSEND_LIMITS.subscribe, now);
     this.bulk = new LocalWindow(MOOSEND_LIMITS.subscribeMany, now, true);
   }
 
   subscribe(listId: string, subscriber: MoosendSubscriberInput): Promise<MoosendSubscriber> {
     const email = subscriber.email.trim().toLowerCase();
-    return new Promise((resolve, reject) => {
+    this.waiting++;
+    this.arrivals.push(this.now());
+    return new Promise<MoosendSubscriber>((resolve, reject) => {
       let pending = this.lists.get(listId);
       if (!pending) this.lists.set(listId, (pending = new Map()));
       const entry = pending.get(email);
@@ -81,7 +92,12 @@ export class MoosendSubscriptions {
       }
       if (!this.running.has(listId)) void this.drain(listId);
       else if (pending.size >= MOOSEND_MAX_BATCH) this.wakers.get(listId)?.();
-    });
+    }).finally(() => this.waiting--);
+  }
+
+  /** Jobs that may still subscribe someone, beyond those already waiting here. */
+  private async comingUp(): Promise<number> {
+    return Math.max(0, (await this.upstream().catch(() => 0)) - this.waiting);
   }
 
   private async drain(listId: string): Promise<void> {
@@ -90,16 +106,20 @@ export class MoosendSubscriptions {
     try {
       while (pending.size > 0) {
         const singleWait = this.single.waitMs();
-        const bulkWait = this.bulk.waitMs(pending.size >= MOOSEND_MAX_BATCH);
+        const full = pending.size >= MOOSEND_MAX_BATCH;
+        const tail = !full && pending.size >= MOOSEND_MAX_BATCH / 2 && (await this.comingUp()) === 0;
+        const bulkWait = this.bulk.waitMs(full || tail);
         const lone = pending.size === 1;
         if (lone && singleWait === 0) {
           await this.send(listId, this.take(pending, 1), "single");
         } else if (bulkWait === 0) {
-          if (this.bulk.idle()) await this.linger(listId, pending);
+          await this.fill(listId, pending);
           await this.send(listId, this.take(pending, MOOSEND_MAX_BATCH), "bulk");
         } else {
           // Several waiting go together in the next bulk call; a lone one takes whichever frees first.
-          await this.wait(listId, lone ? Math.min(singleWait, bulkWait) : bulkWait);
+          // With half a call's worth or more, look again soon: a burst's tail goes without spacing.
+          const ms = lone ? Math.min(singleWait, bulkWait) : bulkWait;
+          await this.wait(listId, pending.size >= MOOSEND_MAX_BATCH / 2 ? Math.min(ms, FILL_POLL_MS) : ms);
         }
       }
     } finally {
@@ -118,14 +138,20 @@ export class MoosendSubscriptions {
     }).finally(() => this.wakers.delete(listId));
   }
 
-  private async linger(listId: string, pending: Map<string, Pending>): Promise<void> {
+  private async fill(listId: string, pending: Map<string, Pending>): Promise<void> {
     const started = this.now();
-    let size = pending.size;
-    while (size < MOOSEND_MAX_BATCH && this.now() - started < LINGER_MAX_MS) {
-      await this.wait(listId, LINGER_QUIET_MS);
-      if (pending.size === size) return;
-      size = pending.size;
+    for (let left = FILL_MAX_MS; pending.size < MOOSEND_MAX_BATCH && left > 0; left = FILL_MAX_MS - (this.now() - started)) {
+      const arriving = this.arrivalsPerMs() * left;
+      if (pending.size + arriving < MOOSEND_MAX_BATCH && pending.size + arriving + (await this.comingUp()) < MOOSEND_MAX_BATCH) return;
+      await this.wait(listId, FILL_POLL_MS);
     }
+  }
+
+  private arrivalsPerMs(): number {
+    const since = this.now() - 1_000;
+    const firstRecent = this.arrivals.findIndex((at) => at > since);
+    this.arrivals = firstRecent === -1 ? [] : this.arrivals.slice(firstRecent);
+    return this.arrivals.length / 1_000;
   }
 
   private take(pending: Map<string, Pending>, count: number): Pending[] {

@@ -4,10 +4,10 @@ import { Queue, Worker } from "bullmq";
 import type { Config } from "@funnelsync/config";
 import { createDb, type Db } from "@funnelsync/db";
 import { backoffDelayMs, createRedisConnection, DEFAULT_JOB_OPTIONS, jobIdFor, QUEUES, queueNameFor, redisAnswers } from "@funnelsync/jobs";
-import { KOMMO_LIMITS, KommoClient } from "@funnelsync/kommo-client";
+import { KOMMO_LIMITS, KOMMO_MAX_PAGE, KommoClient } from "@funnelsync/kommo-client";
 import type { Logger } from "@funnelsync/logger";
 import { LOOPS_LIMITS, LoopsClient } from "@funnelsync/loops-client";
-import { MOOSEND_LIMITS, MoosendClient } from "@funnelsync/moosend-client";
+import { MOOSEND_LIMITS, MOOSEND_MAX_BATCH, MoosendClient } from "@funnelsync/moosend-client";
 import type { VendorCallObservation } from "@funnelsync/vendor-http";
 import { createAdminApp } from "./admin";
 import { noteVendorStatus } from "./callContext";
@@ -42,7 +42,8 @@ export interface StartWorkerOptions {
   prefix?: string;
   /**
    * Kommo-event jobs in flight. High on purpose: jobs mostly wait (on the shared rate limits and on
-   * each other's batched calls), and the more wait together, the larger each batch call.
+   * each other's batched calls), and the more wait together, the larger each batch call. The default
+   * lets both of a Moosend window's bulk calls fill up (2 × 1,000 subscribers) while more are read.
    */
   concurrency?: number;
   /** Start the admin HTTP server (dashboard, health, metrics) on this port; undefined = config.adminPort, null = none. */
@@ -53,8 +54,18 @@ export interface StartWorkerOptions {
   backoffMs?: (attemptsMade: number) => number;
 }
 
+const KOMMO_EVENT_CONCURRENCY = MOOSEND_LIMITS.subscribeMany.max * MOOSEND_MAX_BATCH + KOMMO_MAX_PAGE;
+
 /** Jobs per second a queue may start: far above what the vendors' limits allow, so it only carries pauses. */
 const QUEUE_PAUSE_LIMITER = { max: 100_000, duration: 1_000 };
+
+/** Kommo-event jobs queued or running, and batches not yet split into them (each counted once). */
+async function jobsUpstreamOfMoosend(queues: Queue[]): Promise<number> {
+  const counts = await Promise.all(
+    queues.filter((q) => q.name === QUEUES.kommo || q.name === QUEUES.ingest).map((q) => q.getJobCounts("waiting", "prioritized", "active")),
+  );
+  return counts.reduce((sum, c) => sum + (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.active ?? 0), 0);
+}
 
 function required(value: string | undefined, what: string): string {
   if (!value) throw new Error(`worker: ${what} is not set (start the simulators or give credentials)`);
@@ -101,7 +112,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     mapping: config.mapping,
     outcomes: new OutcomeRecorder(db),
     kommoReader: new KommoReader(kommo),
-    moosendSubscriptions: new MoosendSubscriptions(moosend),
+    moosendSubscriptions: new MoosendSubscriptions(moosend, () => jobsUpstreamOfMoosend(queues)),
     pipelines: new PipelineNames(kommo),
     loopsProperties: new LoopsPropertyTypes(loops),
     logger,
@@ -124,7 +135,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       prefix,
       // Reverse-direction jobs run one at a time: reports about one address (a hard bounce and the
       // unsubscribe that follows it) must see each other's effects to avoid duplicate notes.
-      concurrency: queue.name === QUEUES.esp ? 1 : queue.name === QUEUES.ingest ? 4 : (options.concurrency ?? 1000),
+      concurrency: queue.name === QUEUES.esp ? 1 : queue.name === QUEUES.ingest ? 4 : (options.concurrency ?? KOMMO_EVENT_CONCURRENCY),
       settings: { backoffStrategy: (attemptsMade: number) => backoff(attemptsMade) },
       // BullMQ honours `worker.rateLimit()` (a vendor's 429, see dispatch.ts) only on a worker with a
       // limiter: without one every process goes on fetching jobs. This limiter never binds by itself;
