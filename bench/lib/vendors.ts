@@ -172,3 +172,15 @@ export function callCounts(requests: readonly TimedRequest[]): Record<VendorName
   }
   return out;
 }
+
+/** When each Moosend subscribe was answered (seconds from `t0`) and how many people it carried. */
+export function moosendTimeline(requests: readonly TimedRequest[], t0: number) {
+  return requests
+    .filter((r) => r.vendor === "moosend" && r.entry.method === "POST")
+    .map((r) => ({
+      atSeconds: Math.round(r.finishedAt - t0) / 1000,
+      bulk: r.entry.path.endsWith("subscribe_many.json"),
+      people: requestKeys(r).length,
+      status: r.entry.status,
+    }));
+}

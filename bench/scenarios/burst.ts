@@ -10,7 +10,7 @@ import { figure } from "../lib/report";
 import { LISTS, MAPPINGS, abortable, appEnv, type Scenario } from "../lib/scenario";
 import { jobCounts, resetState } from "../lib/services";
 import { round } from "../lib/stats";
-import { VENDOR_LATENCY_MS, callCounts, requestKeys, startVendors, throttles } from "../lib/vendors";
+import { VENDOR_LATENCY_MS, callCounts, moosendTimeline, requestKeys, startVendors, throttles } from "../lib/vendors";
 
 interface VendorPlan {
   vendor: string;
@@ -214,9 +214,7 @@ export const burstScenario: Scenario = {
         },
         calls,
         // When each Moosend call was answered and how many people it carried: shows where the drain lost time.
-        moosendTimeline: requests
-          .filter((r) => r.vendor === "moosend" && r.entry.method === "POST")
-          .map((r) => ({ atSeconds: round((r.finishedAt - t0) / 1000, 2), bulk: r.entry.path.endsWith("subscribe_many.json"), people: requestKeys(r).length, status: r.entry.status })),
+        moosendTimeline: moosendTimeline(requests, t0),
         kommoCallsPerEvent: round(kommoPerEvent, 4),
         kommoEventsRead: read.size,
         throttles: limited,

@@ -8,7 +8,7 @@ import { figure, type Figure } from "../lib/report";
 import { LISTS, MAPPINGS, abortable, appEnv, type Scenario, type ScenarioContext } from "../lib/scenario";
 import { resetState } from "../lib/services";
 import { mean, percentile, round, sortedNumbers } from "../lib/stats";
-import { callCounts, startVendors, throttles, type BenchVendors } from "../lib/vendors";
+import { callCounts, moosendTimeline, startVendors, throttles, type BenchVendors } from "../lib/vendors";
 
 interface Running {
   vendors: BenchVendors;
@@ -232,6 +232,8 @@ async function steadyMoosend(ctx: ScenarioContext) {
       },
       throttles: throttles(requests),
       calls: callCounts(requests),
+      // When each Moosend call was answered and how many people it carried.
+      moosendTimeline: moosendTimeline(requests, start),
     },
   };
 }
