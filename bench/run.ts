@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { REPO_ROOT } from "./lib/apps";
+import { REPO_ROOT, buildApps } from "./lib/apps";
 import { machineFacts } from "./lib/machine";
 import { figure, formatTable, writeResults, type Figure } from "./lib/report";
 import type { Scenario, ScenarioContext } from "./lib/scenario";
@@ -85,6 +85,7 @@ async function main(): Promise<void> {
   progress(`${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGb} GB, node ${machine.node}; scenarios ${scenarios.map((s) => s.name).join(", ")}${quick ? " (quick)" : ""}`);
   progress("preparing the bench database (drop, create, migrate) and Redis DB");
   await prepareDatabase();
+  buildApps();
 
   const figures: Figure[] = [];
   const results: Record<string, unknown> = {};

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
@@ -55,9 +55,9 @@ function tail(path: string, lines = 15): string {
 }
 
 /**
- * Runs `node --import tsx <script>` from the repository root as the apps run in production (one
- * process each, so the worker's memory is its own), its output in `logPath`, and waits until
- * `readyPath` answers 200.
+ * Runs `node <script>` from the repository root as the apps run in production: the bundles of
+ * `npm run build` (see `buildApps`), one process each so the worker's memory is its own; a `.ts`
+ * script runs through tsx. Its output goes to `logPath`; resolves once `readyPath` answers 200.
  */
 export async function startApp(options: {
   name: string;
@@ -73,7 +73,8 @@ export async function startApp(options: {
   // BENCH_CPU_PROF=worker,ingest writes a V8 CPU profile of those apps into the log folder at exit.
   const profiled = (process.env.BENCH_CPU_PROF ?? "").split(",").includes(options.name);
   const profile = profiled ? ["--cpu-prof", `--cpu-prof-dir=${options.logDir}`] : [];
-  const child = spawn(process.execPath, [...nodeFlagsFor(options.script), ...profile, "--import", "tsx", options.script], {
+  const loader = options.script.endsWith(".ts") ? ["--import", "tsx"] : [];
+  const child = spawn(process.execPath, [...nodeFlagsFor(options.script), ...profile, ...loader, options.script], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...options.env },
     stdio: ["ignore", fd, fd],
@@ -119,22 +120,27 @@ export async function startApp(options: {
   };
 }
 
+/** Builds dist/ingest.cjs and dist/worker.cjs from the current sources, as `npm run start:*` does. */
+export function buildApps(): void {
+  execFileSync(process.execPath, [join(REPO_ROOT, "scripts", "build.mjs")], { cwd: REPO_ROOT, stdio: "inherit" });
+}
+
 /** Ingest with the run's environment, on a free port. */
 export async function startIngestProcess(env: Record<string, string>, logDir: string): Promise<ChildApp> {
   const port = await freePort();
-  return startApp({ name: "ingest", script: "apps/ingest/src/main.ts", port, readyPath: "/readyz", env: { ...env, PORT: String(port) }, logDir });
+  return startApp({ name: "ingest", script: "dist/ingest.cjs", port, readyPath: "/readyz", env: { ...env, PORT: String(port) }, logDir });
 }
 
 /** The worker with the run's environment; its admin port answers /readyz once Redis and Postgres do. */
 export async function startWorkerProcess(env: Record<string, string>, logDir: string): Promise<ChildApp> {
   const port = await freePort();
-  return startApp({ name: "worker", script: "apps/worker/src/main.ts", port, readyPath: "/readyz", env: { ...env, ADMIN_PORT: String(port) }, logDir });
+  return startApp({ name: "worker", script: "dist/worker.cjs", port, readyPath: "/readyz", env: { ...env, ADMIN_PORT: String(port) }, logDir });
 }
 
 /** The reference: an Express app that answers 200 to the same POST and does nothing else. */
 export async function startBareExpress(logDir: string): Promise<ChildApp> {
   const port = await freePort();
-  return startApp({ name: "bare-express", script: "bench/bareExpress.ts", port, readyPath: "/readyz", env: { PORT: String(port) }, logDir });
+  return startApp({ name: "bare-express", script: "bench/bareExpress.cjs", port, readyPath: "/readyz", env: { PORT: String(port) }, logDir });
 }
 
 export interface MemoryReport {
