@@ -34,14 +34,16 @@ class LocalWindow {
 /**
  * A bulk call that is not full waits while enough subscribers to fill it are on their way (a burst:
  * a half-empty call spends a whole call of the burst's budget), at most `FILL_MAX_MS`, looking again
- * every `FILL_POLL_MS`. "On their way": jobs upstream, plus arrivals at the last second's rate until
- * the wait would end (a burst still being delivered to ingest). Otherwise it goes at once.
+ * every `FILL_POLL_MS`. Otherwise it goes at once.
  */
 const FILL_MAX_MS = 5_000;
 const FILL_POLL_MS = 150;
 
-/** Jobs that may still subscribe someone: queued or running, not counting those waiting here. */
-export type UpstreamCount = () => Promise<number>;
+/**
+ * Jobs that may still subscribe someone within `horizonMs`: those queued or running (including the
+ * ones waiting here) and those expected to arrive meanwhile (a burst still being delivered).
+ */
+export type UpstreamCount = (horizonMs: number) => Promise<number>;
 
 /**
  * Subscribes to Moosend lists, one scheduler per list, choosing the endpoint by what Moosend's limits
@@ -64,8 +66,6 @@ export class MoosendSubscriptions {
 
   /** Callers waiting for an answer: pending here or in a call in flight. */
   private waiting = 0;
-  /** When recent subscribers arrived, for the arrival rate (the last second's). */
-  private arrivals: number[] = [];
 
   constructor(
     private readonly moosend: MoosendClient,
@@ -79,7 +79,6 @@ export class MoosendSubscriptions {
   subscribe(listId: string, subscriber: MoosendSubscriberInput): Promise<MoosendSubscriber> {
     const email = subscriber.email.trim().toLowerCase();
     this.waiting++;
-    this.arrivals.push(this.now());
     return new Promise<MoosendSubscriber>((resolve, reject) => {
       let pending = this.lists.get(listId);
       if (!pending) this.lists.set(listId, (pending = new Map()));
@@ -95,9 +94,9 @@ export class MoosendSubscriptions {
     }).finally(() => this.waiting--);
   }
 
-  /** Jobs that may still subscribe someone, beyond those already waiting here. */
-  private async comingUp(): Promise<number> {
-    return Math.max(0, (await this.upstream().catch(() => 0)) - this.waiting);
+  /** Jobs that may still subscribe someone within `horizonMs`, beyond those already waiting here. */
+  private async comingUp(horizonMs = 0): Promise<number> {
+    return Math.max(0, (await this.upstream(horizonMs).catch(() => 0)) - this.waiting);
   }
 
   private async drain(listId: string): Promise<void> {
@@ -141,17 +140,9 @@ export class MoosendSubscriptions {
   private async fill(listId: string, pending: Map<string, Pending>): Promise<void> {
     const started = this.now();
     for (let left = FILL_MAX_MS; pending.size < MOOSEND_MAX_BATCH && left > 0; left = FILL_MAX_MS - (this.now() - started)) {
-      const arriving = this.arrivalsPerMs() * left;
-      if (pending.size + arriving < MOOSEND_MAX_BATCH && pending.size + arriving + (await this.comingUp()) < MOOSEND_MAX_BATCH) return;
+      if (pending.size + (await this.comingUp(left)) < MOOSEND_MAX_BATCH) return;
       await this.wait(listId, FILL_POLL_MS);
     }
-  }
-
-  private arrivalsPerMs(): number {
-    const since = this.now() - 1_000;
-    const firstRecent = this.arrivals.findIndex((at) => at > since);
-    this.arrivals = firstRecent === -1 ? [] : this.arrivals.slice(firstRecent);
-    return this.arrivals.length / 1_000;
   }
 
   private take(pending: Map<string, Pending>, count: number): Pending[] {

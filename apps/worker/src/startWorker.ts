@@ -20,6 +20,7 @@ import { MoosendSubscriptions } from "./moosendSubscriptions";
 import { PipelineNames } from "./pipelineNames";
 import { processors } from "./processors";
 import type { WorkerDeps } from "./processors/types";
+import { RecentRate } from "./recentRate";
 import { createRedisGate } from "./redisGate";
 
 export interface RunningWorker {
@@ -60,7 +61,7 @@ const KOMMO_EVENT_CONCURRENCY = MOOSEND_LIMITS.subscribeMany.max * MOOSEND_MAX_B
 const QUEUE_PAUSE_LIMITER = { max: 100_000, duration: 1_000 };
 
 /** Kommo-event jobs queued or running, and batches not yet split into them (each counted once). */
-async function jobsUpstreamOfMoosend(queues: Queue[]): Promise<number> {
+async function jobsQueued(queues: Queue[]): Promise<number> {
   const counts = await Promise.all(
     queues.filter((q) => q.name === QUEUES.kommo || q.name === QUEUES.ingest).map((q) => q.getJobCounts("waiting", "prioritized", "active")),
   );
@@ -104,6 +105,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   const moosend = new MoosendClient({ baseUrl: moosendBaseUrl, apiKey: required(config.moosend.apiKey, "MOOSEND_API_KEY"), http });
   const loops = new LoopsClient({ baseUrl: loopsBaseUrl, apiKey: required(config.loops.apiKey, "LOOPS_API_KEY"), http });
 
+  // How fast Kommo-event jobs start here: under a burst still being delivered, the intake to come.
+  const kommoJobsStarted = new RecentRate();
   const deps: WorkerDeps = {
     db,
     kommo,
@@ -112,7 +115,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     mapping: config.mapping,
     outcomes: new OutcomeRecorder(db),
     kommoReader: new KommoReader(kommo),
-    moosendSubscriptions: new MoosendSubscriptions(moosend, () => jobsUpstreamOfMoosend(queues)),
+    moosendSubscriptions: new MoosendSubscriptions(moosend, async (horizonMs) => (await jobsQueued(queues)) + kommoJobsStarted.perMs() * horizonMs),
     pipelines: new PipelineNames(kommo),
     loopsProperties: new LoopsPropertyTypes(loops),
     logger,
@@ -149,6 +152,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       maxStalledCount: 3,
     });
     worker.on("error", (error) => logger.warn("worker.queue: error", { queue: queue.name, error: error.message }));
+    if (queue.name === QUEUES.kommo) worker.on("active", () => kommoJobsStarted.note());
     workers.push(worker);
   }
 
