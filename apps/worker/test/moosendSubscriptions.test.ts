@@ -1,0 +1,50 @@
+import { MOOSEND_MAX_BATCH, MoosendClient } from "@funnelsync/moosend-client";
+import { SEED, startMoosendSimulator, type MoosendSimulator } from "@funnelsync/simulators";
+import { MoosendSubscriptions } from "../src/moosendSubscriptions";
+
+const LIST = SEED.moosend.lists[1]!.id;
+const person = (i: number) => ({ email: `burst-${i}@example.test`, name: `Person ${i}`, customFields: { Company: `Company ${i}` } });
+
+/**
+ * The scheduler against the Moosend simulator (its real limits: 10 single and 2 bulk calls per 10 s).
+ * `upstream` stands for the worker's queue: how many jobs may still subscribe someone.
+ */
+describe("MoosendSubscriptions under a burst", () => {
+  let sim: MoosendSimulator;
+  beforeEach(async () => {
+    sim = await startMoosendSimulator({ apiKey: "sim-moosend-key" });
+  });
+  afterEach(() => sim.close());
+
+  const client = () => new MoosendClient({ baseUrl: `${sim.url}/v3`, apiKey: "sim-moosend-key", http: { retryBaseDelayMs: 0 } });
+  const calls = () =>
+    sim.requests.filter((r) => r.method === "POST").map((r) => ({ bulk: r.path.endsWith("subscribe_many.json"), people: r.path.endsWith("subscribe_many.json") ? (r.body as { Subscribers: unknown[] }).Subscribers.length : 1 }));
+
+  it("holds a bulk call while a burst is on its way and sends it full, then the window's second call at once", async () => {
+    let upstream = 2 * MOOSEND_MAX_BATCH;
+    const scheduler = new MoosendSubscriptions(client(), async () => upstream);
+    const started = Date.now();
+    const answers: Array<Promise<unknown>> = [];
+    // A trickle first (singles take lone ones), then the rest of two full calls' worth.
+    for (let i = 0; i < 40; i++) answers.push(scheduler.subscribe(LIST, person(i)));
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(calls().filter((c) => c.bulk)).toEqual([]); // 40 waiting, 2,000 on their way: no half-empty call
+    for (let i = 40; i < 2 * MOOSEND_MAX_BATCH; i++) answers.push(scheduler.subscribe(LIST, person(i)));
+    upstream = 0;
+    await Promise.all(answers);
+
+    const bulk = calls().filter((c) => c.bulk);
+    expect(bulk.map((c) => c.people)).toEqual([MOOSEND_MAX_BATCH, MOOSEND_MAX_BATCH - calls().filter((c) => !c.bulk).length]);
+    expect(Date.now() - started).toBeLessThan(5_000); // not spaced 5 s apart: a full call's worth was waiting
+    expect(sim.requests.count((r) => r.status === 429)).toBe(0);
+    expect(sim.subscribers(LIST).filter((s) => s.Email.startsWith("burst-"))).toHaveLength(2 * MOOSEND_MAX_BATCH);
+  });
+
+  it("sends what is waiting at once when nothing more is coming", async () => {
+    const scheduler = new MoosendSubscriptions(client(), async () => 0);
+    const started = Date.now();
+    await Promise.all(Array.from({ length: 30 }, (_, i) => scheduler.subscribe(LIST, person(i))));
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(calls().reduce((n, c) => n + c.people, 0)).toBe(30);
+  });
+});
