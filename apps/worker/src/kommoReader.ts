@@ -1,5 +1,6 @@
 import { KOMMO_MAX_PAGE, type KommoClient, type KommoContact, type KommoLead } from "@funnelsync/kommo-client";
 import { Batcher } from "@funnelsync/batcher";
+import type { Admission } from "@funnelsync/vendor-http";
 
 /**
  * Lead and contact look-ups for every job in this process, batched: under a burst the worker makes
@@ -7,13 +8,15 @@ import { Batcher } from "@funnelsync/batcher";
  * instead of two calls per event against Kommo's 7 requests per second.
  */
 export class KommoReader {
-  private readonly leads: Batcher<number, number, KommoLead | null>;
-  private readonly contacts: Batcher<number, number, KommoContact | null>;
+  private readonly leads: Batcher<number, number, KommoLead | null, Admission>;
+  private readonly contacts: Batcher<number, number, KommoContact | null, Admission>;
 
   constructor(kommo: KommoClient) {
-    const options = { maxBatch: KOMMO_MAX_PAGE, missing: () => null };
-    this.leads = new Batcher((ids) => kommo.getLeads([...ids.keys()]), options);
-    this.contacts = new Batcher((ids) => kommo.getContacts([...ids.keys()]), options);
+    // Each batch takes its ids only once its rate-limit slot is there: ids arriving while it waited
+    // for Kommo's limit still ride on it, instead of waiting for the next slot.
+    const options = { maxBatch: KOMMO_MAX_PAGE, missing: () => null, admit: () => kommo.admit() };
+    this.leads = new Batcher((ids, admitted) => kommo.getLeads([...ids.keys()], admitted), options);
+    this.contacts = new Batcher((ids, admitted) => kommo.getContacts([...ids.keys()], admitted), options);
   }
 
   /** null when Kommo has no such lead (deleted). */

@@ -8,11 +8,17 @@ interface Entry<I, V> {
   waiters: Array<Waiter<V>>;
 }
 
-export interface BatcherOptions<K, V> {
+export interface BatcherOptions<K, V, A = void> {
   /** Most entries per batch call (a vendor's page size, a statement's sensible row count). */
   maxBatch: number;
   /** The value for a key the batch call returned nothing for; without it such a call is rejected. */
   missing?: (key: K) => V | Promise<V>;
+  /**
+   * Awaited before each batch is taken, its result handed to the batch call: e.g. a vendor's
+   * rate-limit slot, so that calls arriving while it is awaited still ride on this batch. If it
+   * fails, the batch it was for fails with its error.
+   */
+  admit?: () => Promise<A>;
 }
 
 /**
@@ -24,13 +30,13 @@ export interface BatcherOptions<K, V> {
  * and every caller gets that result. Batches run in order, so a later write for a key never lands
  * before an earlier one.
  */
-export class Batcher<K, I, V> {
+export class Batcher<K, I, V, A = void> {
   private pending = new Map<K, Entry<I, V>>();
   private running = false;
 
   constructor(
-    private readonly runBatch: (entries: Map<K, I>) => Promise<Map<K, V>>,
-    private readonly options: BatcherOptions<K, V>,
+    private readonly runBatch: (entries: Map<K, I>, admission: A | undefined) => Promise<Map<K, V>>,
+    private readonly options: BatcherOptions<K, V, A>,
   ) {}
 
   add(key: K, input: I): Promise<V> {
@@ -55,9 +61,11 @@ export class Batcher<K, I, V> {
     this.running = true;
     try {
       while (this.pending.size > 0) {
+        const admission = this.options.admit ? await this.options.admit().then((value) => ({ value }), (error: unknown) => ({ error })) : undefined;
         const batch = this.take();
         try {
-          const found = await this.runBatch(new Map([...batch].map(([key, entry]) => [key, entry.input])));
+          if (admission && "error" in admission) throw admission.error;
+          const found = await this.runBatch(new Map([...batch].map(([key, entry]) => [key, entry.input])), admission?.value);
           for (const [key, entry] of batch) {
             if (found.has(key)) settle(entry, found.get(key)!);
             else if (this.options.missing) settle(entry, await this.options.missing(key));

@@ -62,4 +62,35 @@ describe("Batcher", () => {
     expect(await later).toBe(2);
     expect(batcher.waiting).toBe(0);
   });
+
+  it("takes a batch only once `admit` resolves, so calls arriving meanwhile ride along, and hands it the admission", async () => {
+    const seen: Array<{ keys: string[]; admission: number | undefined }> = [];
+    let admissions = 0;
+    const batcher = new Batcher(
+      async (entries: Map<string, number>, admission: number | undefined) => {
+        seen.push({ keys: [...entries.keys()], admission });
+        return new Map([...entries].map(([key, input]) => [key, input]));
+      },
+      { maxBatch: 10, admit: () => new Promise<number>((resolve) => setTimeout(() => resolve(++admissions), 20)) },
+    );
+    const first = batcher.add("a", 1);
+    const second = batcher.add("b", 2); // arrives while the first batch waits to be admitted
+    expect(await Promise.all([first, second])).toEqual([1, 2]);
+    expect(seen).toEqual([{ keys: ["a", "b"], admission: 1 }]);
+  });
+
+  it("fails the batch an admission failed for, and admits the next one afresh", async () => {
+    let refuse = true;
+    const batcher = new Batcher(async (entries: Map<string, number>) => new Map([...entries]), {
+      maxBatch: 10,
+      admit: async () => {
+        if (refuse) {
+          refuse = false;
+          throw new Error("rate limited for 70 s");
+        }
+      },
+    });
+    await expect(batcher.add("a", 1)).rejects.toThrow("rate limited for 70 s");
+    expect(await batcher.add("b", 2)).toBe(2);
+  });
 });

@@ -1,6 +1,6 @@
 import type { AxiosInstance, AxiosResponse } from "axios";
 import qs from "qs";
-import { createVendorError, createVendorHttp, type VendorHttpOptions } from "@funnelsync/vendor-http";
+import { createVendorError, createVendorHttp, type Admission, type RequestGate, type VendorHttpOptions } from "@funnelsync/vendor-http";
 import {
   embedded,
   toKommoContact,
@@ -100,6 +100,7 @@ export function kommoRetryAfterMs(response: AxiosResponse): number | undefined {
  */
 export class KommoClient {
   private readonly http: AxiosInstance;
+  private readonly gate: RequestGate | undefined;
 
   constructor(options: KommoClientOptions) {
     let base: URL;
@@ -115,6 +116,7 @@ export class KommoClient {
       throw new TypeError("kommo: accessToken must be a non-empty string");
     }
     const root = base.href.replace(/\/+$/, "").replace(/\/api\/v4$/, "");
+    this.gate = options.http?.gate;
     this.http = createVendorHttp({
       ...options.http,
       vendor: "kommo",
@@ -133,8 +135,17 @@ export class KommoClient {
    * Ids Kommo does not know (or deleted leads) are simply absent from the map.
    * @see https://developers.kommo.com/reference/leads-list
    */
-  async getLeads(ids: readonly number[]): Promise<Map<number, KommoLead>> {
-    return this.listByIds("leads", uniqueIds(ids, "lead id"), "contacts", toKommoLead);
+  async getLeads(ids: readonly number[], admitted?: Admission): Promise<Map<number, KommoLead>> {
+    return this.listByIds("leads", uniqueIds(ids, "lead id"), "contacts", toKommoLead, admitted);
+  }
+
+  /**
+   * Waits for a request slot under Kommo's limit and holds it for one `getLeads` or `getContacts`
+   * call given it: a batching caller decides which ids go in only once the slot is there.
+   */
+  async admit(): Promise<Admission> {
+    const release = this.gate ? await this.gate("kommo", "default") : undefined;
+    return { release: release || undefined };
   }
 
   /**
@@ -151,8 +162,8 @@ export class KommoClient {
    * Contacts with their lead links, ≤ 250 ids per request; unknown ids are absent from the map.
    * @see https://developers.kommo.com/reference/contacts-list
    */
-  async getContacts(ids: readonly number[]): Promise<Map<number, KommoContact>> {
-    return this.listByIds("contacts", uniqueIds(ids, "contact id"), "leads", toKommoContact);
+  async getContacts(ids: readonly number[], admitted?: Admission): Promise<Map<number, KommoContact>> {
+    return this.listByIds("contacts", uniqueIds(ids, "contact id"), "leads", toKommoContact, admitted);
   }
 
   /** `filter[id][]` look-ups, ≤ 250 ids per request; what Kommo does not return is absent. */
@@ -161,11 +172,12 @@ export class KommoClient {
     ids: number[],
     withLinks: string,
     parse: (raw: unknown) => T | null,
+    admitted?: Admission,
   ): Promise<Map<number, T>> {
     const found = new Map<number, T>();
-    for (const chunk of chunks(ids, KOMMO_MAX_PAGE)) {
+    for (const [i, chunk] of chunks(ids, KOMMO_MAX_PAGE).entries()) {
       const params = { filter: { id: chunk }, with: withLinks, limit: KOMMO_MAX_PAGE };
-      const response = await this.http.get(`/${entity}?${query(params)}`);
+      const response = await this.http.get(`/${entity}?${query(params)}`, { funnelsync: { admitted: i === 0 ? admitted : undefined } });
       for (const raw of embedded(response.data, entity)) {
         const item = parse(raw);
         if (item) found.set(item.id, item);

@@ -14,6 +14,8 @@ declare module "axios" {
       startedAt?: number;
       /** Set by the interceptors: hands this attempt's rate-limit slot back once its answer is in. */
       release?: GateRelease;
+      /** A slot the caller already took from the gate for this request: the first attempt uses it. */
+      admitted?: Admission;
     };
   }
 }
@@ -32,6 +34,10 @@ export type RequestGate = ((vendor: Vendor, limitKey: string) => Promise<void | 
   pause?: (vendor: Vendor, ms: number) => Promise<unknown>;
 };
 export type GateRelease = () => unknown;
+/** A rate-limit slot taken ahead of its request (see `admitted`), e.g. so a batch fills while it waits. */
+export interface Admission {
+  release?: GateRelease;
+}
 
 /** Passes a vendor's 429 on to the gate; a gate that cannot be reached must not hide the 429 itself. */
 export async function pauseVendor(gate: RequestGate | undefined, vendor: Vendor, ms: number): Promise<void> {
@@ -133,7 +139,11 @@ export function createVendorHttp(options: VendorHttpOptions): AxiosInstance {
     const meta = (config.funnelsync ??= {});
     meta.limitKey ??= options.defaultLimitKey ?? "default";
     meta.release = undefined;
-    if (options.gate) {
+    if (meta.admitted) {
+      // Admitted ahead: this attempt's slot is already held. A retry waits at the gate as usual.
+      meta.release = meta.admitted.release;
+      meta.admitted = undefined;
+    } else if (options.gate) {
       const release = await options.gate(vendor, meta.limitKey);
       if (typeof release === "function") meta.release = release;
     }

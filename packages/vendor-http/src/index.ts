@@ -1,5 +1,5 @@
 export { createVendorHttp, pauseVendor, retryAfterHeaderMs, retryDelayMs, shouldRetryInline } from "./createVendorHttp";
-export type { GateRelease, RequestGate, VendorCallObservation, VendorHttpOptions } from "./createVendorHttp";
+export type { Admission, GateRelease, RequestGate, VendorCallObservation, VendorHttpOptions } from "./createVendorHttp";
 export {
   VendorError,
   VendorRateLimitError,

@@ -107,6 +107,25 @@ describe("createVendorHttp", () => {
     expect(gated).toEqual(["kommo/default", "kommo/default"]);
     expect(seen.map((c) => c.status)).toEqual([502, 200]);
   });
+
+  it("lets an admitted first attempt use the slot taken ahead, releases it with the answer, and gates a retry", async () => {
+    script = [fail(502)];
+    const gated: string[] = [];
+    const released: string[] = [];
+    const http = createVendorHttp({
+      vendor: "kommo",
+      baseURL,
+      retryBaseDelayMs: 0,
+      gate: async (vendor, key) => {
+        gated.push(`${vendor}/${key}`);
+        return () => released.push("gate slot");
+      },
+    });
+    await http.get("/leads", { funnelsync: { admitted: { release: () => released.push("admitted slot") } } });
+    expect(gated).toEqual(["kommo/default"]); // the retry only
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(released).toEqual(["admitted slot", "gate slot"]);
+  });
 });
 
 describe("retryDelayMs", () => {
