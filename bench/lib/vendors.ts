@@ -184,3 +184,10 @@ export function moosendTimeline(requests: readonly TimedRequest[], t0: number) {
       status: r.entry.status,
     }));
 }
+
+/** When each Kommo call was answered (seconds from `t0`), what it read and how many ids it carried. */
+export function kommoTimeline(requests: readonly TimedRequest[], t0: number) {
+  return requests
+    .filter((r) => r.vendor === "kommo")
+    .map((r) => ({ atSeconds: Math.round(r.finishedAt - t0) / 1000, path: r.entry.path, ids: requestKeys(r).length, status: r.entry.status }));
+}

@@ -10,7 +10,7 @@ import { figure } from "../lib/report";
 import { LISTS, MAPPINGS, abortable, appEnv, type Scenario } from "../lib/scenario";
 import { jobCounts, resetState } from "../lib/services";
 import { round } from "../lib/stats";
-import { VENDOR_LATENCY_MS, callCounts, moosendTimeline, requestKeys, startVendors, throttles } from "../lib/vendors";
+import { VENDOR_LATENCY_MS, callCounts, kommoTimeline, moosendTimeline, requestKeys, startVendors, throttles } from "../lib/vendors";
 
 interface VendorPlan {
   vendor: string;
@@ -215,6 +215,7 @@ export const burstScenario: Scenario = {
         calls,
         // When each Moosend call was answered and how many people it carried: shows where the drain lost time.
         moosendTimeline: moosendTimeline(requests, t0),
+        kommoTimeline: kommoTimeline(requests, t0),
         kommoCallsPerEvent: round(kommoPerEvent, 4),
         kommoEventsRead: read.size,
         throttles: limited,

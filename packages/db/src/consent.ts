@@ -1,5 +1,5 @@
 import { Batcher } from "@funnelsync/batcher";
-import type { Consent, ConsentEvent, PrismaClient } from "./generated/prisma/client";
+import { Prisma, type Consent, type ConsentEvent, type PrismaClient } from "./generated/prisma/client";
 import { normalizeEmail } from "./email";
 import type { ConsentState, Source } from "./types";
 
@@ -57,7 +57,10 @@ const LOOKUP_BATCH = 1_000;
 export function createConsentRepository(prisma: PrismaClient): ConsentRepository {
   const lookups = new Batcher<string, string, ConsentRow | null>(
     async (entries) => {
-      const rows = await prisma.consent.findMany({ where: { email: { in: [...entries.keys()] } } });
+      // Raw, like the event writes: a batch of a new size would be a new shape for Prisma to compile.
+      const rows = await prisma.$queryRaw<Consent[]>`
+        SELECT email, state, source, reason, event_ref AS "eventRef", changed_at AS "changedAt"
+        FROM consents WHERE email IN (${Prisma.join([...entries.keys()])})`;
       return new Map(rows.map((row) => [row.email, toRow(row)]));
     },
     { maxBatch: LOOKUP_BATCH, missing: () => null },

@@ -1,7 +1,6 @@
 import { Batcher } from "@funnelsync/batcher";
-import type { PrismaClient, ReceivedEvent } from "./generated/prisma/client";
+import { Prisma, type PrismaClient, type ReceivedEvent } from "./generated/prisma/client";
 import { normalizeEmail } from "./email";
-import { toJson } from "./json";
 import type { Source } from "./types";
 
 export interface ReceivedEventRow {
@@ -44,21 +43,19 @@ const EVENT_BATCH = 1_000;
 
 export function createEventRepository(prisma: PrismaClient): EventRepository {
   // Concurrent calls share one statement each (see Batcher); a lone call goes out at once.
+  // Raw statements: Prisma compiles each ORM call's shape (its query compiler is WebAssembly), and a
+  // batch of a new size is a new shape. These run once per batch under a burst.
   const records = new Batcher<string, RecordEventInput, boolean>(
     async (entries) => {
-      const created = await prisma.receivedEvent.createManyAndReturn({
-        data: [...entries.values()].map((e) => ({
-          source: e.source,
-          dedupeKey: e.dedupeKey,
-          kind: e.kind,
-          leadId: e.leadId,
-          contactId: e.contactId,
-          email: e.email === undefined ? undefined : normalizeEmail(e.email),
-          payload: toJson(e.payload),
-        })),
-        select: { dedupeKey: true },
-        skipDuplicates: true, // ON CONFLICT DO NOTHING: a concurrent duplicate is not an error either
-      });
+      const values = [...entries.values()].map(
+        (e) => Prisma.sql`(${e.source}, ${e.dedupeKey}, ${e.kind}, ${e.leadId ?? null}::int, ${e.contactId ?? null}::int,
+          ${e.email === undefined ? null : normalizeEmail(e.email)}, ${JSON.stringify(e.payload ?? null)}::jsonb)`,
+      );
+      const created = await prisma.$queryRaw<Array<{ dedupeKey: string }>>`
+        INSERT INTO received_events (source, dedupe_key, kind, lead_id, contact_id, email, payload)
+        VALUES ${Prisma.join(values)}
+        ON CONFLICT (dedupe_key) DO NOTHING
+        RETURNING dedupe_key AS "dedupeKey"`;
       const isNew = new Set(created.map((row) => row.dedupeKey));
       return new Map([...entries.keys()].map((key) => [key, isNew.has(key)]));
     },
@@ -67,7 +64,7 @@ export function createEventRepository(prisma: PrismaClient): EventRepository {
   const stamps = new Batcher<string, Date, void>(
     async (entries) => {
       const keys = [...entries.keys()];
-      await prisma.receivedEvent.updateMany({ where: { dedupeKey: { in: keys }, processedAt: null }, data: { processedAt: new Date() } });
+      await prisma.$executeRaw`UPDATE received_events SET processed_at = now() WHERE processed_at IS NULL AND dedupe_key IN (${Prisma.join(keys)})`;
       return new Map(keys.map((key) => [key, undefined]));
     },
     { maxBatch: EVENT_BATCH },
