@@ -30,6 +30,7 @@ export function createApp(options: IngestAppOptions): Express {
   const { logger, metrics } = options;
   const app = express();
   app.disable("x-powered-by");
+  app.disable("etag"); // webhook answers are never cached; hashing each one costs ingest CPU
   app.set("trust proxy", options.trustProxy ?? 1);
 
   app.use((req, res, next) => {
