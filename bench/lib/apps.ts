@@ -36,14 +36,17 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * The Node flags the app runs with in production: those its root `start:*` script gives before the
- * script path (e.g. the worker's heap cap), so the bench measures what users run.
+ * How the app runs in production: the environment assignments and Node flags its root `start:*`
+ * script gives before the script path (e.g. the worker's heap limits), so the bench measures what
+ * users run.
  */
-function nodeFlagsFor(script: string): string[] {
+function productionLaunch(script: string): { env: Record<string, string>; flags: string[] } {
   const scripts = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
   const command = Object.entries(scripts).find(([name, cmd]) => name.startsWith("start:") && cmd.includes(script))?.[1] ?? "";
   const tokens = command.split(/\s+/);
-  return tokens.slice(0, tokens.indexOf(script)).filter((t) => t.startsWith("--") && t !== "--import");
+  const before = tokens.slice(0, tokens.indexOf(script));
+  const env = Object.fromEntries(before.filter((t) => /^[A-Z_]+=/.test(t)).map((t) => [t.slice(0, t.indexOf("=")), t.slice(t.indexOf("=") + 1)]));
+  return { env, flags: before.filter((t) => t.startsWith("--") && t !== "--import") };
 }
 
 function tail(path: string, lines = 15): string {
@@ -74,9 +77,10 @@ export async function startApp(options: {
   const profiled = (process.env.BENCH_CPU_PROF ?? "").split(",").includes(options.name);
   const profile = profiled ? ["--cpu-prof", `--cpu-prof-dir=${options.logDir}`] : [];
   const loader = options.script.endsWith(".ts") ? ["--import", "tsx"] : [];
-  const child = spawn(process.execPath, [...nodeFlagsFor(options.script), ...profile, ...loader, options.script], {
+  const launch = productionLaunch(options.script);
+  const child = spawn(process.execPath, [...launch.flags, ...profile, ...loader, options.script], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, ...launch.env, ...options.env },
     stdio: ["ignore", fd, fd],
   });
   closeSync(fd);
