@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { AxiosInstance, AxiosResponse } from "axios";
 import {
   createVendorError,
@@ -161,11 +162,14 @@ function toSubscriber(wire: WireSubscriber): MoosendSubscriber {
 export class MoosendClient {
   private readonly http: AxiosInstance;
   private readonly gate: RequestGate | undefined;
+  /** Names the API this client talks to (a hash of its base URL, never the key): for state kept per API, like polling positions. */
+  readonly apiId: string;
 
   constructor(options: MoosendClientOptions) {
     if (!options.baseUrl) throw invalidArgument("baseUrl is required");
     if (!options.apiKey) throw invalidArgument("apiKey is required");
     this.gate = options.http?.gate;
+    this.apiId = createHash("sha256").update(options.baseUrl.replace(/\/+$/, "")).digest("hex").slice(0, 8);
     this.http = createVendorHttp({
       ...options.http,
       vendor: "moosend",

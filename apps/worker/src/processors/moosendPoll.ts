@@ -16,7 +16,8 @@ export const moosendPoll: Processor<"moosend.poll"> = async (job, deps) => {
   const lists = job.data.listId ? [job.data.listId] : deps.mapping.moosendListIds();
   for (const listId of lists) {
     for (const { status, hash } of STATUSES) {
-      const key = `moosend-poll:${listId}:${hash}`;
+      // Per API as well as per list: two Moosend endpoints (e.g. test simulators) never share a position.
+      const key = `moosend-poll:${deps.moosend.apiId}:${listId}:${hash}`;
       const since = Number((await deps.db.watermarks.get(key)) ?? 0);
       let newest = since;
       const found: Array<{ name: "moosend.webhook"; data: JobData<"moosend.webhook"> }> = [];
