@@ -97,7 +97,13 @@ describe("ESP → Kommo: unsubscribes, bounces and complaints", () => {
     const { contact, email } = await syncedPerson();
     await h.moosend.unsubscribe(LISTS.newLead, email);
     await h.worker!.deps.enqueue([{ name: "moosend.poll", data: { requestedAt: Date.now() } }]);
-    await eventually(() => optInOf(contact.id) === false);
+    await eventually(() => optInOf(contact.id) === false).catch(async (error: Error) => {
+      // Seen to time out in CI only: say what the worker did.
+      const rows = (await h.worker!.db.outcomes.since(new Date(Date.now() - 120_000))).filter((r) => r.vendor !== "none" || r.jobName.startsWith("moosend"));
+      const calls = h.moosend.requests.filter().map((r) => `${r.method} ${r.path.replace(/\/v3\/subscribers\//, "")} ${r.status}`);
+      const lines = h.logs.filter((line) => /moosend|esp|warn|error/i.test(line)).slice(-30);
+      throw new Error(`${error.message}\nrows: ${JSON.stringify(rows.map((r) => [r.jobId, r.step, r.status, r.reason]))}\nmoosend: ${calls.join(" | ")}\nlogs:\n${lines.join("")}`);
+    });
     await settle();
     expect(h.kommo.notesFor("contacts", contact.id)).toHaveLength(1);
     // A second poll finds nothing new: the watermark moved past it.
