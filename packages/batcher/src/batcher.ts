@@ -19,6 +19,12 @@ export interface BatcherOptions<K, V, A = void> {
    * fails, the batch it was for fails with its error.
    */
   admit?: () => Promise<A>;
+  /**
+   * When a batch call fails, run its entries one by one, so one bad entry (a row the database
+   * refuses) fails only its own caller. For batch calls that are cheap to repeat (database
+   * statements), not for rate-limited vendor calls.
+   */
+  isolateFailures?: boolean;
 }
 
 /**
@@ -65,18 +71,26 @@ export class Batcher<K, I, V, A = void> {
         const batch = this.take();
         try {
           if (admission && "error" in admission) throw admission.error;
-          const found = await this.runBatch(new Map([...batch].map(([key, entry]) => [key, entry.input])), admission?.value);
-          for (const [key, entry] of batch) {
-            if (found.has(key)) settle(entry, found.get(key)!);
-            else if (this.options.missing) settle(entry, await this.options.missing(key));
-            else fail(entry, new Error(`batch call returned nothing for ${String(key)}`));
-          }
+          await this.run(batch, admission?.value);
         } catch (error) {
-          for (const entry of batch.values()) fail(entry, error);
+          if (this.options.isolateFailures && batch.size > 1) {
+            for (const [key, entry] of batch) await this.run(new Map([[key, entry]]), undefined).catch((alone: unknown) => fail(entry, alone));
+          } else {
+            for (const entry of batch.values()) fail(entry, error);
+          }
         }
       }
     } finally {
       this.running = false;
+    }
+  }
+
+  private async run(batch: Map<K, Entry<I, V>>, admission: A | undefined): Promise<void> {
+    const found = await this.runBatch(new Map([...batch].map(([key, entry]) => [key, entry.input])), admission);
+    for (const [key, entry] of batch) {
+      if (found.has(key)) settle(entry, found.get(key)!);
+      else if (this.options.missing) settle(entry, await this.options.missing(key));
+      else fail(entry, new Error(`batch call returned nothing for ${String(key)}`));
     }
   }
 

@@ -93,4 +93,23 @@ describe("Batcher", () => {
     await expect(batcher.add("a", 1)).rejects.toThrow("rate limited for 70 s");
     expect(await batcher.add("b", 2)).toBe(2);
   });
+
+  it("with isolateFailures, retries a failed batch entry by entry so only the bad entry fails", async () => {
+    const calls: string[][] = [];
+    const batcher = new Batcher(
+      async (entries: Map<string, number>) => {
+        calls.push([...entries.keys()]);
+        if ([...entries.values()].some((input) => input < 0)) throw new Error("row refused");
+        return new Map([...entries]);
+      },
+      { maxBatch: 10, isolateFailures: true },
+    );
+    const lone = batcher.add("first", 0);
+    const [good, bad, alsoGood] = [batcher.add("a", 1), batcher.add("b", -1), batcher.add("c", 3)];
+    expect(await lone).toBe(0);
+    expect(await good).toBe(1);
+    await expect(bad).rejects.toThrow("row refused");
+    expect(await alsoGood).toBe(3);
+    expect(calls).toEqual([["first"], ["a", "b", "c"], ["a"], ["b"], ["c"]]);
+  });
 });

@@ -63,7 +63,7 @@ export function createConsentRepository(prisma: PrismaClient): ConsentRepository
         FROM consents WHERE email IN (${Prisma.join([...entries.keys()])})`;
       return new Map(rows.map((row) => [row.email, toRow(row)]));
     },
-    { maxBatch: LOOKUP_BATCH, missing: () => null },
+    { maxBatch: LOOKUP_BATCH, missing: () => null, isolateFailures: true },
   );
 
   function get(email: string): Promise<ConsentRow | null> {

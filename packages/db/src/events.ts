@@ -59,7 +59,7 @@ export function createEventRepository(prisma: PrismaClient): EventRepository {
       const isNew = new Set(created.map((row) => row.dedupeKey));
       return new Map([...entries.keys()].map((key) => [key, isNew.has(key)]));
     },
-    { maxBatch: EVENT_BATCH },
+    { maxBatch: EVENT_BATCH, isolateFailures: true },
   );
   const stamps = new Batcher<string, Date, void>(
     async (entries) => {
@@ -67,7 +67,7 @@ export function createEventRepository(prisma: PrismaClient): EventRepository {
       await prisma.$executeRaw`UPDATE received_events SET processed_at = now() WHERE processed_at IS NULL AND dedupe_key IN (${Prisma.join(keys)})`;
       return new Map(keys.map((key) => [key, undefined]));
     },
-    { maxBatch: EVENT_BATCH },
+    { maxBatch: EVENT_BATCH, isolateFailures: true },
   );
 
   return {

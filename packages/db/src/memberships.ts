@@ -39,7 +39,7 @@ export function createMembershipRepository(prisma: PrismaClient): MembershipRepo
           kommo_contact_id = COALESCE(EXCLUDED.kommo_contact_id, moosend_memberships.kommo_contact_id)`;
       return new Map([...entries.keys()].map((key) => [key, undefined]));
     },
-    { maxBatch: ADD_BATCH },
+    { maxBatch: ADD_BATCH, isolateFailures: true },
   );
 
   return {

@@ -115,7 +115,7 @@ export function createOutcomeRepository(prisma: PrismaClient): OutcomeRepository
       const rows = await upsertOutcomes(prisma, [...entries.values()]);
       return new Map(rows.map((row) => [`${row.jobId}\u0000${row.step}`, row]));
     },
-    { maxBatch: SAVE_BATCH },
+    { maxBatch: SAVE_BATCH, isolateFailures: true },
   );
 
   return {

@@ -46,6 +46,22 @@ describe("outcomes", () => {
     expect(second).toEqual(expect.objectContaining({ leadId, contactId: 77, email: "ana@example.test", idempotencyKey: "k-1", status: "failed" }));
   });
 
+  it("writes concurrent saves together, the latest input for a (job, step) winning, and a row Postgres refuses fails only its own save", async () => {
+    const jobId = `test-${randomUUID()}`;
+    const lone = db.outcomes.save(outcome()); // goes at once; the rest gather behind it
+    const saves = Array.from({ length: 20 }, (_, i) => db.outcomes.save(outcome({ jobId, step: `step-${i}`, status: "succeeded" })));
+    const overwritten = db.outcomes.save(outcome({ jobId, step: "step-0", status: "failed", reason: "later attempt" }));
+    const refused = db.outcomes.save(outcome({ jobId, step: "bad", reason: "a NUL \u0000 byte" })); // text columns refuse NUL
+    await lone;
+    await expect(refused).rejects.toThrow();
+    await Promise.all([...saves, overwritten]);
+
+    const rows = await db.outcomes.forJob(jobId);
+    expect(rows).toHaveLength(20);
+    expect(rows.find((r) => r.step === "step-0")).toMatchObject({ status: "failed", reason: "later attempt" });
+    expect(rows.find((r) => r.step === "step-19")).toMatchObject({ status: "succeeded" });
+  });
+
   it("returns null for a step that has no row", async () => {
     const saved = await db.outcomes.save(outcome({ step: "moosend.subscribe" }));
 
