@@ -16,7 +16,20 @@ describe("ESP → Kommo: unsubscribes, bounces and complaints", () => {
     const contact = await h.kommo.addContact({ id: uniqueId(), name: "Marina Costa", email, company: "Costa Design", optIn: true });
     const lead = await h.kommo.addLead({ id: uniqueId(), name: "Costa deal", contactId: contact.id, budget: 8000, statusId: 6001 });
     await eventually(() => h.loops.contact(email) && h.moosend.subscribers(LISTS.newLead).some((s) => s.Email === email));
+    // Every forward job done (the contact's own job may sync the lead again): a subscribe landing
+    // after the unsubscribe below would re-subscribe the person at Moosend.
+    await settle();
     return { contact, lead, email };
+  }
+
+  /** Waits for the opt-in to turn false; on a timeout, says what the worker did (seen in CI only). */
+  async function optedOutInKommo(contactId: number) {
+    await eventually(() => optInOf(contactId) === false).catch(async (error: Error) => {
+      const rows = (await h.worker!.db.outcomes.since(new Date(Date.now() - 120_000))).filter((r) => r.vendor !== "none" || r.jobName.startsWith("moosend"));
+      const calls = h.moosend.requests.filter().map((r) => `${r.method} ${r.path.replace(/\/v3\/subscribers\//, "")} ${r.status}`);
+      const lines = h.logs.filter((line) => /moosend|esp|warn|error/i.test(line)).slice(-30);
+      throw new Error(`${error.message}\nrows: ${JSON.stringify(rows.map((r) => [r.jobId, r.step, r.status, r.reason]))}\nmoosend: ${calls.join(" | ")}\nlogs:\n${lines.join("")}`);
+    });
   }
   const contactNow = (id: number) => h.kommo.contact(id)!;
   const tagsOf = (id: number) => contactNow(id).tags.map((t) => t.name);
@@ -86,7 +99,7 @@ describe("ESP → Kommo: unsubscribes, bounces and complaints", () => {
     const { contact, email } = await syncedPerson();
     const delivery = await h.moosend.unsubscribe(LISTS.newLead, email, { viaAutomation: true });
     expect(delivery?.status).toBe(200);
-    await eventually(() => optInOf(contact.id) === false);
+    await optedOutInKommo(contact.id);
     await settle();
     expect(h.kommo.notesFor("contacts", contact.id)).toHaveLength(1);
     expect(h.moosend.requests.count((r) => r.path.includes("/find/"))).toBeGreaterThan(0);
@@ -97,13 +110,7 @@ describe("ESP → Kommo: unsubscribes, bounces and complaints", () => {
     const { contact, email } = await syncedPerson();
     await h.moosend.unsubscribe(LISTS.newLead, email);
     await h.worker!.deps.enqueue([{ name: "moosend.poll", data: { requestedAt: Date.now() } }]);
-    await eventually(() => optInOf(contact.id) === false).catch(async (error: Error) => {
-      // Seen to time out in CI only: say what the worker did.
-      const rows = (await h.worker!.db.outcomes.since(new Date(Date.now() - 120_000))).filter((r) => r.vendor !== "none" || r.jobName.startsWith("moosend"));
-      const calls = h.moosend.requests.filter().map((r) => `${r.method} ${r.path.replace(/\/v3\/subscribers\//, "")} ${r.status}`);
-      const lines = h.logs.filter((line) => /moosend|esp|warn|error/i.test(line)).slice(-30);
-      throw new Error(`${error.message}\nrows: ${JSON.stringify(rows.map((r) => [r.jobId, r.step, r.status, r.reason]))}\nmoosend: ${calls.join(" | ")}\nlogs:\n${lines.join("")}`);
-    });
+    await optedOutInKommo(contact.id);
     await settle();
     expect(h.kommo.notesFor("contacts", contact.id)).toHaveLength(1);
     // A second poll finds nothing new: the watermark moved past it.
