@@ -1,11 +1,19 @@
 import { MOOSEND_LIMITS, MOOSEND_MAX_BATCH, type MoosendClient, type MoosendSubscriber, type MoosendSubscriberInput } from "@funnelsync/moosend-client";
 import { createVendorError, type RateLimit } from "@funnelsync/vendor-http";
+import { StepSkipped } from "./outcomeRecorder";
 import { defaultMargin } from "./redisGate";
 
 interface Pending {
   input: MoosendSubscriberInput;
-  waiters: Array<{ resolve: (s: MoosendSubscriber) => void; reject: (e: unknown) => void }>;
+  waiters: Array<{ resolve: (s: MoosendSubscriber | StepSkipped) => void; reject: (e: unknown) => void }>;
 }
+
+/**
+ * Which of these addresses opted out (per the consent ledger), with why. Asked again right before
+ * each call: a subscriber can wait here for many seconds under a burst, and Moosend's subscribe
+ * would re-subscribe someone whose opt-out arrived meanwhile.
+ */
+export type OptOuts = (emails: string[]) => Promise<Map<string, string>>;
 
 /**
  * What this process has spent of one Moosend window; the shared Redis gate stays the authority.
@@ -70,16 +78,18 @@ export class MoosendSubscriptions {
   constructor(
     private readonly moosend: MoosendClient,
     private readonly upstream: UpstreamCount = async () => 0,
+    private readonly optOuts: OptOuts = async () => new Map(),
     private readonly now: () => number = Date.now,
   ) {
     this.single = new LocalWindow(MOOSEND_LIMITS.subscribe, now);
     this.bulk = new LocalWindow(MOOSEND_LIMITS.subscribeMany, now, true);
   }
 
-  subscribe(listId: string, subscriber: MoosendSubscriberInput): Promise<MoosendSubscriber> {
+  /** The subscriber Moosend answered with, or `StepSkipped` if the address opted out while waiting. */
+  subscribe(listId: string, subscriber: MoosendSubscriberInput): Promise<MoosendSubscriber | StepSkipped> {
     const email = subscriber.email.trim().toLowerCase();
     this.waiting++;
-    return new Promise<MoosendSubscriber>((resolve, reject) => {
+    return new Promise<MoosendSubscriber | StepSkipped>((resolve, reject) => {
       let pending = this.lists.get(listId);
       if (!pending) this.lists.set(listId, (pending = new Map()));
       const entry = pending.get(email);
@@ -155,9 +165,17 @@ export class MoosendSubscriptions {
     return taken;
   }
 
-  private async send(listId: string, batch: Pending[], kind: "single" | "bulk"): Promise<void> {
-    (kind === "single" ? this.single : this.bulk).spend();
+  private async send(listId: string, waiting: Pending[], kind: "single" | "bulk"): Promise<void> {
+    let batch = waiting;
     try {
+      const optedOut = await this.optOuts(waiting.map((p) => p.input.email));
+      batch = waiting.filter((entry) => !optedOut.has(entry.input.email));
+      for (const entry of waiting) {
+        const reason = optedOut.get(entry.input.email);
+        if (reason !== undefined) for (const waiter of entry.waiters) waiter.resolve(new StepSkipped(reason));
+      }
+      if (batch.length === 0) return;
+      (kind === "single" ? this.single : this.bulk).spend();
       const found = new Map<string, MoosendSubscriber>();
       if (kind === "single") {
         const one = await this.moosend.subscribe(listId, batch[0]!.input);

@@ -20,6 +20,11 @@ export interface StepMeta {
   detail?: Record<string, unknown>;
 }
 
+/** What an effect returns when, at the last moment, it decided not to act: the step is recorded as skipped. */
+export class StepSkipped {
+  constructor(readonly reason: string) {}
+}
+
 /** Loops keeps keys of at most 100 characters. */
 function boundedKey(key: string): string {
   return key.length <= 100 ? key : `${key.slice(0, 60)}-${createHash("sha256").update(key).digest("hex").slice(0, 32)}`;
@@ -37,7 +42,7 @@ export class OutcomeRecorder {
   constructor(private readonly db: Db, private readonly now: () => number = Date.now) {}
 
   /** Runs `effect` unless this step already succeeded; returns undefined when it was skipped as done. */
-  async step<T>(job: Job, step: string, meta: StepMeta, effect: (idempotencyKey: string) => Promise<T>): Promise<T | undefined> {
+  async step<T>(job: Job, step: string, meta: StepMeta, effect: (idempotencyKey: string) => Promise<T>): Promise<Exclude<T, StepSkipped> | undefined> {
     const jobId = job.id!;
     // A job on its first start has no earlier attempt, so no row to find: under a burst that saves
     // a query per step. A retry, a replay or a restart after a stall looks.
@@ -61,10 +66,14 @@ export class OutcomeRecorder {
     };
     try {
       const result = await callContext.run(store, () => effect(idempotencyKey));
+      if (result instanceof StepSkipped) {
+        await this.db.outcomes.save({ ...base, status: "skipped", reason: result.reason, durationMs: this.now() - started });
+        return undefined;
+      }
       // A batched call (one subscribe_many for many jobs) reports its status to the job that sent it;
       // the others know only that the vendor answered with success.
       await this.db.outcomes.save({ ...base, status: "succeeded", vendorStatus: store.lastStatus ?? 200, durationMs: this.now() - started });
-      return result;
+      return result as Exclude<T, StepSkipped>;
     } catch (err) {
       const kind = classifyFailure(err, job);
       const final = kind === "permanent" || kind === "lastAttempt";

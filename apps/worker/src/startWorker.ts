@@ -20,6 +20,7 @@ import { MoosendSubscriptions } from "./moosendSubscriptions";
 import { PipelineNames } from "./pipelineNames";
 import { processors } from "./processors";
 import type { WorkerDeps } from "./processors/types";
+import { optOutsAmong } from "./optOut";
 import { RecentRate } from "./recentRate";
 import { createRedisGate } from "./redisGate";
 
@@ -115,7 +116,11 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     mapping: config.mapping,
     outcomes: new OutcomeRecorder(db),
     kommoReader: new KommoReader(kommo),
-    moosendSubscriptions: new MoosendSubscriptions(moosend, async (horizonMs) => (await jobsQueued(queues)) + kommoJobsStarted.perMs() * horizonMs),
+    moosendSubscriptions: new MoosendSubscriptions(
+      moosend,
+      async (horizonMs) => (await jobsQueued(queues)) + kommoJobsStarted.perMs() * horizonMs,
+      (emails) => optOutsAmong(db, emails),
+    ),
     pipelines: new PipelineNames(kommo),
     loopsProperties: new LoopsPropertyTypes(loops),
     logger,

@@ -1,6 +1,11 @@
 import { MOOSEND_MAX_BATCH, MoosendClient } from "@funnelsync/moosend-client";
 import { SEED, startMoosendSimulator, type MoosendSimulator } from "@funnelsync/simulators";
+import { randomUUID } from "node:crypto";
+import type { Job } from "bullmq";
+import { createDb } from "@funnelsync/db";
 import { MoosendSubscriptions } from "../src/moosendSubscriptions";
+import { OutcomeRecorder, StepSkipped } from "../src/outcomeRecorder";
+import { TEST_DATABASE_URL } from "../../../test/testEnv";
 
 const LIST = SEED.moosend.lists[1]!.id;
 const person = (i: number) => ({ email: `burst-${i}@example.test`, name: `Person ${i}`, customFields: { Company: `Company ${i}` } });
@@ -46,5 +51,32 @@ describe("MoosendSubscriptions under a burst", () => {
     await Promise.all(Array.from({ length: 30 }, (_, i) => scheduler.subscribe(LIST, person(i))));
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(calls().reduce((n, c) => n + c.people, 0)).toBe(30);
+  });
+
+  it("asks the consent ledger again right before the call and leaves out whoever opted out while waiting", async () => {
+    const asked: string[][] = [];
+    const scheduler = new MoosendSubscriptions(client(), async () => 0, async (emails) => {
+      asked.push(emails);
+      return new Map(emails.filter((e) => e === person(1).email).map((e) => [e, "opted out: unsubscribed via moosend at 2026-11-23T10:00:00.000Z"]));
+    });
+    const answers = await Promise.all([0, 1, 2].map((i) => scheduler.subscribe(LIST, person(i))));
+
+    expect(answers[1]).toEqual(new StepSkipped("opted out: unsubscribed via moosend at 2026-11-23T10:00:00.000Z"));
+    expect(answers[0]).toMatchObject({ email: person(0).email });
+    expect(asked.flat().sort()).toEqual([0, 1, 2].map((i) => person(i).email).sort());
+    expect(sim.subscribers(LIST).map((s) => s.Email)).not.toContain(person(1).email);
+    expect(sim.subscribers(LIST).map((s) => s.Email)).toEqual(expect.arrayContaining([person(0).email, person(2).email]));
+  });
+
+  it("records a step whose effect decided at the last moment not to act as skipped, with the reason", async () => {
+    const db = createDb(TEST_DATABASE_URL);
+    try {
+      const job = { id: `test-${randomUUID()}`, name: "kommo.leadStatusChanged", attemptsMade: 0, attemptsStarted: 1 } as Job;
+      const result = await new OutcomeRecorder(db).step(job, "moosend.subscribe", { vendor: "moosend", action: "subscribe" }, async () => new StepSkipped("opted out meanwhile"));
+      expect(result).toBeUndefined();
+      expect(await db.outcomes.forJob(job.id!)).toEqual([expect.objectContaining({ step: "moosend.subscribe", status: "skipped", reason: "opted out meanwhile" })]);
+    } finally {
+      await db.close();
+    }
   });
 });

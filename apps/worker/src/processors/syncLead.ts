@@ -3,6 +3,7 @@ import type { StageMapping } from "@funnelsync/config";
 import type { LoopsEventContact } from "@funnelsync/loops-client";
 import type { JobData } from "@funnelsync/jobs";
 import { mappedFields, readLead, splitName, type LeadSnapshot } from "../leadSnapshot";
+import { optOutReason } from "../optOut";
 import { runIndependently } from "../outcomeRecorder";
 import type { WorkerDeps } from "./types";
 
@@ -11,9 +12,7 @@ type LeadJob = Job<JobData<"kommo.leadStatusChanged">>;
 
 /** A description of why an address gets no marketing, for the skip's reason. */
 async function withdrawal(deps: WorkerDeps, email: string): Promise<string | undefined> {
-  const consent = await deps.db.consent.get(email);
-  if (!consent || consent.state === "subscribed") return undefined;
-  return `opted out: ${consent.state} via ${consent.source} at ${consent.changedAt.toISOString()}`;
+  return optOutReason(await deps.db.consent.get(email));
 }
 
 /**
