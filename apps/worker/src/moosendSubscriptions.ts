@@ -60,9 +60,8 @@ export type UpstreamCount = (horizonMs: number) => Promise<number>;
  * spent); when several wait, they go out together as one `subscribe_many`, which takes whoever arrived
  * while it waited for its window. Bulk calls are spaced through the window, except when a full call's
  * worth is waiting (a burst), or half a call's worth with nothing more coming (a burst's tail): then
- * it goes as soon as the window allows. Two jobs for one address
- * collapse to the latest fields. Every subscriber carries every mapped field, since Moosend clears
- * omitted ones.
+ * it goes as soon as the window allows. Two jobs for one address collapse to the latest fields. Every
+ * subscriber carries every mapped field, since Moosend clears omitted ones.
  */
 export class MoosendSubscriptions {
   private readonly lists = new Map<string, Map<string, Pending>>();

@@ -69,8 +69,11 @@ export class Batcher<K, I, V, A = void> {
       while (this.pending.size > 0) {
         const admission = this.options.admit ? await this.options.admit().then((value) => ({ value }), (error: unknown) => ({ error })) : undefined;
         const batch = this.take();
+        if (admission && "error" in admission) {
+          for (const entry of batch.values()) fail(entry, admission.error);
+          continue;
+        }
         try {
-          if (admission && "error" in admission) throw admission.error;
           await this.run(batch, admission?.value);
         } catch (error) {
           if (this.options.isolateFailures && batch.size > 1) {

@@ -112,4 +112,24 @@ describe("Batcher", () => {
     expect(await alsoGood).toBe(3);
     expect(calls).toEqual([["first"], ["a", "b", "c"], ["a"], ["b"], ["c"]]);
   });
+
+  it("does not retry entry by entry a batch whose admission failed: there is nothing to isolate", async () => {
+    let runs = 0;
+    const batcher = new Batcher(
+      async (entries: Map<string, number>) => {
+        runs++;
+        return new Map([...entries]);
+      },
+      {
+        maxBatch: 10,
+        isolateFailures: true,
+        admit: async () => {
+          throw new Error("rate limited for 70 s");
+        },
+      },
+    );
+    const results = await Promise.allSettled([batcher.add("a", 1), batcher.add("b", 2)]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    expect(runs).toBe(0);
+  });
 });

@@ -1,6 +1,7 @@
 import { Batcher } from "@funnelsync/batcher";
 import { Prisma, type PrismaClient, type ReceivedEvent } from "./generated/prisma/client";
 import { normalizeEmail } from "./email";
+import { jsonText } from "./json";
 import type { Source } from "./types";
 
 export interface ReceivedEventRow {
@@ -49,7 +50,7 @@ export function createEventRepository(prisma: PrismaClient): EventRepository {
     async (entries) => {
       const values = [...entries.values()].map(
         (e) => Prisma.sql`(${e.source}, ${e.dedupeKey}, ${e.kind}, ${e.leadId ?? null}::int, ${e.contactId ?? null}::int,
-          ${e.email === undefined ? null : normalizeEmail(e.email)}, ${JSON.stringify(e.payload ?? null)}::jsonb)`,
+          ${e.email === undefined ? null : normalizeEmail(e.email)}, ${jsonText(e.payload)}::jsonb)`,
       );
       const created = await prisma.$queryRaw<Array<{ dedupeKey: string }>>`
         INSERT INTO received_events (source, dedupe_key, kind, lead_id, contact_id, email, payload)
@@ -61,7 +62,7 @@ export function createEventRepository(prisma: PrismaClient): EventRepository {
     },
     { maxBatch: EVENT_BATCH, isolateFailures: true },
   );
-  const stamps = new Batcher<string, Date, void>(
+  const stamps = new Batcher<string, string, void>(
     async (entries) => {
       const keys = [...entries.keys()];
       await prisma.$executeRaw`UPDATE received_events SET processed_at = now() WHERE processed_at IS NULL AND dedupe_key IN (${Prisma.join(keys)})`;
@@ -76,7 +77,7 @@ export function createEventRepository(prisma: PrismaClient): EventRepository {
     },
 
     markProcessed(dedupeKey) {
-      return stamps.add(dedupeKey, new Date());
+      return stamps.add(dedupeKey, dedupeKey);
     },
 
     async forLead(leadId) {

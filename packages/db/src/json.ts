@@ -1,10 +1,8 @@
-import { Prisma } from "./generated/prisma/client";
-
 /**
- * What a Json column stores for `value`: plain JSON, as `JSON.stringify` would send it (dates become
- * strings, undefined fields vanish). `null` is stored as JSON null; SQL NULL is `Prisma.DbNull`.
+ * What a JSON column stores for `value`, as the text of a `::jsonb` parameter in our raw statements:
+ * plain JSON as `JSON.stringify` sends it (dates become strings, undefined fields vanish);
+ * `undefined` and `null` are stored as JSON null.
  */
-export function toJson(value: unknown): Prisma.InputJsonValue | typeof Prisma.JsonNull {
-  const json: unknown = value === undefined ? null : JSON.parse(JSON.stringify(value) ?? "null");
-  return json === null ? Prisma.JsonNull : (json as Prisma.InputJsonValue);
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value ?? null);
 }

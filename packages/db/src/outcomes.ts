@@ -1,6 +1,7 @@
 import { Batcher } from "@funnelsync/batcher";
 import { Prisma, type PrismaClient, type SyncOutcome } from "./generated/prisma/client";
 import { normalizeEmail } from "./email";
+import { jsonText } from "./json";
 import { OUTCOME_STATUSES, type OutcomeStatus, type OutcomeVendor } from "./types";
 
 /** What one attempt of one job step came to. */
@@ -91,7 +92,7 @@ async function upsertOutcomes(prisma: PrismaClient, inputs: OutcomeInput[]): Pro
     (o) => Prisma.sql`(${o.jobId}, ${o.jobName}, ${o.step}, ${o.vendor}, ${o.action}, ${o.status}, ${o.reason ?? null}, ${o.attempts}::int,
       ${o.vendorStatus ?? null}::int, ${o.durationMs ?? null}::int, ${o.leadId ?? null}::int, ${o.contactId ?? null}::int,
       ${o.email === undefined ? null : normalizeEmail(o.email)}, ${o.idempotencyKey ?? null},
-      ${o.detail == null ? null : JSON.stringify(o.detail)}::jsonb, now())`,
+      ${o.detail == null ? null : jsonText(o.detail)}::jsonb, now())`,
   );
   // Result fields describe the latest attempt; identity fields an attempt omits keep earlier values.
   return prisma.$queryRaw<SyncOutcome[]>`
@@ -109,11 +110,14 @@ async function upsertOutcomes(prisma: PrismaClient, inputs: OutcomeInput[]): Pro
     RETURNING ${RETURNED}`;
 }
 
+/** One row per (job, step): the key a save is batched and answered under. */
+const rowKey = (row: { jobId: string; step: string }) => `${row.jobId}\u0000${row.step}`;
+
 export function createOutcomeRepository(prisma: PrismaClient): OutcomeRepository {
   const saves = new Batcher<string, OutcomeInput, SyncOutcome>(
     async (entries) => {
       const rows = await upsertOutcomes(prisma, [...entries.values()]);
-      return new Map(rows.map((row) => [`${row.jobId}\u0000${row.step}`, row]));
+      return new Map(rows.map((row) => [rowKey(row), row]));
     },
     { maxBatch: SAVE_BATCH, isolateFailures: true },
   );
@@ -125,7 +129,7 @@ export function createOutcomeRepository(prisma: PrismaClient): OutcomeRepository
     },
 
     async save(o) {
-      return toRow(await saves.add(`${o.jobId}\u0000${o.step}`, o));
+      return toRow(await saves.add(rowKey(o), o));
     },
 
     async forLead(leadId) {
