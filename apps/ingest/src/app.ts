@@ -73,7 +73,8 @@ export function createApp(options: IngestAppOptions): Express {
   const onError: ErrorRequestHandler = (err, req, res, _next) => {
     const status = typeof err?.status === "number" && err.status >= 400 && err.status < 500 ? err.status : 500;
     if (status === 500) logger.error("ingest.request: failed", { route: routePattern(req), error: err });
-    const message = status === 413 ? "body too large (limit 1 MB)" : status === 500 ? "internal error" : String(err?.message ?? "bad request");
+    const tooLarge = status === 413 && err?.type === "entity.too.large";
+    const message = tooLarge ? "body too large (limit 1 MB)" : status === 500 ? "internal error" : String(err?.message ?? "bad request");
     res.status(status).json({ status: status === 413 ? "tooLarge" : status === 500 ? "error" : "malformed", error: message });
   };
   app.use(onError);

@@ -1,18 +1,4 @@
 import { createHash } from "node:crypto";
-/**
- * What ingest passes to `express.urlencoded` for Kommo's form-encoded webhooks (body-parser 2.x reads
- * `extended`, `limit`, `parameterLimit` and `depth`; its `arrayLimit` is max(100, parameter count)
- * and cannot be set). The defaults would cut real bodies: 1000 parameters → 413, 100 kb → 413.
- * The depth stays at body-parser's own 32: with `strictDepth` a deeper body is a 400, and every
- * non-2xx answer counts towards Kommo disabling the hook.
- * @see https://developers.kommo.com/docs/webhooks-general
- */
-export const KOMMO_WEBHOOK_BODY_OPTIONS = {
-  extended: true,
-  limit: "1mb",
-  parameterLimit: 10_000,
-  depth: 32,
-} as const;
 
 export type KommoLeadChange = {
   kind: "lead.added" | "lead.statusChanged" | "lead.updated" | "lead.deleted";
@@ -67,8 +53,8 @@ function isRecord(value: unknown): value is Json {
 }
 
 /**
- * qs turns a list into an array or, past `arrayLimit` or with gaps, into an object keyed "0", "1", …;
- * JSON bodies hold arrays. Either way the items are the values.
+ * A list is an array (JSON, or a form list indexed 0…n-1) or an object keyed by index (a form list
+ * with gaps). Either way the items are the values.
  */
 function itemsOf(value: unknown): unknown[] {
   if (Array.isArray(value)) return value;
@@ -88,8 +74,8 @@ function positiveId(value: unknown): number | null {
 }
 
 /**
- * `linked_leads_id[<leadId>][ID]=<leadId>`: a map keyed by lead id, unless qs compacted small
- * numeric keys into an array (`linked_leads_id[5][ID]=5` → `[{ID:"5"}]`), which loses the key.
+ * `linked_leads_id[<leadId>][ID]=<leadId>`: a map keyed by lead id; qs (and JSON senders) may give
+ * it as an array of `{ID}` instead, which loses the key.
  */
 function linkedLeadIdsOf(value: unknown): number[] {
   const ids = new Set<number>();
@@ -108,8 +94,8 @@ function linkedLeadIdsOf(value: unknown): number[] {
 }
 
 /**
- * Every lead and contact change in a Kommo webhook body, as `express.urlencoded(KOMMO_WEBHOOK_BODY_OPTIONS)`
- * (qs) or `express.json()` decoded it. Companies, tasks, unsorted and other entities yield nothing;
+ * Every lead and contact change in a Kommo webhook body, as `decodeKommoForm` or `express.json()`
+ * decoded it. Companies, tasks, unsorted and other entities yield nothing;
  * a change without a numeric id is dropped. A `leads[update]` whose `old_status_id` differs from its
  * `status_id` is reported as a status change: Kommo sends a move both as `leads[status]` and as
  * `leads[update]`, and the job ids built from both are the same.

@@ -1,9 +1,10 @@
 import express from "express";
 import request from "supertest";
 import { encodeKommoWebhook, startKommoSimulator } from "@funnelsync/simulators";
-import { jobForKommoChange } from "@funnelsync/ingest";
+import qs from "qs";
+import { jobForKommoChange, readKommoBody } from "@funnelsync/ingest";
 import { jobIdFor } from "@funnelsync/jobs";
-import { KOMMO_WEBHOOK_BODY_OPTIONS, parseKommoWebhook, type KommoChange } from "@funnelsync/kommo-client";
+import { decodeKommoForm, KommoFormError, parseKommoWebhook, type KommoChange } from "@funnelsync/kommo-client";
 
 /** The job id ingest gives a change: the identity that deduplicates redeliveries. */
 function kommoChangeKey(change: KommoChange): string {
@@ -17,10 +18,10 @@ const STATUS_WIRE =
 
 const ACCOUNT = { subdomain: "acme", id: "32720107", _links: { self: "https://acme.amocrm.com" } };
 
-/** Parses bodies exactly as ingest does: body-parser with our options, then JSON. */
+/** Parses bodies exactly as ingest does. */
 function receiverApp(seen: unknown[] = []) {
   const app = express();
-  app.post("/hook", express.urlencoded(KOMMO_WEBHOOK_BODY_OPTIONS), express.json({ limit: "1mb" }), (req, res) => {
+  app.post("/hook", ...readKommoBody, (req, res) => {
     seen.push(req.body);
     const changes = parseKommoWebhook(req.body);
     res.json({ changes, keys: changes.map(kommoChangeKey) });
@@ -53,7 +54,7 @@ describe("parseKommoWebhook", () => {
     expect(keys[0]).toMatch(/^[A-Za-z0-9-]+$/);
   });
 
-  it("keeps the deep custom field values intact with ingest's body options", async () => {
+  it("keeps the deep custom field values intact, lists as arrays as qs and JSON give them", async () => {
     const seen: Array<Record<string, any>> = [];
     await request(receiverApp(seen)).post("/hook").type("form").send(STATUS_WIRE).expect(200);
     expect(seen[0]!.leads.status[0].custom_fields).toEqual([
@@ -96,13 +97,43 @@ describe("parseKommoWebhook", () => {
     expect(keys).toEqual(["kommo-contact-43684612-added"]);
   });
 
-  it("reads linked_leads_id that qs compacted into an array for small ids", async () => {
+  it("keeps small linked lead ids as keys (qs compacted them into an array and lost them)", async () => {
     const body = "contacts%5Bupdate%5D%5B0%5D%5Bid%5D=9&contacts%5Bupdate%5D%5B0%5D%5Blinked_leads_id%5D%5B5%5D%5BID%5D=5&contacts%5Bupdate%5D%5B0%5D%5Blinked_leads_id%5D%5B7%5D%5BID%5D=7&contacts%5Bupdate%5D%5B0%5D%5Blast_modified%5D=1726573000";
     const seen: Array<Record<string, any>> = [];
     await request(receiverApp(seen)).post("/hook").type("form").send(body).expect(200);
-    expect(seen[0]!.contacts.update[0].linked_leads_id).toEqual([{ ID: "5" }, { ID: "7" }]); // the trap: keys are gone
+    expect(seen[0]!.contacts.update[0].linked_leads_id).toEqual({ 5: { ID: "5" }, 7: { ID: "7" } });
+    expect((qs.parse(body) as any).contacts.update[0].linked_leads_id).toEqual([{ ID: "5" }, { ID: "7" }]);
     const { changes } = await post(body);
     expect(changes).toEqual([{ kind: "contact.updated", contactId: 9, updatedAt: 1726573000, accountId: null, linkedLeadIds: [5, 7], fingerprint: expect.any(String) }]);
+    // What a qs-decoded or JSON body holds instead is read the same way.
+    expect(parseKommoWebhook(qs.parse(body))[0]).toMatchObject({ linkedLeadIds: [5, 7] });
+  });
+
+  it("decodes a form as qs with body-parser's options did, for the wire example and a contact hook", () => {
+    const contact = encodeKommoWebhook({
+      contacts: { update: [{ id: 43684612, name: "Ana Souza & Co", custom_fields: [{ id: 700001, code: "EMAIL", values: [{ value: "ana+1@example.com", enum: 800011 }] }], linked_leads_id: { 35144366: { ID: 35144366 } } }] },
+      account: ACCOUNT,
+    });
+    for (const body of [STATUS_WIRE, contact]) expect(decodeKommoForm(body)).toEqual(qs.parse(body, { depth: 32, arrayLimit: 100 }));
+  });
+
+  it("refuses a form with more than 10,000 parameters (413) or nested deeper than 32 levels (400), through ingest's error answer", async () => {
+    const many = Array.from({ length: 10_001 }, (_, i) => `p${i}=1`).join("&");
+    expect(() => decodeKommoForm(many)).toThrow(expect.objectContaining({ status: 413 }));
+    const deep = `leads${"%5Bx%5D".repeat(33)}=1`;
+    expect(() => decodeKommoForm(deep)).toThrow(KommoFormError);
+    expect(() => decodeKommoForm(`leads${"%5Bx%5D".repeat(32)}=1`)).not.toThrow();
+    const app = express().post("/hook", ...readKommoBody, (_req, res) => void res.sendStatus(200));
+    app.use(((err, _req, res, _next) => void res.status(err.status).send(err.message)) as express.ErrorRequestHandler);
+    const refused = await request(app).post("/hook").type("form").send(deep);
+    expect([refused.status, refused.text]).toEqual([400, "nested deeper than 32 levels"]);
+  });
+
+  it("never writes to a prototype, and keeps every value of a repeated key", () => {
+    const decoded = decodeKommoForm("__proto__%5Bpolluted%5D=1&leads%5Bconstructor%5D%5Bprototype%5D%5Bx%5D=1&tags%5B%5D=a&tags%5B%5D=b&name=Ana+Souza");
+    expect(({} as any).polluted).toBeUndefined();
+    expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
+    expect(decoded).toEqual({ tags: { "": ["a", "b"] }, name: "Ana Souza" });
   });
 
   it("reads every lead of a body with 30 leads and over 1000 parameters", async () => {
@@ -146,7 +177,7 @@ describe("parseKommoWebhook", () => {
       account: ACCOUNT,
     });
     expect((await post(body)).changes).toEqual([]);
-    expect(parseKommoWebhook("leads[add][0][id]=1")).toEqual([]);
+    expect(parseKommoWebhook("leads[add][0][id]=1")).toEqual([]); // undecoded text is not a body
     expect(parseKommoWebhook(null)).toEqual([]);
   });
 

@@ -1,5 +1,5 @@
-import express, { Router } from "express";
-import { KOMMO_WEBHOOK_BODY_OPTIONS, parseKommoWebhook, type KommoChange } from "@funnelsync/kommo-client";
+import express, { Router, type RequestHandler } from "express";
+import { decodeKommoForm, KOMMO_WEBHOOK_LIMITS, parseKommoWebhook, type KommoChange } from "@funnelsync/kommo-client";
 import type { JobRequest } from "../enqueuer";
 import type { IngestOutcome } from "../ingestOutcome";
 import { secretMatcher } from "../secretMatches";
@@ -27,6 +27,20 @@ export function jobForKommoChange(change: KommoChange): JobRequest | undefined {
 }
 
 /**
+ * Reads a Kommo webhook body into `req.body` as nested records: the form Kommo sends (PHP bracket
+ * keys) through `decodeKommoForm`, or JSON of the same shape. A refused form is a 413 or 400 through
+ * the app's error handler.
+ */
+export const readKommoBody: RequestHandler[] = [
+  express.text({ type: "application/x-www-form-urlencoded", limit: KOMMO_WEBHOOK_LIMITS.bytes }),
+  express.json({ limit: KOMMO_WEBHOOK_LIMITS.bytes }),
+  (req, _res, next) => {
+    if (typeof req.body === "string") req.body = decodeKommoForm(req.body);
+    next();
+  },
+];
+
+/**
  * `POST /webhooks/kommo/:secret`. Kommo signs nothing, so the secret path segment is the proof.
  * Kommo's body is form-encoded with PHP bracket keys (JSON of the same shape is accepted too).
  */
@@ -36,8 +50,7 @@ export function kommoRoute(deps: RouteDeps & { secret: string | undefined }): Ro
   router.post(
     "/webhooks/kommo/:secret",
     (req, res, next) => (matches(String(req.params.secret)) ? next() : respond(res, { kind: "notFound" }, deps, "kommo")),
-    express.urlencoded(KOMMO_WEBHOOK_BODY_OPTIONS),
-    express.json({ limit: "1mb" }),
+    ...readKommoBody,
     async (req, res) => {
       const changes = parseKommoWebhook(req.body);
       let outcome: IngestOutcome;
