@@ -26,9 +26,10 @@ interface Waiting {
 
 /**
  * Adds jobs with their deterministic ids (a repeated delivery lands on the existing job). The cost of
- * a BullMQ job is Node's CPU, not Redis', so one write is in flight at a time and every webhook
- * accepted meanwhile travels in ONE `ingest.batch` job that the worker splits into the real jobs;
- * a lone webhook is added directly, at once. Either way a request is answered only once what it carried is stored in Redis.
+ * a BullMQ job is Node's CPU, not Redis', so one write is in flight at a time, started when the
+ * event-loop turn that accepted a webhook is over: every webhook accepted in that turn, or while a
+ * write was in flight, travels in ONE `ingest.batch` job that the worker splits into the real jobs;
+ * a lone webhook is added directly. Either way a request is answered only once what it carried is stored in Redis.
  * Ingest's Redis connection must not queue commands while disconnected (`enableOfflineQueue: false`),
  * so an outage fails fast instead of holding the request.
  */
@@ -42,7 +43,8 @@ export function createEnqueuer(redis: Redis, options: { prefix: string }): Enque
   for (const queue of queues.values()) queue.on("error", () => undefined); // surfaced through the 503s and /readyz
 
   let waiting: Waiting[] = [];
-  let flushing = false;
+  let writing = false;
+  let writeScheduled = false;
 
   async function addDirectly(jobs: JobRequest[]): Promise<void> {
     const byQueue = new Map<string, Array<{ name: string; data: unknown; opts: { jobId: string } }>>();
@@ -58,12 +60,25 @@ export function createEnqueuer(redis: Redis, options: { prefix: string }): Enque
     await queues.get(QUEUES.ingest)!.add("ingest.batch", data, { jobId: jobIdFor("ingest.batch", data) });
   }
 
+  /**
+   * Starting the write at the end of the turn rather than on the first webhook keeps that first one
+   * from going alone while the rest of the turn waits a whole Redis round trip for the next write.
+   */
+  function scheduleWrite(): void {
+    if (writing || writeScheduled) return;
+    writeScheduled = true;
+    setImmediate(() => {
+      writeScheduled = false;
+      void flushAll();
+    });
+  }
+
   async function flushAll(): Promise<void> {
-    flushing = true;
+    writing = true;
     try {
       while (waiting.length > 0) await flush();
     } finally {
-      flushing = false;
+      writing = false;
     }
   }
 
@@ -89,7 +104,7 @@ export function createEnqueuer(redis: Redis, options: { prefix: string }): Enque
     enqueue(jobs) {
       return new Promise<EnqueueResult>((settle) => {
         waiting.push({ jobs, settle });
-        if (!flushing) void flushAll();
+        scheduleWrite();
       });
     },
     async close() {

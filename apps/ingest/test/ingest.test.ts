@@ -96,20 +96,21 @@ describe("ingest", () => {
       expect(ids).toEqual([expect.stringMatching(/^kommo-contact-20000101-update-1726572800-[0-9a-f]{12}$/), "kommo-lead-30000101-added", "kommo-lead-30000102-added"]);
     });
 
-    it("stores the webhooks accepted while a Redis write is in flight as one batch job carrying them all", async () => {
-      const jobs = Array.from({ length: 40 }, (_, i) => ({
+    it("stores the webhooks accepted in one turn, and those accepted while that write is in flight, as one batch job each", async () => {
+      const jobs = Array.from({ length: 60 }, (_, i) => ({
         name: "kommo.leadStatusChanged" as const,
         data: { leadId: 31000000 + i, pipelineId: 5001, statusId: 6002, oldStatusId: 6001, updatedAt: 1726572758, accountId: 32720107, fingerprint: `f${i}` },
       }));
-      // All 40 arrive in one turn: the first goes out at once, the other 39 wait for its write and share one.
-      const results = await Promise.all(jobs.map((job) => enqueuer.enqueue([job])));
+      // 40 arrive in one turn and share the first write; 20 arrive while it is in flight and share the next.
+      const first = jobs.slice(0, 40).map((job) => enqueuer.enqueue([job]));
+      await new Promise((resolve) => setImmediate(resolve));
+      const second = jobs.slice(40).map((job) => enqueuer.enqueue([job]));
+      const results = await Promise.all([...first, ...second]);
       expect(results.every((r) => r.ok)).toBe(true);
-      const direct = await jobsIn(queues.kommo);
-      const batches = await jobsIn(queues.ingest);
-      expect(direct).toHaveLength(1);
-      expect(batches).toHaveLength(1);
-      const carried = (batches[0]!.data as { jobs: Array<{ data: { leadId: number } }> }).jobs.map((j) => j.data.leadId);
-      expect(new Set([...carried, (direct[0]!.data as { leadId: number }).leadId]).size).toBe(40);
+      expect(await jobsIn(queues.kommo)).toHaveLength(0);
+      const batches = (await jobsIn(queues.ingest)).map((batch) => (batch.data as { jobs: Array<{ data: { leadId: number } }> }).jobs.map((j) => j.data.leadId));
+      expect(batches.map((carried) => carried.length).sort()).toEqual([20, 40]);
+      expect(new Set(batches.flat()).size).toBe(60);
     });
 
     it("accepts JSON with the same structure", async () => {
