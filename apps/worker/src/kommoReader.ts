@@ -1,6 +1,14 @@
 import { KOMMO_MAX_PAGE, type KommoClient, type KommoContact, type KommoLead } from "@funnelsync/kommo-client";
 import { Batcher } from "@funnelsync/batcher";
 import type { Admission } from "@funnelsync/vendor-http";
+import { setTimeout as sleep } from "node:timers/promises";
+import { RecentRate } from "./recentRate";
+
+/** Lead look-ups arriving faster than this (per second) are a burst: single reads would spend Kommo's 7 calls a second on near-empty pages. */
+const BURST_LEADS_PER_SECOND = 50;
+/** Longest a short page of leads waits for more while a burst arrives: about two of Kommo's slots. */
+const FILL_MAX_MS = 300;
+const FILL_POLL_MS = 10;
 
 /**
  * Lead and contact look-ups for every job in this process, batched: under a burst the worker makes
@@ -10,18 +18,29 @@ import type { Admission } from "@funnelsync/vendor-http";
 export class KommoReader {
   private readonly leads: Batcher<number, number, KommoLead | null, Admission>;
   private readonly contacts: Batcher<number, number, KommoContact | null, Admission>;
+  private readonly leadArrivals = new RecentRate();
 
   constructor(kommo: KommoClient) {
     // Each batch takes its ids only once its rate-limit slot is there: ids arriving while it waited
     // for Kommo's limit still ride on it, instead of waiting for the next slot.
     const options = { maxBatch: KOMMO_MAX_PAGE, missing: () => null, admit: () => kommo.admit() };
-    this.leads = new Batcher((ids, admitted) => kommo.getLeads([...ids.keys()], admitted), options);
+    // Under a burst a short page of leads also waits (briefly) for the leads on their way: at the start
+    // of one, single reads spent Kommo's first second on a handful of people.
+    this.leads = new Batcher((ids, admitted) => kommo.getLeads([...ids.keys()], admitted), { ...options, fill: () => this.fillLeadPage() });
     this.contacts = new Batcher((ids, admitted) => kommo.getContacts([...ids.keys()], admitted), options);
   }
 
   /** null when Kommo has no such lead (deleted). */
   lead(id: number): Promise<KommoLead | null> {
+    this.leadArrivals.note();
     return this.leads.add(id, id);
+  }
+
+  private async fillLeadPage(): Promise<void> {
+    const deadline = Date.now() + FILL_MAX_MS;
+    while (this.leads.waiting < KOMMO_MAX_PAGE && Date.now() < deadline && this.leadArrivals.perMs() * 1000 >= BURST_LEADS_PER_SECOND) {
+      await sleep(FILL_POLL_MS);
+    }
   }
 
   contact(id: number): Promise<KommoContact | null> {

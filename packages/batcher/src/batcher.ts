@@ -20,6 +20,12 @@ export interface BatcherOptions<K, V, A = void> {
    */
   admit?: () => Promise<A>;
   /**
+   * Awaited before each batch's admission while the batch is not full: lets a caller that knows
+   * more calls are on their way wait for them (a rate-limited vendor call is worth filling), and
+   * return at once when it is quiet, so a lone call still goes out without delay.
+   */
+  fill?: () => Promise<void>;
+  /**
    * When a batch call fails, run its entries one by one, so one bad entry (a row the database
    * refuses) fails only its own caller. For batch calls that are cheap to repeat (database
    * statements), not for rate-limited vendor calls.
@@ -67,6 +73,7 @@ export class Batcher<K, I, V, A = void> {
     this.running = true;
     try {
       while (this.pending.size > 0) {
+        if (this.options.fill && this.pending.size < this.options.maxBatch) await this.options.fill();
         const admission = this.options.admit ? await this.options.admit().then((value) => ({ value }), (error: unknown) => ({ error })) : undefined;
         const batch = this.take();
         if (admission && "error" in admission) {

@@ -79,6 +79,19 @@ describe("Batcher", () => {
     expect(seen).toEqual([{ keys: ["a", "b"], admission: 1 }]);
   });
 
+  it("awaits `fill` before a batch that is not full, so calls it waited for ride along; a full batch goes without it", async () => {
+    const { calls, run } = recordingBatch(30);
+    let fills = 0;
+    const batcher = new Batcher(run, { maxBatch: 3, fill: () => new Promise<void>((resolve) => setTimeout(() => resolve(void fills++), 20)) });
+    const after = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const first = batcher.add("a", 1);
+    const duringFill = after(5).then(() => batcher.add("b", 2));
+    const duringFirstBatch = after(35).then(() => Promise.all(["c", "d", "e"].map((key, i) => batcher.add(key, i))));
+    await Promise.all([first, duringFill, duringFirstBatch]);
+    expect(calls.map((c) => c.map(([key]) => key))).toEqual([["a", "b"], ["c", "d", "e"]]);
+    expect(fills).toBe(1);
+  });
+
   it("fails the batch an admission failed for, and admits the next one afresh", async () => {
     let refuse = true;
     const batcher = new Batcher(async (entries: Map<string, number>) => new Map([...entries]), {

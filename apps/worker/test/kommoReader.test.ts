@@ -1,0 +1,39 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { KommoClient } from "@funnelsync/kommo-client";
+import { startKommoSimulator, type KommoSimulator } from "@funnelsync/simulators";
+import { KommoReader } from "../src/kommoReader";
+
+describe("KommoReader against the Kommo simulator", () => {
+  let sim: KommoSimulator;
+  let reader: KommoReader;
+  const leadPages = () => sim.requests.filter((r) => r.method === "GET" && r.path === "/api/v4/leads").map((r) => (r.query as { filter: { id: string[] } }).filter.id.length);
+
+  beforeEach(async () => {
+    sim = await startKommoSimulator();
+    reader = new KommoReader(new KommoClient({ baseUrl: sim.url, accessToken: "sim-kommo-token", http: { retryBaseDelayMs: 0, timeoutMs: 2_000 } }));
+  });
+  afterEach(() => sim.close());
+
+  it("reads a lone lead at once, on its own page", async () => {
+    const lead = await sim.addLead();
+    const started = Date.now();
+    expect(await reader.lead(lead.id)).toMatchObject({ id: lead.id });
+    expect(leadPages()).toEqual([1]);
+    expect(Date.now() - started).toBeLessThan(250); // no wait for company that is not coming
+  });
+
+  it("under a burst, fills pages with the leads on their way instead of spending Kommo's calls on a few each", async () => {
+    const leads = await Promise.all(Array.from({ length: 300 }, () => sim.addLead()));
+    // 300 look-ups arrive over ~150 ms, 20 every 10 ms: a burst's pace at the worker.
+    const reads: Array<Promise<unknown>> = [];
+    for (let i = 0; i < leads.length; i += 20) {
+      for (const lead of leads.slice(i, i + 20)) reads.push(reader.lead(lead.id));
+      await sleep(10);
+    }
+    const found = await Promise.all(reads);
+    expect(found.every((lead) => lead !== null)).toBe(true);
+    // The first 20 go at once (nothing says a burst is coming yet); the rest share few pages.
+    expect(leadPages()[0]).toBe(20);
+    expect(leadPages().length).toBeLessThanOrEqual(4);
+  });
+});
