@@ -58,6 +58,24 @@ export interface StartWorkerOptions {
 
 const KOMMO_EVENT_CONCURRENCY = MOOSEND_LIMITS.subscribeMany.max * MOOSEND_MAX_BATCH + KOMMO_MAX_PAGE;
 
+/**
+ * BullMQ workers consuming Kommo events in each process, sharing the concurrency. A BullMQ worker
+ * fetches jobs one Redis round trip at a time and starts none while more are waiting, until its
+ * concurrency is full: one worker of 2,250 held the first jobs of a burst for most of a second.
+ * Several smaller ones fetch side by side and each starts work after a few hundred.
+ */
+const KOMMO_EVENT_FETCHERS = 8;
+
+/** How many BullMQ workers a queue gets in this process, and the concurrency of each. */
+function consumersFor(queueName: string, kommoConcurrency: number): { count: number; concurrency: number } {
+  // Reverse-direction jobs run one at a time: reports about one address (a hard bounce and the
+  // unsubscribe that follows it) must see each other's effects to avoid duplicate notes.
+  if (queueName === QUEUES.esp) return { count: 1, concurrency: 1 };
+  if (queueName === QUEUES.ingest) return { count: 1, concurrency: 4 };
+  const count = Math.min(KOMMO_EVENT_FETCHERS, kommoConcurrency);
+  return { count, concurrency: Math.ceil(kommoConcurrency / count) };
+}
+
 /** Jobs per second a queue may start: far above what the vendors' limits allow, so it only carries pauses. */
 const QUEUE_PAUSE_LIMITER = { max: 100_000, duration: 1_000 };
 
@@ -136,29 +154,30 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   const backoff = options.backoffMs ?? ((attemptsMade: number) => backoffDelayMs(attemptsMade));
   const workers: Worker[] = [];
   for (const queue of queues) {
-    let worker: Worker | undefined;
-    const dispatch = createDispatcher(processors, deps, metrics, () => worker!);
-    worker = new Worker(queue.name, dispatch, {
-      connection: redis,
-      prefix,
-      // Reverse-direction jobs run one at a time: reports about one address (a hard bounce and the
-      // unsubscribe that follows it) must see each other's effects to avoid duplicate notes.
-      concurrency: queue.name === QUEUES.esp ? 1 : queue.name === QUEUES.ingest ? 4 : (options.concurrency ?? KOMMO_EVENT_CONCURRENCY),
-      settings: { backoffStrategy: (attemptsMade: number) => backoff(attemptsMade) },
-      // BullMQ honours `worker.rateLimit()` (a vendor's 429, see dispatch.ts) only on a worker with a
-      // limiter: without one every process goes on fetching jobs. This limiter never binds by itself;
-      // the vendors' limits are kept per request by the Redis gate.
-      limiter: QUEUE_PAUSE_LIMITER,
-      // A killed worker's jobs go back to the queue once their lock lapses (lockDuration) and a stalled
-      // check runs (stalledInterval): within ~20 s instead of BullMQ's 30 s + 30 s.
-      lockDuration: 10_000,
-      stalledInterval: 5_000,
-      // After this many stalls a job fails visibly.
-      maxStalledCount: 3,
-    });
-    worker.on("error", (error) => logger.warn("worker.queue: error", { queue: queue.name, error: error.message }));
-    if (queue.name === QUEUES.kommo) worker.on("active", () => kommoJobsStarted.note());
-    workers.push(worker);
+    const consumers = consumersFor(queue.name, options.concurrency ?? KOMMO_EVENT_CONCURRENCY);
+    for (let i = 0; i < consumers.count; i++) {
+      let worker: Worker | undefined;
+      const dispatch = createDispatcher(processors, deps, metrics, () => worker!);
+      worker = new Worker(queue.name, dispatch, {
+        connection: redis,
+        prefix,
+        concurrency: consumers.concurrency,
+        settings: { backoffStrategy: (attemptsMade: number) => backoff(attemptsMade) },
+        // BullMQ honours `worker.rateLimit()` (a vendor's 429, see dispatch.ts) only on a worker with a
+        // limiter: without one every process goes on fetching jobs. This limiter never binds by itself;
+        // the vendors' limits are kept per request by the Redis gate.
+        limiter: QUEUE_PAUSE_LIMITER,
+        // A killed worker's jobs go back to the queue once their lock lapses (lockDuration) and a stalled
+        // check runs (stalledInterval): within ~20 s instead of BullMQ's 30 s + 30 s.
+        lockDuration: 10_000,
+        stalledInterval: 5_000,
+        // After this many stalls a job fails visibly.
+        maxStalledCount: 3,
+      });
+      worker.on("error", (error) => logger.warn("worker.queue: error", { queue: queue.name, error: error.message }));
+      if (queue.name === QUEUES.kommo) worker.on("active", () => kommoJobsStarted.note());
+      workers.push(worker);
+    }
   }
 
   const espQueue = queues.find((q) => q.name === QUEUES.esp)!;
