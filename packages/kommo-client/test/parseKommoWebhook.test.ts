@@ -18,10 +18,18 @@ const STATUS_WIRE =
 
 const ACCOUNT = { subdomain: "acme", id: "32720107", _links: { self: "https://acme.amocrm.com" } };
 
+/** Reads the body as ingest's Kommo route does; a refused body goes to the app's error handler. */
+const kommoBody: express.RequestHandler = (req, _res, next) => {
+  readKommoBody(req).then((body) => {
+    req.body = body;
+    next();
+  }, next);
+};
+
 /** Parses bodies exactly as ingest does. */
 function receiverApp(seen: unknown[] = []) {
   const app = express();
-  app.post("/hook", ...readKommoBody, (req, res) => {
+  app.post("/hook", kommoBody, (req, res) => {
     seen.push(req.body);
     const changes = parseKommoWebhook(req.body);
     res.json({ changes, keys: changes.map(kommoChangeKey) });
@@ -114,7 +122,12 @@ describe("parseKommoWebhook", () => {
       contacts: { update: [{ id: 43684612, name: "Ana Souza & Co", custom_fields: [{ id: 700001, code: "EMAIL", values: [{ value: "ana+1@example.com", enum: 800011 }] }], linked_leads_id: { 35144366: { ID: 35144366 } } }] },
       account: ACCOUNT,
     });
-    for (const body of [STATUS_WIRE, contact]) expect(decodeKommoForm(body)).toEqual(qs.parse(body, { depth: 32, arrayLimit: 100 }));
+    // Brackets written literally, `+` for spaces, escapes in keys and values, a key without `=`, empty pairs.
+    const handWritten = "leads[status][0][id]=7&leads[status][0][name]=Ana+Souza+%26+Co&leads%5bstatus%5d%5b0%5d%5bnote%5D=caf%C3%A9&flag&&x%20y=1";
+    for (const body of [STATUS_WIRE, contact, handWritten]) expect(decodeKommoForm(body)).toEqual(qs.parse(body, { depth: 32, arrayLimit: 100 }));
+    expect(decodeKommoForm(handWritten)).toMatchObject({ leads: { status: [{ id: "7", name: "Ana Souza & Co", note: "café" }] }, flag: "", "x y": "1" });
+    // A malformed escape is kept as written rather than failing the whole body.
+    expect(decodeKommoForm("leads%5Bstatus%5D%5B0%5D%5Bname%5D=100%25+off%ZZ")).toEqual({ leads: { status: [{ name: "100% off%ZZ" }] } });
   });
 
   it("refuses a form with more than 10,000 parameters (413) or nested deeper than 32 levels (400), through ingest's error answer", async () => {
@@ -123,7 +136,7 @@ describe("parseKommoWebhook", () => {
     const deep = `leads${"%5Bx%5D".repeat(33)}=1`;
     expect(() => decodeKommoForm(deep)).toThrow(KommoFormError);
     expect(() => decodeKommoForm(`leads${"%5Bx%5D".repeat(32)}=1`)).not.toThrow();
-    const app = express().post("/hook", ...readKommoBody, (_req, res) => void res.sendStatus(200));
+    const app = express().post("/hook", kommoBody, (_req, res) => void res.sendStatus(200));
     app.use(((err, _req, res, _next) => void res.status(err.status).send(err.message)) as express.ErrorRequestHandler);
     const refused = await request(app).post("/hook").type("form").send(deep);
     expect([refused.status, refused.text]).toEqual([400, "nested deeper than 32 levels"]);
