@@ -3,7 +3,7 @@ import express, { type ErrorRequestHandler, type Express } from "express";
 import type { Logger } from "@funnelsync/logger";
 import type { Enqueuer } from "./enqueuer";
 import type { IngestMetrics } from "./metrics";
-import { kommoRoute } from "./routes/kommo";
+import { kommoWebhook } from "./routes/kommo";
 import { loopsRoute } from "./routes/loops";
 import { moosendRoute } from "./routes/moosend";
 
@@ -52,7 +52,7 @@ export function createApp(options: IngestAppOptions): Express {
   });
 
   const deps = { enqueuer: options.enqueuer, logger, metrics };
-  app.use(kommoRoute({ ...deps, secret: options.secrets.kommo }));
+  app.post("/webhooks/kommo/:secret", kommoWebhook({ ...deps, secret: options.secrets.kommo }));
   app.use(moosendRoute({ ...deps, secret: options.secrets.moosend }));
   app.use(loopsRoute({ ...deps, secret: options.secrets.loops, now: options.now }));
 

@@ -115,8 +115,11 @@ describe("ingest", () => {
 
     it("accepts JSON with the same structure", async () => {
       const body = { leads: { status: [{ id: "15318175", status_id: "67548619", pipeline_id: "8572511", updated_at: "1726572758" }] }, account: { id: "32720107" } };
-      await request(app).post(`/webhooks/kommo/${KOMMO_SECRET}`).send(body).expect(200);
+      const accepted = await request(app).post(`/webhooks/kommo/${KOMMO_SECRET}`).send(body).expect(200);
+      expect([accepted.headers["content-type"], accepted.body]).toEqual(["application/json; charset=utf-8", { status: "accepted", jobs: 1 }]);
       expect((await jobsIn(queues.kommo)).map((j) => j.id)).toEqual([STATUS_JOB_ID]);
+      const broken = await request(app).post(`/webhooks/kommo/${KOMMO_SECRET}`).set("content-type", "application/json").send('{"leads": ');
+      expect([broken.status, broken.body]).toEqual([400, { status: "malformed", error: "body is not valid JSON" }]);
     });
 
     it("answers 404 and enqueues nothing for a wrong secret, and never logs the secret", async () => {

@@ -1,4 +1,6 @@
-import express, { Router, type RequestHandler } from "express";
+import type { IncomingMessage } from "node:http";
+import type { RequestHandler } from "express";
+import getRawBody from "raw-body";
 import { decodeKommoForm, KOMMO_WEBHOOK_LIMITS, parseKommoWebhook, type KommoChange } from "@funnelsync/kommo-client";
 import type { JobRequest } from "../enqueuer";
 import type { IngestOutcome } from "../ingestOutcome";
@@ -26,43 +28,61 @@ export function jobForKommoChange(change: KommoChange): JobRequest | undefined {
   }
 }
 
+/** A body that cannot be read: the answer's status (400, 413) and message, like body-parser's errors. */
+class KommoBodyError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly type?: string,
+  ) {
+    super(message);
+  }
+}
+
 /**
- * Reads a Kommo webhook body into `req.body` as nested records: the form Kommo sends (PHP bracket
- * keys) through `decodeKommoForm`, or JSON of the same shape. A refused form is a 413 or 400 through
- * the app's error handler.
+ * A Kommo webhook body as nested records: the form Kommo sends (PHP bracket keys) through
+ * `decodeKommoForm`, or JSON of the same shape; any other type reads as empty. Rejects with a
+ * `status` (413 over 1 MB or too many parameters, 400 unreadable) for the app's error answer.
  */
-export const readKommoBody: RequestHandler[] = [
-  express.text({ type: "application/x-www-form-urlencoded", limit: KOMMO_WEBHOOK_LIMITS.bytes }),
-  express.json({ limit: KOMMO_WEBHOOK_LIMITS.bytes }),
-  (req, _res, next) => {
-    if (typeof req.body === "string") req.body = decodeKommoForm(req.body);
-    next();
-  },
-];
+export async function readKommoBody(req: IncomingMessage): Promise<unknown> {
+  const type = req.headers["content-type"] ?? "";
+  const text = await getRawBody(req, { length: req.headers["content-length"], limit: KOMMO_WEBHOOK_LIMITS.bytes, encoding: "utf8" });
+  if (type.startsWith("application/x-www-form-urlencoded")) return decodeKommoForm(text);
+  if (!type.startsWith("application/json")) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new KommoBodyError("body is not valid JSON", 400, "entity.parse.failed");
+  }
+}
 
 /**
  * `POST /webhooks/kommo/:secret`. Kommo signs nothing, so the secret path segment is the proof.
- * Kommo's body is form-encoded with PHP bracket keys (JSON of the same shape is accepted too).
+ * One handler, registered ahead of the app's other routes: it is the path a webhook storm takes,
+ * and every Express layer and body-parser step costs each webhook CPU.
  */
-export function kommoRoute(deps: RouteDeps & { secret: string | undefined }): Router {
-  const router = Router();
+export function kommoWebhook(deps: RouteDeps & { secret: string | undefined }): RequestHandler {
   const matches = secretMatcher(deps.secret);
-  router.post(
-    "/webhooks/kommo/:secret",
-    (req, res, next) => (matches(String(req.params.secret)) ? next() : respond(res, { kind: "notFound" }, deps, "kommo")),
-    ...readKommoBody,
-    async (req, res) => {
-      const changes = parseKommoWebhook(req.body);
-      let outcome: IngestOutcome;
-      if (changes.length === 0) {
-        outcome = { kind: "malformed", reason: "no recognisable lead or contact change" };
-      } else {
-        const jobs = changes.map(jobForKommoChange).filter((job): job is JobRequest => job !== undefined);
-        const stored = jobs.length === 0 ? { ok: true as const, jobIds: [] } : await deps.enqueuer.enqueue(jobs);
-        outcome = stored.ok ? { kind: "accepted", jobIds: stored.jobIds } : { kind: "unavailable", reason: stored.reason };
-      }
-      respond(res, outcome, deps, "kommo");
-    },
-  );
-  return router;
+  return async (req, res, next) => {
+    if (!matches(String(req.params.secret))) {
+      req.resume();
+      return respond(res, { kind: "notFound" }, deps, "kommo");
+    }
+    let body: unknown;
+    try {
+      body = await readKommoBody(req);
+    } catch (err) {
+      return next(err);
+    }
+    const changes = parseKommoWebhook(body);
+    let outcome: IngestOutcome;
+    if (changes.length === 0) {
+      outcome = { kind: "malformed", reason: "no recognisable lead or contact change" };
+    } else {
+      const jobs = changes.map(jobForKommoChange).filter((job): job is JobRequest => job !== undefined);
+      const stored = jobs.length === 0 ? { ok: true as const, jobIds: [] } : await deps.enqueuer.enqueue(jobs);
+      outcome = stored.ok ? { kind: "accepted", jobIds: stored.jobIds } : { kind: "unavailable", reason: stored.reason };
+    }
+    respond(res, outcome, deps, "kommo");
+  };
 }

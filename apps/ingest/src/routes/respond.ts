@@ -15,10 +15,8 @@ export function respond(res: Response, outcome: IngestOutcome, deps: RouteDeps, 
   deps.metrics.webhooks.inc({ source, outcome: outcome.kind });
   const status = STATUS_FOR[outcome.kind];
   if (outcome.kind === "unavailable") deps.logger.warn("ingest.enqueue: queue unavailable", { source, reason: outcome.reason });
-  if (outcome.kind === "accepted") {
-    res.status(status).json({ status: outcome.kind, jobs: outcome.jobIds.length });
-    return;
-  }
-  const error = outcome.kind === "notFound" ? "not found" : outcome.kind === "unavailable" ? "queue unavailable, retry later" : outcome.reason;
-  res.status(status).json({ status: outcome.kind, error });
+  const error = outcome.kind === "notFound" ? "not found" : outcome.kind === "unavailable" ? "queue unavailable, retry later" : outcome.kind === "accepted" ? undefined : outcome.reason;
+  const json = JSON.stringify(outcome.kind === "accepted" ? { status: outcome.kind, jobs: outcome.jobIds.length } : { status: outcome.kind, error });
+  // What res.json would send, without Express' send() machinery (a webhook storm pays it per request).
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(json) }).end(json);
 }
