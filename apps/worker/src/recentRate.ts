@@ -8,10 +8,14 @@ export class RecentRate {
     this.times.push(this.now());
   }
 
-  perMs(): number {
-    const since = this.now() - this.windowMs;
-    const firstRecent = this.times.findIndex((at) => at > since);
+  /** Over the whole window, or over its last `lastMs` (a quicker, noisier view). */
+  perMs(lastMs = this.windowMs): number {
+    const now = this.now();
+    const firstRecent = this.times.findIndex((at) => at > now - this.windowMs);
     this.times = firstRecent === -1 ? [] : this.times.slice(firstRecent);
-    return this.times.length / this.windowMs;
+    if (lastMs >= this.windowMs) return this.times.length / this.windowMs;
+    let count = 0;
+    for (let i = this.times.length - 1; i >= 0 && this.times[i]! > now - lastMs; i--) count++;
+    return count / lastMs;
   }
 }
