@@ -69,11 +69,12 @@ export interface RedisGateOptions {
 }
 
 /**
- * The default margin: 1 % of the window plus 25 ms. Small, because the window already runs from the
- * answer, which no arrival can follow; it covers the vendor's own rounding. Local estimates of a
- * window use it too.
+ * The default margin: 0.2 % of the window plus 25 ms. Small, because the window already runs from the
+ * answer, which no arrival can follow, so every request the vendor counts is at least a round trip
+ * further from the last than the window; the margin covers the vendor's clock and rounding. Local
+ * estimates of a window use it too.
  */
-export const defaultMargin = (limit: RateLimit) => Math.round(limit.perMs * 0.01) + 25;
+export const defaultMargin = (limit: RateLimit) => Math.round(limit.perMs * 0.002) + 25;
 
 export type RedisGate = RequestGate & { pause(vendor: Vendor, ms: number): Promise<unknown> };
 
