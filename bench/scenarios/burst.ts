@@ -50,9 +50,20 @@ export function vendorLimitedMinimum(events: number, moosendBulk: { max: number;
     { vendor: "loops", calls: 0, limit: { max: 10, perMs: 1000 }, how: "none: the stage is not mapped to Loops", ms: 0 },
   ];
   const minimumMs = Math.max(...plans.map((p) => p.ms));
+  // The same plans, with each Moosend call waiting for the Kommo reads of the people it carries.
+  const moosendStarts: number[] = [];
+  for (let k = 0; k < moosendCalls; k++) {
+    const people = Math.min(events, (k + 1) * MOOSEND_MAX_BATCH);
+    const readsDone = at(2 * Math.ceil(people / KOMMO_MAX_PAGE), KOMMO_LIMITS.default);
+    const windowFree = k >= moosendBulk.max ? moosendStarts[k - moosendBulk.max]! + moosendBulk.perMs : 0;
+    moosendStarts.push(Math.max(readsDone, windowFree));
+  }
+  const chainedMs = moosendCalls === 0 ? minimumMs : Math.max(minimumMs, moosendStarts.at(-1)! + latencyMs);
   return {
     minimumMs,
+    chainedMs,
     formula: `T_min = max over vendors of floor((n − 1) / max) · window + ${latencyMs} ms (one answer), n = calls of the ideal batched plan`,
+    chainedFormula: `T_chained: Moosend call k (of ${MOOSEND_MAX_BATCH}) starts once the Kommo reads of its people have answered (2 · ceil(people/${KOMMO_MAX_PAGE}) calls at Kommo's limit) and its window allows; the last one's answer`,
     plans: plans.map((p) => ({ ...p, limit: `${p.limit.max} per ${p.limit.perMs / 1000} s`, seconds: round(p.ms / 1000, 2) })),
   };
 }
@@ -177,6 +188,10 @@ export const burstScenario: Scenario = {
                 shown: `${round(throughput, 2)} ev/s (≈ ${round(events / Math.max(throughput, 1e-9) / 60, 1)} min to drain)`,
               }),
             ]),
+        figure(s, "drain / minimum with Kommo's reads before Moosend's writes", drainMs === null ? null : drainMs / minimum.chainedMs, "×", {
+          digits: 2,
+          shown: drainMs === null ? "—" : `${round(drainMs / minimum.chainedMs, 2)} × (of ${round(minimum.chainedMs / 1000, 2)} s)`,
+        }),
         figure(s, "Kommo calls per event", kommoPerEvent, "", {
           digits: 3,
           ...(!drained && { shown: `${kommoPerEvent.toFixed(3)} (over the ${read.size} events read so far)` }),
