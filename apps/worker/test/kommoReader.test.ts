@@ -36,4 +36,19 @@ describe("KommoReader against the Kommo simulator", () => {
     expect(leadPages()[0]).toBe(20);
     expect(leadPages().length).toBeLessThanOrEqual(4);
   });
+
+  it("sees a burst within its first page, not once a whole second has counted 50 leads", async () => {
+    const leads = await Promise.all(Array.from({ length: 300 }, () => sim.addLead()));
+    // 5 look-ups every 10 ms (500 a second): a second's count passes 50 only after 100 ms.
+    const reads: Array<Promise<unknown>> = [];
+    for (let i = 0; i < leads.length; i += 5) {
+      for (const lead of leads.slice(i, i + 5)) reads.push(reader.lead(lead.id));
+      await sleep(10);
+    }
+    const found = await Promise.all(reads);
+    expect(found.every((lead) => lead !== null)).toBe(true);
+    // Three small pages while the pace shows (seven, and Kommo's limit spent, when it took a second's count).
+    expect(leadPages().reduce((a, b) => a + b, 0)).toBe(300);
+    expect(leadPages().length).toBeLessThanOrEqual(5);
+  });
 });
