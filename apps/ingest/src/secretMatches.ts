@@ -1,6 +1,6 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { hash, timingSafeEqual } from "node:crypto";
 
-const digest = (value: string) => createHash("sha256").update(value).digest();
+const digest = (value: string) => hash("sha256", value, "buffer");
 
 /**
  * A constant-time check of a secret path segment; hashing first makes the lengths equal, so length

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 export type KommoLeadChange = {
   kind: "lead.added" | "lead.statusChanged" | "lead.updated" | "lead.deleted";
@@ -45,7 +45,7 @@ const CONTACT_ACTIONS: Record<string, KommoContactChange["kind"]> = {
 type Json = Record<string, unknown>;
 
 function fingerprintOf(item: Json): string {
-  return createHash("sha256").update(JSON.stringify(item)).digest("hex").slice(0, 12);
+  return hash("sha256", JSON.stringify(item)).slice(0, 12);
 }
 
 function isRecord(value: unknown): value is Json {
