@@ -14,6 +14,17 @@ describe("KommoReader against the Kommo simulator", () => {
   });
   afterEach(() => sim.close());
 
+  /** Looks up 300 new leads, `perTick` every 10 ms (a burst's pace at the worker); what Kommo answered for each. */
+  async function lookUpAtPace(perTick: number): Promise<unknown[]> {
+    const leads = await Promise.all(Array.from({ length: 300 }, () => sim.addLead()));
+    const reads: Array<Promise<unknown>> = [];
+    for (let i = 0; i < leads.length; i += perTick) {
+      for (const lead of leads.slice(i, i + perTick)) reads.push(reader.lead(lead.id));
+      await sleep(10);
+    }
+    return Promise.all(reads);
+  }
+
   it("reads a lone lead at once, on its own page", async () => {
     const lead = await sim.addLead();
     const started = Date.now();
@@ -23,14 +34,8 @@ describe("KommoReader against the Kommo simulator", () => {
   });
 
   it("under a burst, fills pages with the leads on their way instead of spending Kommo's calls on a few each", async () => {
-    const leads = await Promise.all(Array.from({ length: 300 }, () => sim.addLead()));
-    // 300 look-ups arrive over ~150 ms, 20 every 10 ms: a burst's pace at the worker.
-    const reads: Array<Promise<unknown>> = [];
-    for (let i = 0; i < leads.length; i += 20) {
-      for (const lead of leads.slice(i, i + 20)) reads.push(reader.lead(lead.id));
-      await sleep(10);
-    }
-    const found = await Promise.all(reads);
+    // 300 look-ups arrive over ~150 ms, 20 every 10 ms.
+    const found = await lookUpAtPace(20);
     expect(found.every((lead) => lead !== null)).toBe(true);
     // The first 20 go at once (nothing says a burst is coming yet); the rest share few pages.
     expect(leadPages()[0]).toBe(20);
@@ -38,14 +43,8 @@ describe("KommoReader against the Kommo simulator", () => {
   });
 
   it("sees a burst within its first page, not once a whole second has counted 50 leads", async () => {
-    const leads = await Promise.all(Array.from({ length: 300 }, () => sim.addLead()));
     // 5 look-ups every 10 ms (500 a second): a second's count passes 50 only after 100 ms.
-    const reads: Array<Promise<unknown>> = [];
-    for (let i = 0; i < leads.length; i += 5) {
-      for (const lead of leads.slice(i, i + 5)) reads.push(reader.lead(lead.id));
-      await sleep(10);
-    }
-    const found = await Promise.all(reads);
+    const found = await lookUpAtPace(5);
     expect(found.every((lead) => lead !== null)).toBe(true);
     // Three small pages while the pace shows (seven, and Kommo's limit spent, when it took a second's count).
     expect(leadPages().reduce((a, b) => a + b, 0)).toBe(300);
