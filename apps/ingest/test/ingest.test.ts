@@ -1,3 +1,4 @@
+import { gzipSync } from "node:zlib";
 import { randomBytes, randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
 import { Queue } from "bullmq";
@@ -120,6 +121,9 @@ describe("ingest", () => {
       expect((await jobsIn(queues.kommo)).map((j) => j.id)).toEqual([STATUS_JOB_ID]);
       const broken = await request(app).post(`/webhooks/kommo/${KOMMO_SECRET}`).set("content-type", "application/json").send('{"leads": ');
       expect([broken.status, broken.body]).toEqual([400, { status: "malformed", error: "body is not valid JSON" }]);
+      const gzipped = await request(app).post(`/webhooks/kommo/${KOMMO_SECRET}`).set({ "content-type": "application/json", "content-encoding": "gzip" }).send(gzipSync(JSON.stringify(body)));
+      expect([gzipped.status, gzipped.body.error]).toEqual([415, 'unsupported content encoding "gzip"']);
+      expect(await jobsIn(queues.kommo)).toHaveLength(1);
     });
 
     it("answers 404 and enqueues nothing for a wrong secret, and never logs the secret", async () => {

@@ -28,7 +28,7 @@ export function jobForKommoChange(change: KommoChange): JobRequest | undefined {
   }
 }
 
-/** A body that cannot be read: the answer's status (400, 413) and message, like body-parser's errors. */
+/** A body that cannot be read: the answer's status (400, 415) and message, like body-parser's errors. */
 class KommoBodyError extends Error {
   constructor(
     message: string,
@@ -42,10 +42,13 @@ class KommoBodyError extends Error {
 /**
  * A Kommo webhook body as nested records: the form Kommo sends (PHP bracket keys) through
  * `decodeKommoForm`, or JSON of the same shape; any other type reads as empty. Rejects with a
- * `status` (413 over 1 MB or too many parameters, 400 unreadable) for the app's error answer.
+ * `status` (413 over 1 MB or too many parameters, 415 compressed, 400 unreadable) for the app's error answer.
  */
 export async function readKommoBody(req: IncomingMessage): Promise<unknown> {
-  const type = req.headers["content-type"] ?? "";
+  const type = (req.headers["content-type"] ?? "").toLowerCase();
+  const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase();
+  // Kommo never compresses its webhooks; a compressed body would only decode to nonsense.
+  if (encoding !== "identity") throw new KommoBodyError(`unsupported content encoding "${encoding}"`, 415, "encoding.unsupported");
   const text = await getRawBody(req, { length: req.headers["content-length"], limit: KOMMO_WEBHOOK_LIMITS.bytes, encoding: "utf8" });
   if (type.startsWith("application/x-www-form-urlencoded")) return decodeKommoForm(text);
   if (!type.startsWith("application/json")) return undefined;
