@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { KommoClient } from "@funnelsync/kommo-client";
+import { KOMMO_MAX_PAGE, KommoClient } from "@funnelsync/kommo-client";
 import { startKommoSimulator, type KommoSimulator } from "@funnelsync/simulators";
 import { KommoReader } from "../src/kommoReader";
 
@@ -14,13 +14,16 @@ describe("KommoReader against the Kommo simulator", () => {
   });
   afterEach(() => sim.close());
 
-  /** Looks up 300 new leads, `perTick` every 10 ms (a burst's pace at the worker); what Kommo answered for each. */
-  async function lookUpAtPace(perTick: number): Promise<unknown[]> {
+  /**
+   * Looks up 300 new leads, `perTick` every 10 ms (a burst's pace at the worker), pausing `pauseMs`
+   * after the first `pauseAfter`; what Kommo answered for each.
+   */
+  async function lookUpAtPace(perTick: number, pause = { pauseAfter: Infinity, pauseMs: 0 }): Promise<unknown[]> {
     const leads = await Promise.all(Array.from({ length: 300 }, () => sim.addLead()));
     const reads: Array<Promise<unknown>> = [];
     for (let i = 0; i < leads.length; i += perTick) {
       for (const lead of leads.slice(i, i + perTick)) reads.push(reader.lead(lead.id));
-      await sleep(10);
+      await sleep(i + perTick === pause.pauseAfter ? pause.pauseMs : 10);
     }
     return Promise.all(reads);
   }
@@ -49,5 +52,14 @@ describe("KommoReader against the Kommo simulator", () => {
     // Three small pages while the pace shows (seven, and Kommo's limit spent, when it took a second's count).
     expect(leadPages().reduce((a, b) => a + b, 0)).toBe(300);
     expect(leadPages().length).toBeLessThanOrEqual(5);
+  });
+
+  it("keeps filling a page through a pause of a busy worker's look-ups", async () => {
+    // 100 look-ups, half a second of nothing (the worker busy taking in the burst), then 200 more.
+    const found = await lookUpAtPace(20, { pauseAfter: 100, pauseMs: 500 });
+    expect(found.every((lead) => lead !== null)).toBe(true);
+    // The page that was filling when the pause came waits it out and goes full (with 300 ms it went with 80).
+    expect(leadPages()).toContain(KOMMO_MAX_PAGE);
+    expect(leadPages().length).toBeLessThanOrEqual(3);
   });
 });
