@@ -141,10 +141,11 @@ export async function startWorkerProcess(env: Record<string, string>, logDir: st
   return startApp({ name: "worker", script: "dist/worker.cjs", port, readyPath: "/readyz", env: { ...env, ADMIN_PORT: String(port) }, logDir });
 }
 
-/** The reference: an Express app that answers 200 to the same POST and does nothing else. */
-export async function startBareExpress(logDir: string): Promise<ChildApp> {
+/** The reference: an Express app that answers 200 to the same POST and does nothing else (or, `readingBody`, reads the body first). */
+export async function startBareExpress(logDir: string, options: { readingBody?: boolean } = {}): Promise<ChildApp> {
   const port = await freePort();
-  return startApp({ name: "bare-express", script: "bench/bareExpress.cjs", port, readyPath: "/readyz", env: { PORT: String(port) }, logDir });
+  const name = options.readingBody ? "bare-express-reading-body" : "bare-express";
+  return startApp({ name, script: "bench/bareExpress.cjs", port, readyPath: "/readyz", env: { PORT: String(port), READ_BODY: options.readingBody ? "1" : "0" }, logDir });
 }
 
 export interface MemoryReport {

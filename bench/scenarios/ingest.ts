@@ -75,26 +75,35 @@ export const ingestScenario: Scenario = {
     const vendors = await startVendors();
     ctx.defer(() => vendors.close());
     const env = appEnv(vendors.env, MAPPINGS.full);
-    const [bare, ingest] = await Promise.all([startBareExpress(ctx.logDir), startIngestProcess(env, ctx.logDir)]);
+    const [bare, reading, ingest] = await Promise.all([
+      startBareExpress(ctx.logDir),
+      startBareExpress(ctx.logDir, { readingBody: true }),
+      startIngestProcess(env, ctx.logDir),
+    ]);
     ctx.defer(() => bare.stop());
+    ctx.defer(() => reading.stop());
     ctx.defer(() => ingest.stop());
     const body = bodies();
     const bareUrl = `${bare.url}${vendors.kommoHookPath}`;
+    const readingUrl = `${reading.url}${vendors.kommoHookPath}`;
     const ingestUrl = `${ingest.url}${vendors.kommoHookPath}`;
     const load = (url: string, durationSeconds: number) => cannon({ url, body, connections: CONNECTIONS, durationSeconds });
 
     ctx.progress("ingest: warming up both servers (2 s each)");
     await load(bareUrl, 2);
+    await load(readingUrl, 2);
     await load(ingestUrl, 2);
     abortable(ctx.signal);
     // Alternating runs, bare first and last, so drift in the machine's load hits both sides alike.
     const rounds = ctx.quick ? 1 : 2;
-    ctx.progress(`ingest: throughput, ${CONNECTIONS} connections, ${seconds} s per run: bare${" → ingest → bare".repeat(rounds)}`);
+    ctx.progress(`ingest: throughput, ${CONNECTIONS} connections, ${seconds} s per run: bare${" → ingest → bare reading the body → bare".repeat(rounds)}`);
     const bareRuns: CannonSummary[] = [await load(bareUrl, seconds)];
     const ingestRuns: CannonSummary[] = [];
+    const readingRuns: CannonSummary[] = [];
     for (let r = 0; r < rounds; r++) {
       abortable(ctx.signal);
       ingestRuns.push(await load(ingestUrl, seconds));
+      readingRuns.push(await load(readingUrl, seconds));
       bareRuns.push(await load(bareUrl, seconds));
     }
     abortable(ctx.signal);
@@ -115,6 +124,7 @@ export const ingestScenario: Scenario = {
     const bareRps = mean(rps(bareRuns))!;
     const ingestRps = mean(rps(ingestRuns))!;
     const ratio = ingestRps / bareRps;
+    const readingRps = mean(rps(readingRuns))!;
     const bareSpread = (Math.max(...rps(bareRuns)) - Math.min(...rps(bareRuns))) / bareRps;
     const p50 = percentile(acks, 50) ?? null;
     const p99 = percentile(acks, 99) ?? null;
@@ -126,6 +136,8 @@ export const ingestScenario: Scenario = {
         figure(s, "bare Express run-to-run spread (noise)", bareSpread * 100, "%", { digits: 0 }),
         figure(s, `ingest throughput (mean of ${ingestRuns.length} runs)`, ingestRps, "req/s", { digits: 0 }),
         figure(s, "ingest / bare Express", ratio, "", { digits: 2, target: { text: "≥ 0.90", met: ratio >= 0.9 } }),
+        figure(s, "bare Express reading the body / bare Express (what reading costs any receiver)", readingRps / bareRps, "", { digits: 2 }),
+        figure(s, "ingest / bare Express reading the body (ingest's own work)", ingestRps / readingRps, "", { digits: 2 }),
         figure(s, "ingest non-2xx + errors under full load", ingestRuns.reduce((n, r) => n + failed(r), 0), "", { digits: 0 }),
         figure(s, `ack p50 at ${ACK_RATE} req/s (paced)`, p50, "ms", { digits: 2 }),
         figure(s, `ack p99 at ${ACK_RATE} req/s (paced)`, p99, "ms", { digits: 2, target: { text: "< 10 ms", met: p99 !== null && p99 < 10 && pacedFailures === 0 } }),
@@ -142,9 +154,11 @@ export const ingestScenario: Scenario = {
         durationSeconds: seconds,
         reference: "bare Express in its own process: POST /webhooks/kommo/:secret answers 200; no body parsing, auth, Redis or logging",
         ingestSetup: `ingest alone (no worker: jobs wait in Redis); LOG_LEVEL ${env.LOG_LEVEL}; every request a Kommo leads[status] body with its own lead id`,
-        order: "bare, then (ingest, bare) per round",
+        order: "bare, then (ingest, bare reading the body, bare) per round",
         bareRuns,
         ingestRuns,
+        readingReference: "bare Express reading the body as text (express.text) before answering 200, in its own process",
+        readingRuns,
         ratio: round(ratio, 3),
         bareSpread: round(bareSpread, 3),
         ackPaced: {
