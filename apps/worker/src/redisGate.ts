@@ -1,6 +1,6 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
-import { VendorRateLimitError, type RateLimit, type RequestGate, type Vendor, type VendorLimits } from "@funnelsync/vendor-http";
+import { apiIdOf, VendorRateLimitError, type RateLimit, type RequestGate, type Vendor, type VendorLimits } from "@funnelsync/vendor-http";
 
 /**
  * A sliding-window log in Redis, so every worker process shares one budget per vendor account:
@@ -82,10 +82,8 @@ export function createRedisGate(options: RedisGateOptions): RedisGate {
   const maxWaitMs = options.maxWaitMs ?? 5_000;
   const inFlightMs = options.inFlightMs ?? 15_000;
   const margin = options.marginMs ?? defaultMargin;
-  const keyFor = (vendor: Vendor, limitKey: string) => {
-    const account = createHash("sha256").update(options.accounts[vendor] ?? "").digest("hex").slice(0, 8);
-    return `${options.prefix}:ratelimit:${vendor}:${account}:${limitKey}`;
-  };
+  const accountIds = new Map(Object.entries(options.accounts).map(([vendor, baseUrl]) => [vendor, apiIdOf(baseUrl ?? "")]));
+  const keyFor = (vendor: Vendor, limitKey: string) => `${options.prefix}:ratelimit:${vendor}:${accountIds.get(vendor) ?? apiIdOf("")}:${limitKey}`;
   const pausedKey = (vendor: Vendor) => keyFor(vendor, "paused");
   const gate: RequestGate = async (vendor, limitKey) => {
     const limit = options.limits[vendor][limitKey] ?? options.limits[vendor].default;

@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
 import type { AxiosInstance, AxiosResponse } from "axios";
 import {
+  apiIdOf,
   createVendorError,
   createVendorHttp,
   isVendorError,
@@ -169,7 +169,7 @@ export class MoosendClient {
     if (!options.baseUrl) throw invalidArgument("baseUrl is required");
     if (!options.apiKey) throw invalidArgument("apiKey is required");
     this.gate = options.http?.gate;
-    this.apiId = createHash("sha256").update(options.baseUrl.replace(/\/+$/, "")).digest("hex").slice(0, 8);
+    this.apiId = apiIdOf(options.baseUrl);
     this.http = createVendorHttp({
       ...options.http,
       vendor: "moosend",

@@ -1,3 +1,4 @@
+export { apiIdOf } from "./apiId";
 export { createVendorHttp, pauseVendor, retryAfterHeaderMs, retryDelayMs, shouldRetryInline } from "./createVendorHttp";
 export type { Admission, GateRelease, RequestGate, VendorCallObservation, VendorHttpOptions } from "./createVendorHttp";
 export {
