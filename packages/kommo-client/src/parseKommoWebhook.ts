@@ -94,8 +94,8 @@ function linkedLeadIdsOf(value: unknown): number[] {
 }
 
 /**
- * Every lead and contact change in a Kommo webhook body, as `decodeKommoForm` or `express.json()`
- * decoded it. Companies, tasks, unsorted and other entities yield nothing;
+ * Every lead and contact change in a Kommo webhook body, as `decodeKommoForm` (the form Kommo sends)
+ * or `JSON.parse` decoded it. Companies, tasks, unsorted and other entities yield nothing;
  * a change without a numeric id is dropped. A `leads[update]` whose `old_status_id` differs from its
  * `status_id` is reported as a status change: Kommo sends a move both as `leads[status]` and as
  * `leads[update]`, and the job ids built from both are the same.

@@ -33,7 +33,6 @@ class KommoBodyError extends Error {
   constructor(
     message: string,
     readonly status: number,
-    readonly type?: string,
   ) {
     super(message);
   }
@@ -48,14 +47,14 @@ export async function readKommoBody(req: IncomingMessage): Promise<unknown> {
   const type = (req.headers["content-type"] ?? "").toLowerCase();
   const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase();
   // Kommo never compresses its webhooks; a compressed body would only decode to nonsense.
-  if (encoding !== "identity") throw new KommoBodyError(`unsupported content encoding "${encoding}"`, 415, "encoding.unsupported");
+  if (encoding !== "identity") throw new KommoBodyError(`unsupported content encoding "${encoding}"`, 415);
   const text = await getRawBody(req, { length: req.headers["content-length"], limit: KOMMO_WEBHOOK_LIMITS.bytes, encoding: "utf8" });
   if (type.startsWith("application/x-www-form-urlencoded")) return decodeKommoForm(text);
   if (!type.startsWith("application/json")) return undefined;
   try {
     return JSON.parse(text);
   } catch {
-    throw new KommoBodyError("body is not valid JSON", 400, "entity.parse.failed");
+    throw new KommoBodyError("body is not valid JSON", 400);
   }
 }
 

@@ -10,11 +10,6 @@ import type { WorkerDeps } from "./types";
 export type LeadTrigger = "added" | "statusChanged" | "updated";
 type LeadJob = Job<JobData<"kommo.leadStatusChanged">>;
 
-/** A description of why an address gets no marketing, for the skip's reason. */
-async function withdrawal(deps: WorkerDeps, email: string): Promise<string | undefined> {
-  return optOutReason(await deps.db.consent.get(email));
-}
-
 /**
  * Brings the ESPs in line with one lead: its main contact in the stage's Moosend list with every
  * mapped field, the Loops contact upserted, and the events the change calls for. Moosend and Loops
@@ -55,7 +50,7 @@ export async function syncLead(job: LeadJob, deps: WorkerDeps, trigger: LeadTrig
   if (!stage && !(usesLoops && trigger === "added")) {
     return deps.outcomes.skipped(job, "job", `stage ${where.pipelineId}/${where.statusId} is not mapped`, { vendor: "none", ...meta });
   }
-  const optedOut = await withdrawal(deps, email);
+  const optedOut = optOutReason(await deps.db.consent.get(email));
   const at = { ...where, stage };
   const events = trigger === "updated" ? [] : [trigger === "added" ? deps.mapping.loops.onLeadAdded?.event : undefined, stage?.loops?.event];
 
