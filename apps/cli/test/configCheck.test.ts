@@ -40,6 +40,7 @@ describe("funnelsync config check (against the simulators)", () => {
         expect.stringMatching(/^✓ loops: API key accepted \(team ".+"\)$/),
         "✓ loops: contact property company (string) exists",
         "✓ loops: contact property budget (number) exists",
+        '✓ loops: transactional e-mail cm_welcome_01 "Welcome" is published; funnelsync sends all its data variables',
       ]),
     );
     expect(out.at(-1)).toMatch(/^config check: all \d+ checks passed$/);
@@ -66,6 +67,19 @@ describe("funnelsync config check (against the simulators)", () => {
       '✗ loops: no contact property "region"',
     ]);
     expect(lines(run.stdout).at(-1)).toMatch(/^config check: 6 of \d+ checks failed$/);
+  });
+
+  it("fails a transactional e-mail Loops has not published, and one whose template needs a variable no field fills", async () => {
+    const missing = await cli(h, ["config", "check"], cliEnv(h, { FUNNELSYNC_CONFIG: mappingWith((yaml) => yaml.replace("cm_welcome_01", "cm_welcome_02")) }));
+    expect(missing.code).toBe(1);
+    expect(lines(missing.stdout).filter((l) => l.startsWith("✗"))).toEqual(["✗ loops: transactional e-mail cm_welcome_02 is not published (or does not exist)"]);
+
+    h.loops.state.templates.get("cm_welcome_01")!.dataVariables.push("couponCode", "dealValue");
+    const unfilled = await cli(h, ["config", "check"]);
+    expect(unfilled.code).toBe(1);
+    expect(lines(unfilled.stdout).filter((l) => l.startsWith("✗"))).toEqual([
+      '✗ loops: transactional e-mail cm_welcome_01 "Welcome" uses data variable couponCode, which funnelsync never sends (map a field to it)',
+    ]);
   });
 
   it("reports a pipeline the account does not have, and a rejected Loops key, without stopping the other checks", async () => {

@@ -91,6 +91,8 @@ export interface Mapping extends MappingFile {
   stage(pipelineId: number, statusId: number): StageMapping | undefined;
   /** Every Moosend list any stage names, for polling unsubscribes and bounces. */
   moosendListIds(): string[];
+  /** Every Loops transactional e-mail any stage sends. */
+  loopsTransactionalIds(): string[];
   usesMoosend(): boolean;
   usesLoops(): boolean;
 }
@@ -101,11 +103,13 @@ export function toMapping(file: MappingFile): Mapping {
     for (const stage of pipeline.stages) stages.set(`${pipeline.pipelineId}/${stage.statusId}`, stage);
   }
   const listIds = [...new Set([...stages.values()].flatMap((s) => (s.moosend ? [s.moosend.listId] : [])))];
+  const transactionalIds = [...new Set([...stages.values()].flatMap((s) => (s.loops?.transactionalId ? [s.loops.transactionalId] : [])))];
   const loopsUsed = Boolean(file.loops.onLeadAdded) || [...stages.values()].some((s) => s.loops);
   return {
     ...file,
     stage: (pipelineId, statusId) => stages.get(`${pipelineId}/${statusId}`),
     moosendListIds: () => listIds,
+    loopsTransactionalIds: () => transactionalIds,
     usesMoosend: () => listIds.length > 0,
     usesLoops: () => loopsUsed,
   };

@@ -9,6 +9,7 @@ export type {
   LoopsEventContact,
   LoopsPropertyValue,
   LoopsSendResult,
+  LoopsTransactionalEmail,
   LoopsTransactionalMessage,
 } from "./loopsClient";
 export { LoopsWebhookPayloadError, LoopsWebhookVerificationError, ValidationError } from "./errors";

@@ -73,6 +73,13 @@ export interface LoopsContactProperty {
   type: string;
 }
 
+/** A published transactional e-mail and the data variables its template uses. */
+export interface LoopsTransactionalEmail {
+  id: string;
+  name: string;
+  dataVariables: string[];
+}
+
 export interface LoopsClientOptions {
   /** `https://app.loops.so/api/v1`, or a simulator's `${url}/api/v1`. */
   baseUrl: string;
@@ -94,6 +101,10 @@ const STANDARD_CONTACT_KEYS = new Set([
 ]);
 
 const idAnswer = z.object({ id: z.string() });
+const transactionalPage = z.object({
+  pagination: z.object({ nextCursor: z.string().nullish() }),
+  data: z.array(z.object({ id: z.string(), name: z.string(), dataVariables: z.array(z.string()).default([]) })),
+});
 const propertyValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const contactAnswer = z.looseObject({
   id: z.string(),
@@ -215,6 +226,25 @@ export class LoopsClient {
     const parsed = z.array(z.object({ key: z.string(), label: z.string().optional(), type: z.string() })).safeParse(data);
     if (!parsed.success) throw unexpectedAnswer("GET /contacts/properties", data);
     return parsed.data.map(({ key, type }) => ({ key, type }));
+  }
+
+  /**
+   * Every published transactional e-mail, page by page (50, the most Loops gives per page, so a
+   * team's list costs few calls of its rate limit). Drafts are not listed: Loops cannot send them.
+   * @see https://loops.so/docs/api-reference/list-transactional-emails
+   */
+  async listTransactionalEmails(): Promise<LoopsTransactionalEmail[]> {
+    const emails: LoopsTransactionalEmail[] = [];
+    let cursor: string | null = null;
+    do {
+      const params: Record<string, string> = { perPage: "50", ...(cursor !== null && { cursor }) };
+      const { data } = await this.http.get("/transactional", { params });
+      const parsed = transactionalPage.safeParse(data);
+      if (!parsed.success) throw unexpectedAnswer("GET /transactional", data);
+      emails.push(...parsed.data.data.map(({ id, name, dataVariables }) => ({ id, name, dataVariables })));
+      cursor = parsed.data.pagination.nextCursor ?? null;
+    } while (cursor !== null);
+    return emails;
   }
 
   /**

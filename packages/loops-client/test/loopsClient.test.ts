@@ -117,6 +117,17 @@ describe("LoopsClient against the Loops simulator", () => {
     expect(sim.state.transactionals.filter((t) => t.transactionalId === "cm_welcome_01")).toHaveLength(1);
   });
 
+  it("lists every published transactional e-mail, following the cursor 50 at a time", async () => {
+    for (let i = 1; i <= 60; i++) {
+      sim.state.templates.set(`cm_t${i}`, { id: `cm_t${i}`, name: `T${i}`, subject: "s", lastUpdated: "2026-01-05T09:00:00.000Z", dataVariables: ["x"] });
+    }
+    const emails = await client.listTransactionalEmails();
+    expect(emails).toHaveLength(61);
+    expect(emails[0]).toEqual({ id: "cm_welcome_01", name: "Welcome", dataVariables: ["firstName", "company"] });
+    expect(emails.at(-1)).toEqual({ id: "cm_t60", name: "T60", dataVariables: ["x"] });
+    expect(sim.requests.count((r) => r.path === "/api/v1/transactional" && r.method === "GET")).toBe(2);
+  });
+
   it("fails a transactional e-mail missing a data variable with a non-retryable VendorError 400", async () => {
     const err = await caught(
       client.sendTransactional({ transactionalId: "cm_welcome_01", email: "ana@example.test", dataVariables: { firstName: "Ana" } }, "k-tx"),

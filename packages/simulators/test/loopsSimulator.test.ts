@@ -327,6 +327,24 @@ describe("Loops simulator: transactional", () => {
     expect(sim.state.transactionals).toHaveLength(0);
   });
 
+  it("lists the published transactional e-mails by cursor, 10 to 50 per page, without a success key", async () => {
+    for (let i = 2; i <= 12; i++) {
+      sim.state.templates.set(`cm_t${i}`, { id: `cm_t${i}`, name: `T${i}`, subject: "s", lastUpdated: "2026-01-05T09:00:00.000Z", dataVariables: [] });
+    }
+    const first = await call("GET", "/transactional?perPage=10");
+    expect(first.status).toBe(200);
+    expect(first.body.success).toBeUndefined();
+    expect(first.body.pagination).toMatchObject({ totalResults: 12, returnedResults: 10, perPage: 10, totalPages: 2, nextCursor: expect.any(String) });
+    expect(first.body.data[0]).toEqual({ id: "cm_welcome_01", name: "Welcome", lastUpdated: "2026-01-05T09:00:00.000Z", dataVariables: ["firstName", "company"] });
+    const second = await call("GET", `/transactional?perPage=10&cursor=${first.body.pagination.nextCursor}`);
+    expect(second.body.data.map((t: { id: string }) => t.id)).toEqual(["cm_t11", "cm_t12"]);
+    expect(second.body.pagination).toMatchObject({ returnedResults: 2, nextCursor: null, nextPage: null });
+    expect((await call("GET", "/transactional?perPage=5")).status).toBe(400);
+    expect((await call("GET", "/transactional?perPage=51")).status).toBe(400);
+    expect((await call("GET", "/transactional?cursor=nope")).status).toBe(400);
+    expect((await call("PUT", "/transactional", {})).status).toBe(405);
+  });
+
   it("sends, records the message and adds the recipient to the audience only when asked", async () => {
     const message = { transactionalId: "cm_welcome_01", dataVariables: { firstName: "Ana", company: "Acme" } };
     expect(await call("POST", "/transactional", { ...message, email: "ana@example.test" })).toMatchObject({ status: 200, body: { success: true } });

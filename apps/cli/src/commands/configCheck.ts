@@ -2,6 +2,7 @@ import type { Mapping } from "@funnelsync/config";
 import type { KommoClient, KommoCustomField, KommoPipeline } from "@funnelsync/kommo-client";
 import type { LoopsClient } from "@funnelsync/loops-client";
 import type { MoosendClient, MoosendList } from "@funnelsync/moosend-client";
+import { transactionalVariableNames } from "../../../worker/src/transactionalVariables";
 
 /** One line of `funnelsync config check`. */
 export interface Check {
@@ -14,7 +15,7 @@ export interface ConfigCheckDeps {
   kommo: Pick<KommoClient, "getPipelines" | "getCustomFields">;
   /** Absent when Moosend has no credentials; then the mapping must not use it. */
   moosend?: Pick<MoosendClient, "getLists" | "getListCustomFields">;
-  loops?: Pick<LoopsClient, "testApiKey" | "getContactProperties">;
+  loops?: Pick<LoopsClient, "testApiKey" | "getContactProperties" | "listTransactionalEmails">;
 }
 
 const pass = (what: string): Check => ({ ok: true, what });
@@ -33,7 +34,8 @@ async function attempt<T>(checks: Check[], what: string, read: () => Promise<T>)
 
 /**
  * Compares the mapping file with the live accounts: every pipeline and status in Kommo, every mapped
- * Kommo field, every Moosend list with the mapped custom field names, every Loops property, and
+ * Kommo field, every Moosend list with the mapped custom field names, every Loops property, every
+ * Loops transactional e-mail (published, and given every data variable its template uses), and
  * each vendor's credentials. Reads only.
  */
 export async function checkConfig(deps: ConfigCheckDeps): Promise<Check[]> {
@@ -138,12 +140,32 @@ async function checkLoops({ mapping, loops }: ConfigCheckDeps, checks: Check[]):
   if (!team) return;
   checks.push(pass(`loops: API key accepted (team "${team.teamName}")`));
   const wanted = mapping.fields.flatMap((f) => (f.loops ? [f.loops] : []));
-  if (wanted.length === 0) return;
-  const properties = await attempt(checks, "loops: cannot read the contact properties", () => loops.getContactProperties());
-  if (!properties) return;
-  for (const key of wanted) {
-    const property = properties.find((p) => p.key === key);
-    checks.push(property ? pass(`loops: contact property ${key} (${property.type}) exists`) : fail(`loops: no contact property "${key}"`));
+  const transactionalIds = mapping.loopsTransactionalIds();
+  const [properties, published] = await Promise.all([
+    wanted.length > 0 ? attempt(checks, "loops: cannot read the contact properties", () => loops.getContactProperties()) : undefined,
+    transactionalIds.length > 0 ? attempt(checks, "loops: cannot list the transactional e-mails", () => loops.listTransactionalEmails()) : undefined,
+  ]);
+  if (properties) {
+    for (const key of wanted) {
+      const property = properties.find((p) => p.key === key);
+      checks.push(property ? pass(`loops: contact property ${key} (${property.type}) exists`) : fail(`loops: no contact property "${key}"`));
+    }
+  }
+  if (!published) return;
+  const sent = new Set(transactionalVariableNames(mapping));
+  for (const id of transactionalIds) {
+    const email = published.find((e) => e.id === id);
+    if (!email) {
+      checks.push(fail(`loops: transactional e-mail ${id} is not published (or does not exist)`));
+      continue;
+    }
+    const unsent = email.dataVariables.filter((name) => !sent.has(name));
+    checks.push(
+      unsent.length === 0
+        ? pass(`loops: transactional e-mail ${id} "${email.name}" is published; funnelsync sends all its data variables`)
+        : // Loops refuses a send that lacks a required variable; one marked optional in the template would pass.
+          fail(`loops: transactional e-mail ${id} "${email.name}" uses data variable${unsent.length === 1 ? "" : "s"} ${unsent.join(", ")}, which funnelsync never sends (map a field to it)`),
+    );
   }
 }
 

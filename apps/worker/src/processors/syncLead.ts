@@ -5,6 +5,7 @@ import type { JobData } from "@funnelsync/jobs";
 import { mappedFields, readLead, splitName, type LeadSnapshot } from "../leadSnapshot";
 import { optOutReason } from "../optOut";
 import { runIndependently } from "../outcomeRecorder";
+import { transactionalVariables } from "../transactionalVariables";
 import type { WorkerDeps } from "./types";
 
 export type LeadTrigger = "added" | "statusChanged" | "updated";
@@ -135,9 +136,7 @@ async function syncLoops(
   if (sent && sent.jobId !== job.id) {
     return deps.outcomes.skipped(job, "loops.transactional", "already sent for this deal", txMeta);
   }
-  // The template may use any mapped property (e.g. `company`) besides the person and the deal value.
-  const mapped = Object.fromEntries(Object.entries(properties).map(([name, value]) => [name, value ?? ""]));
-  const dataVariables = { ...mapped, firstName, name: contact.name, dealValue: lead.price ?? 0 };
+  const dataVariables = transactionalVariables(properties, { firstName, name: contact.name, dealValue: lead.price ?? 0 });
   await deps.outcomes.step(job, "loops.transactional", txMeta, (key) =>
     deps.loops.sendTransactional({ transactionalId, email, dataVariables }, key),
   );

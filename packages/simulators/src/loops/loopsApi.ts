@@ -302,6 +302,35 @@ export function createLoopsApi(ctx: LoopsApiContext): Router {
   );
 
   router.get(
+    "/api/v1/transactional",
+    route((req) => {
+      const perPage = req.query.perPage === undefined ? 20 : Number(req.query.perPage);
+      if (!Number.isInteger(perPage) || perPage < 10 || perPage > 50) return fail(400, "perPage must be between 10 and 50.");
+      const published = [...state.templates.values()];
+      const cursor = req.query.cursor;
+      // Opaque to callers: here the id of the page's first e-mail.
+      const start = typeof cursor === "string" && cursor !== "" ? published.findIndex((t) => t.id === cursor) : 0;
+      if (start < 0) return fail(400, "Invalid cursor.");
+      const page = published.slice(start, start + perPage);
+      const next = published[start + perPage];
+      return {
+        status: 200,
+        body: {
+          pagination: {
+          totalResults: published.length,
+          returnedResults: page.length,
+          perPage,
+          totalPages: Math.ceil(published.length / perPage),
+          nextCursor: next ? next.id : null,
+            nextPage: next ? `${req.path}?perPage=${perPage}&cursor=${encodeURIComponent(next.id)}` : null,
+          },
+          data: page.map(({ id, name, lastUpdated, dataVariables }) => ({ id, name, lastUpdated, dataVariables })),
+        },
+      };
+    }),
+  );
+
+  router.get(
     "/api/v1/lists",
     route(() => ({ status: 200, body: state.lists.map(({ id, name, description, isPublic }) => ({ id, name, description, isPublic })) })),
   );
@@ -319,7 +348,7 @@ export function createLoopsApi(ctx: LoopsApiContext): Router {
   return router;
 }
 
-/** Paths Loops serves and the one method each takes, so a wrong method is a 405, not a misleading 404. */
+/** Paths Loops serves and the methods each takes, so a wrong method is a 405, not a misleading 404. */
 export const LOOPS_ROUTES: Record<string, string> = {
   "/api/v1/api-key": "GET",
   "/api/v1/contacts/create": "POST",
@@ -327,7 +356,7 @@ export const LOOPS_ROUTES: Record<string, string> = {
   "/api/v1/contacts/find": "GET",
   "/api/v1/contacts/delete": "POST",
   "/api/v1/events/send": "POST",
-  "/api/v1/transactional": "POST",
+  "/api/v1/transactional": "GET, POST",
   "/api/v1/lists": "GET",
   "/api/v1/contacts/properties": "GET",
 };

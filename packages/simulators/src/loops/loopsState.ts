@@ -40,6 +40,7 @@ export interface LoopsSimTemplate {
   id: string;
   name: string;
   subject: string;
+  lastUpdated: string;
   dataVariables: string[];
 }
 
@@ -149,6 +150,7 @@ export function createLoopsState(seed: boolean, teamName: string): LoopsState {
       id: "cm_welcome_01",
       name: "Welcome",
       subject: "Welcome aboard",
+      lastUpdated: "2026-01-05T09:00:00.000Z",
       dataVariables: ["firstName", "company"],
     });
   }
