@@ -317,11 +317,11 @@ export function createLoopsApi(ctx: LoopsApiContext): Router {
         status: 200,
         body: {
           pagination: {
-          totalResults: published.length,
-          returnedResults: page.length,
-          perPage,
-          totalPages: Math.ceil(published.length / perPage),
-          nextCursor: next ? next.id : null,
+            totalResults: published.length,
+            returnedResults: page.length,
+            perPage,
+            totalPages: Math.ceil(published.length / perPage),
+            nextCursor: next ? next.id : null,
             nextPage: next ? `${req.path}?perPage=${perPage}&cursor=${encodeURIComponent(next.id)}` : null,
           },
           data: page.map(({ id, name, lastUpdated, dataVariables }) => ({ id, name, lastUpdated, dataVariables })),
