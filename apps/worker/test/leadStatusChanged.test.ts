@@ -1,5 +1,8 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { encodeKommoWebhook } from "@funnelsync/simulators";
-import { eventually, LISTS, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
+import { eventually, LISTS, REPO_ROOT, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
 
 describe("kommo.leadStatusChanged (Kommo stage change → Moosend, end to end)", () => {
   let h: Harness;
@@ -98,5 +101,70 @@ describe("kommo.leadStatusChanged (Kommo stage change → Moosend, end to end)",
     const stepsOfLateJob = (await outcomeRows(lead.id)).filter((r) => r.jobId === skipped.jobId && r.step !== "job");
     expect(stepsOfLateJob).toEqual([]);
     expect(await eventually(() => h.moosend.subscribers(LISTS.customers).some((s) => s.Email === email))).toBe(true);
+  });
+});
+
+describe("kommo.leadStatusChanged with a removeOnExit list (the stage's list follows the lead)", () => {
+  let h: Harness;
+  beforeEach(async () => {
+    const mapping = readFileSync(resolve(REPO_ROOT, "funnelsync.yaml"), "utf8").replace(
+      `moosend: { listId: ${LISTS.newLead} }`,
+      `moosend: { listId: ${LISTS.newLead}, removeOnExit: true }`,
+    );
+    const path = join(mkdtempSync(join(tmpdir(), "funnelsync-exit-")), "funnelsync.yaml");
+    writeFileSync(path, mapping);
+    h = await startHarness({ mappingPath: path });
+  });
+  afterEach(() => h.stop());
+
+  const outcomeRows = async (leadId: number) => h.worker!.db.outcomes.forLead(leadId);
+  const jobDone = (leadId: number, jobName: string) =>
+    eventually(async () => (await outcomeRows(leadId)).find((r) => r.step === "job" && r.jobName === jobName && r.status === "succeeded"));
+  const status = (listId: string, email: string) => h.moosend.subscribers(listId).find((s) => s.Email === email)?.Status;
+  const removes = () => h.moosend.requests.count((r) => r.path === `/v3/subscribers/${LISTS.newLead}/remove.json`);
+
+  it("takes the person off the list once the lead moves on: Moosend's remove, never an unsubscribe, consent untouched", async () => {
+    const email = uniqueEmail("exit");
+    const contact = await h.kommo.addContact({ id: uniqueId(), name: "Ana Souza", email, company: "Acme" });
+    const lead = await h.kommo.addLead({ id: uniqueId(), name: "Deal", contactId: contact.id, statusId: 6001 });
+    await jobDone(lead.id, "kommo.leadAdded");
+    expect(status(LISTS.newLead, email)).toBe("Subscribed");
+
+    await h.kommo.moveLead(lead.id, 6002);
+    await jobDone(lead.id, "kommo.leadStatusChanged");
+    expect(status(LISTS.nurture, email)).toBe("Subscribed");
+    expect(status(LISTS.newLead, email)).toBe("Removed");
+    expect(h.moosend.requests.count((r) => r.path.endsWith("/unsubscribe.json"))).toBe(0);
+    const rows = await outcomeRows(lead.id);
+    expect(rows.filter((r) => r.step === `moosend.remove.${LISTS.newLead}`)).toEqual([expect.objectContaining({ status: "succeeded", vendorStatus: 200, email })]);
+    expect(await h.worker!.db.memberships.activeLists(email)).toEqual([LISTS.nurture]);
+    expect(await h.worker!.db.consent.get(email)).toBeFalsy();
+
+    // A list without removeOnExit keeps its people: Nurture stays when the deal is won.
+    await h.kommo.moveLead(lead.id, 142);
+    const statusJobsDone = async () => (await outcomeRows(lead.id)).filter((r) => r.step === "job" && r.jobName === "kommo.leadStatusChanged" && r.status === "succeeded");
+    await eventually(async () => ((await statusJobsDone()).length === 2 ? true : undefined));
+    expect(status(LISTS.customers, email)).toBe("Subscribed");
+    expect(status(LISTS.nurture, email)).toBe("Subscribed");
+    expect(removes()).toBe(1);
+  });
+
+  it("keeps the person on the list while another lead of theirs is still in that stage", async () => {
+    const email = uniqueEmail("twoleads");
+    const contact = await h.kommo.addContact({ id: uniqueId(), name: "Bo Lima", email, company: "Acme" });
+    const first = await h.kommo.addLead({ id: uniqueId(), name: "Deal 1", contactId: contact.id, statusId: 6001 });
+    const second = await h.kommo.addLead({ id: uniqueId(), name: "Deal 2", contactId: contact.id, statusId: 6001 });
+    await jobDone(first.id, "kommo.leadAdded");
+    await jobDone(second.id, "kommo.leadAdded");
+
+    await h.kommo.moveLead(first.id, 6002);
+    await jobDone(first.id, "kommo.leadStatusChanged");
+    expect(status(LISTS.nurture, email)).toBe("Subscribed");
+    expect(status(LISTS.newLead, email)).toBe("Subscribed");
+    expect(removes()).toBe(0);
+
+    await h.kommo.moveLead(second.id, 6002);
+    await jobDone(second.id, "kommo.leadStatusChanged");
+    expect(status(LISTS.newLead, email)).toBe("Removed");
   });
 });

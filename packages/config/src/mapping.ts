@@ -16,7 +16,14 @@ const stageSchema = z
   .object({
     statusId: kommoFieldId,
     name: nonEmpty.optional(),
-    moosend: z.object({ listId: z.guid() }).strict().optional(),
+    moosend: z
+      .object({
+        listId: z.guid(),
+        /** Take the person off this list (Moosend's remove: no unsubscribe, consent untouched) once their lead leaves the stage. */
+        removeOnExit: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
     loops: loopsEventSchema.optional(),
   })
   .strict();
@@ -71,6 +78,23 @@ export const mappingSchema = z
         seenStatuses.add(stage.statusId);
       });
     });
+    // A list's people leave it with their lead or stay for good: stages sharing a list must agree.
+    const removedOnExit = new Map<string, boolean>();
+    mapping.pipelines.forEach((pipeline, i) => {
+      pipeline.stages.forEach((stage, j) => {
+        if (!stage.moosend) return;
+        const listId = stage.moosend.listId.toLowerCase();
+        const earlier = removedOnExit.get(listId);
+        if (earlier !== undefined && earlier !== stage.moosend.removeOnExit) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["pipelines", i, "stages", j, "moosend", "removeOnExit"],
+            message: `list ${stage.moosend.listId} is named by several stages; removeOnExit must be the same on each`,
+          });
+        }
+        removedOnExit.set(listId, stage.moosend.removeOnExit);
+      });
+    });
     const seenFields = new Set<number>();
     mapping.fields.forEach((field, i) => {
       if (seenFields.has(field.kommoFieldId)) {
@@ -91,6 +115,8 @@ export interface Mapping extends MappingFile {
   stage(pipelineId: number, statusId: number): StageMapping | undefined;
   /** Every Moosend list any stage names, for polling unsubscribes and bounces. */
   moosendListIds(): string[];
+  /** Lists whose people leave them when their lead leaves the stage (`removeOnExit`). */
+  moosendListsLeftOnExit(): string[];
   /** Every Loops transactional e-mail any stage sends. */
   loopsTransactionalIds(): string[];
   usesMoosend(): boolean;
@@ -103,12 +129,14 @@ export function toMapping(file: MappingFile): Mapping {
     for (const stage of pipeline.stages) stages.set(`${pipeline.pipelineId}/${stage.statusId}`, stage);
   }
   const listIds = [...new Set([...stages.values()].flatMap((s) => (s.moosend ? [s.moosend.listId] : [])))];
+  const leftOnExit = [...new Set([...stages.values()].flatMap((s) => (s.moosend?.removeOnExit ? [s.moosend.listId] : [])))];
   const transactionalIds = [...new Set([...stages.values()].flatMap((s) => (s.loops?.transactionalId ? [s.loops.transactionalId] : [])))];
   const loopsUsed = Boolean(file.loops.onLeadAdded) || [...stages.values()].some((s) => s.loops);
   return {
     ...file,
     stage: (pipelineId, statusId) => stages.get(`${pipelineId}/${statusId}`),
     moosendListIds: () => listIds,
+    moosendListsLeftOnExit: () => leftOnExit,
     loopsTransactionalIds: () => transactionalIds,
     usesMoosend: () => listIds.length > 0,
     usesLoops: () => loopsUsed,

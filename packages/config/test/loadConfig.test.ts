@@ -103,6 +103,17 @@ describe("loadConfig", () => {
     expect(errorOf(() => loadConfig({ env: { ...live, FUNNELSYNC_CONFIG: mappingFile(badList) } })).message).toContain("stages.1.moosend.listId");
   });
 
+  it("takes removeOnExit per list, off by default, and rejects stages that share a list but disagree on it", () => {
+    const exit = (yaml: string) => yaml.replace("000000000001 }", "000000000001, removeOnExit: true }");
+    const config = loadConfig({ env: { ...live, FUNNELSYNC_CONFIG: mappingFile(exit(contractExample())) } });
+    expect(config.mapping.moosendListsLeftOnExit()).toEqual(["0b6f5a1e-0000-4000-8000-000000000001"]);
+    expect(config.mapping.stage(5001, 6002)?.moosend).toEqual({ listId: "0b6f5a1e-0000-4000-8000-000000000002", removeOnExit: false });
+    const shared = exit(contractExample()).replace("0b6f5a1e-0000-4000-8000-000000000002", "0b6f5a1e-0000-4000-8000-000000000001");
+    expect(errorOf(() => loadConfig({ env: { ...live, FUNNELSYNC_CONFIG: mappingFile(shared) } })).message).toContain(
+      "list 0b6f5a1e-0000-4000-8000-000000000001 is named by several stages; removeOnExit must be the same on each",
+    );
+  });
+
   it("says which file cannot be read", () => {
     const err = errorOf(() => loadConfig({ env: { ...live, FUNNELSYNC_CONFIG: "/nonexistent/funnelsync.yaml" } }));
     expect(err.message).toBe("config: FUNNELSYNC_CONFIG cannot be read (ENOENT: /nonexistent/funnelsync.yaml)");

@@ -48,7 +48,9 @@ export async function syncLead(job: LeadJob, deps: WorkerDeps, trigger: LeadTrig
   // A lead that moved on before its "added" job ran gets its stage from the status change's own job.
   const where = trigger === "statusChanged" && elsewhere ? { pipelineId: job.data.pipelineId!, statusId: job.data.statusId! } : { pipelineId: lead.pipelineId, statusId: lead.statusId };
   const stage = trigger === "added" && movedOn ? undefined : deps.mapping.stage(where.pipelineId, where.statusId);
-  if (!stage && !(usesLoops && trigger === "added")) {
+  const synced = Boolean(stage) || (usesLoops && trigger === "added");
+  const leaving = await listsLeftBehind(deps, snapshot, stage?.moosend?.listId);
+  if (!synced && leaving.length === 0) {
     return deps.outcomes.skipped(job, "job", `stage ${where.pipelineId}/${where.statusId} is not mapped`, { vendor: "none", ...meta });
   }
   const optedOut = optOutReason(await deps.db.consent.get(email));
@@ -56,9 +58,44 @@ export async function syncLead(job: LeadJob, deps: WorkerDeps, trigger: LeadTrig
   const events = trigger === "updated" ? [] : [trigger === "added" ? deps.mapping.loops.onLeadAdded?.event : undefined, stage?.loops?.event];
 
   const chains: Array<() => Promise<unknown>> = [];
-  if (stage?.moosend) chains.push(() => subscribeToMoosend(job, deps, snapshot, stage.moosend!.listId, fields.moosend, optedOut));
-  if (usesLoops) chains.push(() => syncLoops(job, deps, snapshot, at, { upsert: true, events, transactional: trigger !== "updated" }, fields.loops));
+  if (stage?.moosend || leaving.length > 0) {
+    chains.push(async () => {
+      // In the new list first, then out of the old ones: never on neither for a moment.
+      if (stage?.moosend) await subscribeToMoosend(job, deps, snapshot, stage.moosend.listId, fields.moosend, optedOut);
+      for (const listId of leaving) await removeFromMoosend(job, deps, snapshot, listId);
+    });
+  }
+  if (usesLoops && synced) chains.push(() => syncLoops(job, deps, snapshot, at, { upsert: true, events, transactional: trigger !== "updated" }, fields.loops));
   await runIndependently(chains);
+}
+
+const sameList = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+/**
+ * The `removeOnExit` lists we put the person on that the lead's stage no longer names, unless
+ * another lead of theirs (as its main contact) sits in a stage that names the list.
+ */
+async function listsLeftBehind(deps: WorkerDeps, { lead, contact, email }: LeadSnapshot, currentListId: string | undefined): Promise<string[]> {
+  const removable = deps.mapping.moosendListsLeftOnExit();
+  if (removable.length === 0) return [];
+  let leaving = (await deps.db.memberships.activeLists(email)).filter(
+    (listId) => removable.some((r) => sameList(r, listId)) && !(currentListId && sameList(currentListId, listId)),
+  );
+  if (leaving.length === 0) return [];
+  const others = await Promise.all(contact.leadIds.filter((id) => id !== lead.id).map((id) => deps.kommoReader.lead(id)));
+  for (const other of others) {
+    if (other?.mainContactId !== contact.id) continue;
+    const held = deps.mapping.stage(other.pipelineId, other.statusId)?.moosend?.listId;
+    if (held) leaving = leaving.filter((listId) => !sameList(listId, held));
+  }
+  return leaving;
+}
+
+/** Moosend's remove, not an unsubscribe: the person leaves the list with their consent untouched. */
+async function removeFromMoosend(job: LeadJob, deps: WorkerDeps, { contact, email, lead }: LeadSnapshot, listId: string): Promise<void> {
+  const meta = { vendor: "moosend" as const, leadId: lead.id, contactId: contact.id, email, action: "remove", detail: { listId } };
+  await deps.outcomes.step(job, `moosend.remove.${listId}`, meta, () => deps.moosend.remove(listId, email));
+  await deps.db.memberships.markRemoved(email, listId);
 }
 
 async function subscribeToMoosend(
