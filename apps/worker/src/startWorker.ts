@@ -22,6 +22,7 @@ import { processors } from "./processors";
 import type { WorkerDeps } from "./processors/types";
 import { optOutsAmong } from "./optOut";
 import { RecentRate } from "./recentRate";
+import { MoosendRemovals } from "./moosendRemovals";
 import { createRedisGate } from "./redisGate";
 
 export interface RunningWorker {
@@ -134,6 +135,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     mapping: config.mapping,
     outcomes: new OutcomeRecorder(db),
     kommoReader: new KommoReader(kommo),
+    moosendRemovals: new MoosendRemovals(moosend),
     moosendSubscriptions: new MoosendSubscriptions(
       moosend,
       async (horizonMs) => (await jobsQueued(queues)) + kommoJobsStarted.perMs() * horizonMs,

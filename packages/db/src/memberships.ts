@@ -22,6 +22,8 @@ export interface MembershipRepository {
 
 /** Memberships per upsert: one Moosend `subscribe_many` answers up to 1,000 jobs at once. */
 const ADD_BATCH = 1_000;
+/** Addresses per look-up of active lists. */
+const LOOKUP_BATCH = 1_000;
 
 export function createMembershipRepository(prisma: PrismaClient): MembershipRepository {
   // Omitted ids keep what was recorded before; a re-added address is active again.
@@ -42,6 +44,20 @@ export function createMembershipRepository(prisma: PrismaClient): MembershipRepo
     { maxBatch: ADD_BATCH, isolateFailures: true },
   );
 
+  // Asked on every sync of a lead while a mapping has `removeOnExit` lists: one query per batch of jobs.
+  const lookups = new Batcher<string, string, string[]>(
+    async (entries) => {
+      const rows = await prisma.$queryRaw<Array<{ email: string; listId: string }>>`
+        SELECT email, list_id AS "listId" FROM moosend_memberships
+        WHERE removed_at IS NULL AND email IN (${Prisma.join([...entries.keys()])})
+        ORDER BY list_id`;
+      const lists = new Map<string, string[]>();
+      for (const row of rows) lists.set(row.email, [...(lists.get(row.email) ?? []), row.listId]);
+      return lists;
+    },
+    { maxBatch: LOOKUP_BATCH, missing: () => [], isolateFailures: true },
+  );
+
   return {
     add(m) {
       const email = normalizeEmail(m.email);
@@ -55,13 +71,9 @@ export function createMembershipRepository(prisma: PrismaClient): MembershipRepo
       });
     },
 
-    async activeLists(email) {
-      const rows = await prisma.moosendMembership.findMany({
-        where: { email: normalizeEmail(email), removedAt: null },
-        select: { listId: true },
-        orderBy: { listId: "asc" },
-      });
-      return rows.map((r) => r.listId);
+    activeLists(email) {
+      const normalized = normalizeEmail(email);
+      return lookups.add(normalized, normalized);
     },
   };
 }

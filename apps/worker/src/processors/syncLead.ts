@@ -94,7 +94,7 @@ async function listsLeftBehind(deps: WorkerDeps, { lead, contact, email }: LeadS
 /** Moosend's remove, not an unsubscribe: the person leaves the list with their consent untouched. */
 async function removeFromMoosend(job: LeadJob, deps: WorkerDeps, { contact, email, lead }: LeadSnapshot, listId: string): Promise<void> {
   const meta = { vendor: "moosend" as const, leadId: lead.id, contactId: contact.id, email, action: "remove", detail: { listId } };
-  await deps.outcomes.step(job, `moosend.remove.${listId}`, meta, () => deps.moosend.remove(listId, email));
+  await deps.outcomes.step(job, `moosend.remove.${listId}`, meta, () => deps.moosendRemovals.remove(listId, email));
   await deps.db.memberships.markRemoved(email, listId);
 }
 

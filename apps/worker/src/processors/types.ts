@@ -9,6 +9,7 @@ import type { MoosendClient } from "@funnelsync/moosend-client";
 import type { OutcomeRecorder } from "../outcomeRecorder";
 import type { KommoReader } from "../kommoReader";
 import type { LoopsPropertyTypes } from "../loopsPropertyTypes";
+import type { MoosendRemovals } from "../moosendRemovals";
 import type { MoosendSubscriptions } from "../moosendSubscriptions";
 import type { PipelineNames } from "../pipelineNames";
 
@@ -23,6 +24,7 @@ export interface WorkerDeps {
   kommoReader: KommoReader;
   /** Batched subscribes (prefer this to `moosend.subscribe`). */
   moosendSubscriptions: MoosendSubscriptions;
+  moosendRemovals: MoosendRemovals;
   pipelines: PipelineNames;
   loopsProperties: LoopsPropertyTypes;
   logger: Logger;

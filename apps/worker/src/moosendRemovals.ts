@@ -1,0 +1,32 @@
+import { Batcher } from "@funnelsync/batcher";
+import { MOOSEND_MAX_BATCH, type MoosendClient } from "@funnelsync/moosend-client";
+
+/**
+ * Takes people off Moosend lists, one batcher per list. A lone removal is Moosend's `remove` (40
+ * calls per 10 s); whoever arrives while a call is in flight or waiting for its window goes in the next
+ * `remove_many` (up to 1,000 addresses, 8 calls per 10 s). A bulk move of 10,000 leads out of a
+ * `removeOnExit` stage then costs about ten calls, where single removes would take 40 minutes.
+ */
+export class MoosendRemovals {
+  private readonly lists = new Map<string, Batcher<string, string, void>>();
+
+  constructor(private readonly moosend: Pick<MoosendClient, "remove" | "removeMany">) {}
+
+  remove(listId: string, email: string): Promise<void> {
+    const key = listId.toLowerCase();
+    let batcher = this.lists.get(key);
+    if (!batcher) {
+      batcher = new Batcher<string, string, void>(
+        async (entries) => {
+          const emails = [...entries.keys()];
+          if (emails.length === 1) await this.moosend.remove(listId, emails[0]!);
+          else await this.moosend.removeMany(listId, emails);
+          return new Map(emails.map((email) => [email, undefined]));
+        },
+        { maxBatch: MOOSEND_MAX_BATCH },
+      );
+      this.lists.set(key, batcher);
+    }
+    return batcher.add(email.toLowerCase(), email);
+  }
+}
