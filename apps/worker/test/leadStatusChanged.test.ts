@@ -107,10 +107,9 @@ describe("kommo.leadStatusChanged (Kommo stage change → Moosend, end to end)",
 describe("kommo.leadStatusChanged with a removeOnExit list (the stage's list follows the lead)", () => {
   let h: Harness;
   beforeEach(async () => {
-    const mapping = readFileSync(resolve(REPO_ROOT, "funnelsync.yaml"), "utf8").replace(
-      `moosend: { listId: ${LISTS.newLead} }`,
-      `moosend: { listId: ${LISTS.newLead}, removeOnExit: true }`,
-    );
+    const mapping = readFileSync(resolve(REPO_ROOT, "funnelsync.yaml"), "utf8")
+      .replace(`moosend: { listId: ${LISTS.newLead} }`, `moosend: { listId: ${LISTS.newLead}, removeOnExit: true }`)
+      .replace(`moosend: { listId: ${LISTS.customers} }`, `moosend: { listId: ${LISTS.customers}, removeOnExit: true }`);
     const path = join(mkdtempSync(join(tmpdir(), "funnelsync-exit-")), "funnelsync.yaml");
     writeFileSync(path, mapping);
     h = await startHarness({ mappingPath: path });
@@ -165,6 +164,27 @@ describe("kommo.leadStatusChanged with a removeOnExit list (the stage's list fol
     const removeMany = h.moosend.requests.count((r) => r.path === `/v3/subscribers/${LISTS.newLead}/remove_many.json`);
     expect(removeMany).toBeGreaterThanOrEqual(1);
     expect(removes() + removeMany).toBeLessThan(10);
+  });
+
+  it("never takes the person off the list of the lead's current stage, even when 'added' is processed last", async () => {
+    h.kommo.state.webhooks.length = 0; // the hand-made deliveries below are the only ones, in this order
+    const email = uniqueEmail("late");
+    const contact = await h.kommo.addContact({ id: uniqueId(), name: "Cy Dias", email, company: "Acme" });
+    const lead = await h.kommo.addLead({ id: uniqueId(), name: "Deal", contactId: contact.id, statusId: 6001 });
+    const addedAt = h.kommo.lead(lead.id)!.updatedAt;
+    await h.kommo.moveLead(lead.id, 142);
+    const post = (body: string) => fetch(h.kommoHookUrl, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body });
+    const account = { id: 32720107 };
+    const moved = { id: lead.id, status_id: 142, old_status_id: 6001, pipeline_id: 5001, updated_at: h.kommo.lead(lead.id)!.updatedAt };
+    expect((await post(encodeKommoWebhook({ leads: { status: [moved] }, account }))).status).toBe(200);
+    await jobDone(lead.id, "kommo.leadStatusChanged");
+    expect(status(LISTS.customers, email)).toBe("Subscribed");
+
+    const added = { id: lead.id, status_id: 6001, pipeline_id: 5001, updated_at: addedAt };
+    expect((await post(encodeKommoWebhook({ leads: { add: [added] }, account }))).status).toBe(200);
+    await eventually(async () => (await outcomeRows(lead.id)).find((r) => r.step === "job" && r.jobName === "kommo.leadAdded" && r.status !== "running"));
+    expect(status(LISTS.customers, email)).toBe("Subscribed");
+    expect(h.moosend.requests.count((r) => r.path === `/v3/subscribers/${LISTS.customers}/remove.json`)).toBe(0);
   });
 
   it("keeps the person on the list while another lead of theirs is still in that stage", async () => {

@@ -72,20 +72,22 @@ export async function syncLead(job: LeadJob, deps: WorkerDeps, trigger: LeadTrig
 const sameList = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
 /**
- * The `removeOnExit` lists we put the person on that the lead's stage no longer names, unless
- * another lead of theirs (as its main contact) sits in a stage that names the list.
+ * The `removeOnExit` lists we put the person on that neither the stage this job syncs nor the lead's
+ * stage in Kommo names (a late "added" job syncs no stage, and must not undo the newer one's list),
+ * unless another lead of theirs (as its main contact) sits in a stage that names the list.
  */
-async function listsLeftBehind(deps: WorkerDeps, { lead, contact, email }: LeadSnapshot, currentListId: string | undefined): Promise<string[]> {
+async function listsLeftBehind(deps: WorkerDeps, { lead, contact, email }: LeadSnapshot, syncedListId: string | undefined): Promise<string[]> {
   const removable = deps.mapping.moosendListsLeftOnExit();
   if (removable.length === 0) return [];
+  const listOf = (l: { pipelineId: number; statusId: number }) => deps.mapping.stage(l.pipelineId, l.statusId)?.moosend?.listId;
+  const kept = [syncedListId, listOf(lead)].filter((listId): listId is string => listId !== undefined);
   let leaving = (await deps.db.memberships.activeLists(email)).filter(
-    (listId) => removable.some((r) => sameList(r, listId)) && !(currentListId && sameList(currentListId, listId)),
+    (listId) => removable.some((r) => sameList(r, listId)) && !kept.some((k) => sameList(k, listId)),
   );
   if (leaving.length === 0) return [];
   const others = await Promise.all(contact.leadIds.filter((id) => id !== lead.id).map((id) => deps.kommoReader.lead(id)));
   for (const other of others) {
-    if (other?.mainContactId !== contact.id) continue;
-    const held = deps.mapping.stage(other.pipelineId, other.statusId)?.moosend?.listId;
+    const held = other?.mainContactId === contact.id ? listOf(other) : undefined;
     if (held) leaving = leaving.filter((listId) => !sameList(listId, held));
   }
   return leaving;
