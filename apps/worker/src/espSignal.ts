@@ -58,9 +58,12 @@ export async function applyEspSignal(job: Job, deps: WorkerDeps, signal: EspSign
   const email = signal.email.trim().toLowerCase();
   const { outcomes } = deps;
   const consent = await deps.db.consent.get(email);
-  const known = alreadyKnown(signal, consent?.state);
+  // Recorded by this job's own earlier attempt: still news for the rest of the job, which may have
+  // failed before its notes, task and tag were all in Kommo.
+  const ownEarlierAttempt = consent !== null && consent.eventRef === job.id;
+  const known = !ownEarlierAttempt && alreadyKnown(signal, consent?.state);
   const newState = CONSENT_FOR[signal.kind];
-  if (newState && !known) {
+  if (newState && !known && !ownEarlierAttempt) {
     await deps.db.consent.set({ email, state: newState, source: signal.source, reason: signal.kind, eventRef: job.id });
   }
 
@@ -96,6 +99,26 @@ async function withdrawElsewhere(job: Job, deps: WorkerDeps, signal: EspSignal, 
   }
 }
 
+/**
+ * Kommo has no idempotency key and a repeated POST duplicates a note or task, so an attempt after the
+ * first (the earlier one may have reached Kommo and lost its answer: a timeout, a crash) looks for the
+ * text among what the entity got since the job was created. A first attempt writes straight away.
+ */
+async function alreadyInKommo(job: Job, recentTexts: () => Promise<string[]>, text: string): Promise<boolean> {
+  const retried = job.attemptsMade > 0 || job.attemptsStarted > 1;
+  return retried && (await recentTexts()).includes(text);
+}
+
+/** When the job was created, a little early: Kommo stamps whole seconds. */
+function jobCreated(job: Job): Date {
+  return new Date(job.timestamp - 2_000);
+}
+
+async function filterAsync<T>(items: T[], keep: (item: T) => Promise<boolean>): Promise<T[]> {
+  const kept = await Promise.all(items.map(keep));
+  return items.filter((_, i) => kept[i]);
+}
+
 async function updateContact(job: Job, deps: WorkerDeps, signal: EspSignal, email: string, contact: KommoContact, known: boolean): Promise<void> {
   const { mapping, outcomes, kommo } = deps;
   const meta = { vendor: "kommo" as const, contactId: contact.id, email };
@@ -105,23 +128,29 @@ async function updateContact(job: Job, deps: WorkerDeps, signal: EspSignal, emai
     const leads = contact.leadIds.length ? [...(await kommo.getLeads(contact.leadIds)).values()] : [];
     const openLeadIds = leads.filter((lead) => !WON_OR_LOST.has(lead.statusId)).map((lead) => lead.id);
     const text = noteText({ ...signal, email });
-    await outcomes.step(job, `kommo.note.contact-${contact.id}`, { ...meta, action: "addNote" }, () =>
-      kommo.addNotes("contacts", [{ entityId: contact.id, text }]),
+    const lacksNote = (entityType: "contacts" | "leads") => async (entityId: number) =>
+      !(await alreadyInKommo(job, () => kommo.recentNoteTexts(entityType, entityId, jobCreated(job)), text));
+    await outcomes.step(job, `kommo.note.contact-${contact.id}`, { ...meta, action: "addNote" }, async () =>
+      (await lacksNote("contacts")(contact.id)) ? kommo.addNotes("contacts", [{ entityId: contact.id, text }]) : [],
     );
     if (openLeadIds.length) {
-      await outcomes.step(job, `kommo.note.leads-${contact.id}`, { ...meta, action: "addNote", detail: { leadIds: openLeadIds } }, () =>
-        kommo.addNotes("leads", openLeadIds.map((entityId) => ({ entityId, text }))),
-      );
+      await outcomes.step(job, `kommo.note.leads-${contact.id}`, { ...meta, action: "addNote", detail: { leadIds: openLeadIds } }, async () => {
+        const lacking = await filterAsync(openLeadIds, lacksNote("leads"));
+        return lacking.length ? kommo.addNotes("leads", lacking.map((entityId) => ({ entityId, text }))) : [];
+      });
     }
     if (signal.kind === "hardBounce" && mapping.kommo.taskOnHardBounce) {
-      await outcomes.step(job, `kommo.task.contact-${contact.id}`, { ...meta, action: "addTask" }, () =>
-        kommo.addTask({
-          text: `Check the e-mail address ${email}: messages to it bounce permanently.`,
-          completeTill: new Date(deps.now().getTime() + DAY_MS),
-          entityType: "contacts",
-          entityId: contact.id,
-          responsibleUserId: contact.responsibleUserId ?? undefined,
-        }),
+      const taskText = `Check the e-mail address ${email}: messages to it bounce permanently.`;
+      await outcomes.step(job, `kommo.task.contact-${contact.id}`, { ...meta, action: "addTask" }, async () =>
+        (await alreadyInKommo(job, () => kommo.recentOpenTaskTexts("contacts", contact.id, jobCreated(job)), taskText))
+          ? undefined
+          : kommo.addTask({
+              text: taskText,
+              completeTill: new Date(deps.now().getTime() + DAY_MS),
+              entityType: "contacts",
+              entityId: contact.id,
+              responsibleUserId: contact.responsibleUserId ?? undefined,
+            }),
       );
     }
   }

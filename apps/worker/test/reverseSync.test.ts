@@ -70,6 +70,26 @@ describe("ESP → Kommo: unsubscribes, bounces and complaints", () => {
     expect((await h.worker!.db.consent.get(email))?.state).toBe("bounced");
   });
 
+  it("adds one note and one task when Kommo did the write but its answer was lost, and the step is retried", async () => {
+    const { contact, lead, email } = await syncedPerson();
+    const lost = (method: string, path: string) => method === "POST" && (path === "/api/v4/contacts/notes" || path === "/api/v4/tasks");
+    h.kommo.faults.only(lost).loseAnswerNext(2);
+    const deliveries = await h.loops.hardBounce(email);
+    await espJobDone(deliveries[0]!.webhookId);
+    await settle();
+    expect(h.kommo.faults.pending).toBe(0);
+    expect(h.kommo.notesFor("contacts", contact.id)).toHaveLength(1);
+    expect(h.kommo.notesFor("leads", lead.id)).toHaveLength(1);
+    expect(h.kommo.tasksFor("contacts", contact.id)).toHaveLength(1);
+    // Each write went out once (both answers lost); the retries looked instead of writing again.
+    expect(h.kommo.requests.count((r) => lost(r.method, r.path))).toBe(2);
+    expect(h.kommo.requests.count((r) => r.method === "GET" && r.path === `/api/v4/contacts/${contact.id}/notes`)).toBeGreaterThanOrEqual(1);
+    expect(h.kommo.requests.count((r) => r.method === "GET" && r.path === "/api/v4/tasks")).toBeGreaterThanOrEqual(1);
+    expect(tagsOf(contact.id)).toContain("email-bounced");
+    const job = (await h.worker!.db.outcomes.forJob(`loops-${deliveries[0]!.webhookId}`)).find((r) => r.step === "job");
+    expect(job).toMatchObject({ status: "succeeded" });
+  });
+
   it("turns a spam complaint into a note, the spam tag and consent 'complained'; a soft bounce into a note only", async () => {
     const spam = await syncedPerson();
     const soft = await syncedPerson();

@@ -314,6 +314,38 @@ export class KommoClient {
   }
 
   /**
+   * The texts of the common notes on one lead or contact added or changed since `since` (newest
+   * first, one page of 250). Kommo has no idempotency key and a repeated POST duplicates a note, so a
+   * writer that may have added one already (an earlier attempt that lost its answer) looks here first.
+   * (`GET /api/v4/{entity_type}/{entity_id}/notes`; 204 when there are none.)
+   */
+  async recentNoteTexts(entityType: EntityType, entityId: number, since: Date): Promise<string[]> {
+    assertEntityType(entityType);
+    assertId(entityId, "entityId");
+    const params = { filter: { note_type: ["common"], updated_at: { from: Math.floor(since.getTime() / 1000) } }, order: { updated_at: "desc" }, limit: KOMMO_MAX_PAGE };
+    const response = await this.http.get(`/${entityType}/${entityId}/notes?${query(params)}`);
+    return embedded(response.data, "notes").flatMap((note) => {
+      const text = (note as { params?: { text?: unknown } }).params?.text;
+      return typeof text === "string" ? [text] : [];
+    });
+  }
+
+  /**
+   * The texts of the open tasks on one lead or contact added or changed since `since` (one page of
+   * 250), for the same reason as `recentNoteTexts`. (`GET /api/v4/tasks`; 204 when there are none.)
+   */
+  async recentOpenTaskTexts(entityType: EntityType, entityId: number, since: Date): Promise<string[]> {
+    assertEntityType(entityType);
+    assertId(entityId, "entityId");
+    const filter = { entity_type: entityType, entity_id: [entityId], is_completed: 0, updated_at: { from: Math.floor(since.getTime() / 1000) } };
+    const response = await this.http.get(`/tasks?${query({ filter, order: { updated_at: "desc" }, limit: KOMMO_MAX_PAGE })}`);
+    return embedded(response.data, "tasks").flatMap((task) => {
+      const text = (task as { text?: unknown }).text;
+      return typeof text === "string" ? [text] : [];
+    });
+  }
+
+  /**
    * Every pipeline with its statuses. Statuses 142 (won) and 143 (lost) appear in each pipeline with
    * the same ids, so a stage is the pair (pipeline id, status id).
    * @see https://developers.kommo.com/reference/pipelines-list

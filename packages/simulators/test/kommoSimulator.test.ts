@@ -247,6 +247,23 @@ describe("Kommo simulator", () => {
       expect(sim.notesFor("leads", lead).map((n) => n.params.text)).toEqual(["Subscribed to Moosend", "Subscribed to Moosend"]);
     });
 
+    it("lists an entity's notes and the open tasks by updated_at, 204 when none; a lost answer still writes", async () => {
+      const contact = sim.seeded.contacts.ana;
+      expect((await api(`/contacts/${contact}/notes`)).status).toBe(204);
+      sim.faults.only((method, path) => method === "POST" && path.endsWith("/notes")).loseAnswerNext(1);
+      const lost = await api(`/contacts/${contact}/notes`, { method: "POST", json: [{ note_type: "common", params: { text: "Bounced" } }] });
+      expect(lost.status).toBe(504);
+      const notes = await (await api(`/contacts/${contact}/notes?filter[note_type][]=common&filter[updated_at][from]=0`)).json();
+      expect(notes._embedded.notes).toEqual([expect.objectContaining({ entity_id: contact, note_type: "common", params: { text: "Bounced" }, created_at: expect.any(Number) })]);
+      const later = Math.floor(Date.now() / 1000) + 3600;
+      expect((await api(`/contacts/${contact}/notes?filter[updated_at][from]=${later}`)).status).toBe(204);
+
+      await api("/tasks", { method: "POST", json: [{ text: "Check the address", complete_till: later, entity_type: "contacts", entity_id: contact }] });
+      const open = await (await api(`/tasks?filter[entity_type]=contacts&filter[entity_id][]=${contact}&filter[is_completed]=0`)).json();
+      expect(open._embedded.tasks).toEqual([expect.objectContaining({ text: "Check the address", entity_id: contact, entity_type: "contacts", is_completed: false })]);
+      expect((await api(`/tasks?filter[entity_type]=leads`)).status).toBe(204);
+    });
+
     it("rejects a task without complete_till", async () => {
       const res = await api("/tasks", { method: "POST", json: [{ text: "Check the address", entity_type: "contacts", entity_id: sim.seeded.contacts.ana }] });
       expect(res.status).toBe(400);

@@ -630,6 +630,76 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
     addNotes(req, res, entity, id);
   });
 
+  /** `filter[updated_at][from|to]` (unix s) as Kommo takes it on notes and tasks; a bare number is `from`. */
+  function updatedWithin(filter: Record<string, unknown>): (at: number) => boolean {
+    const range = isRecord(filter.updated_at) ? filter.updated_at : { from: filter.updated_at };
+    const from = intOf(range.from);
+    const to = intOf(range.to);
+    return (at) => (from === null || at >= from) && (to === null || at <= to);
+  }
+
+  app.get(`${API}/:entity/:id/notes`, (req, res, next) => {
+    const entity = req.params.entity;
+    const id = idParam(req);
+    if ((entity !== "leads" && entity !== "contacts") || id === null) return next();
+    const filter = isRecord(req.query.filter) ? req.query.filter : {};
+    const types = new Set(listOf(filter.note_type).map(String));
+    const within = updatedWithin(filter);
+    const notes = state.notes
+      .filter((n) => n.entityType === entity && n.entityId === id && (types.size === 0 || types.has(n.noteType)) && within(n.createdAt))
+      .map((n) => ({ ...n, updatedAt: n.createdAt }));
+    listPage(req, res, orderBy(notes, req.query.order), "notes", (n) => ({
+      id: n.id,
+      entity_id: n.entityId,
+      created_by: SEED.kommo.responsibleUserId,
+      updated_by: SEED.kommo.responsibleUserId,
+      created_at: n.createdAt,
+      updated_at: n.updatedAt,
+      responsible_user_id: SEED.kommo.responsibleUserId,
+      group_id: 0,
+      note_type: n.noteType,
+      params: n.params,
+      account_id: SEED.kommo.accountId,
+      _links: { self: { href: `${baseOf(req)}/${entity}/${n.entityId}/notes/${n.id}` } },
+    }));
+  });
+
+  app.get(`${API}/tasks`, (req, res) => {
+    const filter = isRecord(req.query.filter) ? req.query.filter : {};
+    const entityType = typeof filter.entity_type === "string" ? filter.entity_type : null;
+    const entityIds = new Set(listOf(filter.entity_id).map(intOf));
+    const completed = filter.is_completed === undefined ? null : String(filter.is_completed) === "1";
+    const within = updatedWithin(filter);
+    const tasks = state.tasks
+      .filter(
+        (t) =>
+          (entityType === null || t.entityType === entityType) &&
+          (entityIds.size === 0 || (t.entityId !== null && entityIds.has(t.entityId))) &&
+          (completed === null || t.isCompleted === completed) &&
+          within(t.createdAt),
+      )
+      .map((t) => ({ ...t, updatedAt: t.createdAt }));
+    listPage(req, res, orderBy(tasks, req.query.order), "tasks", (t) => ({
+      id: t.id,
+      created_by: SEED.kommo.responsibleUserId,
+      updated_by: SEED.kommo.responsibleUserId,
+      created_at: t.createdAt,
+      updated_at: t.updatedAt,
+      responsible_user_id: t.responsibleUserId,
+      group_id: 0,
+      entity_id: t.entityId,
+      entity_type: t.entityType,
+      is_completed: t.isCompleted,
+      task_type_id: t.taskTypeId,
+      text: t.text,
+      duration: 0,
+      complete_till: t.completeTill,
+      result: [],
+      account_id: SEED.kommo.accountId,
+      _links: { self: { href: `${baseOf(req)}/tasks/${t.id}` } },
+    }));
+  });
+
   app.post(`${API}/tasks`, (req, res) => {
     const body: unknown = req.body;
     if (!Array.isArray(body) || body.length === 0) return emptyRequest(res);

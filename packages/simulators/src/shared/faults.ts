@@ -2,12 +2,13 @@ import type { RequestHandler, Response } from "express";
 
 /**
  * Faults a test, the demo or a benchmark can inject: latency on every request, and the next N
- * requests failing with a status, answering the vendor's real 429, or never answering (a timeout
- * for the caller). `match` narrows a fault to some requests (e.g. one path).
+ * requests failing with a status, answering the vendor's real 429, never answering (a timeout
+ * for the caller), or doing the work and losing the answer (the caller sees an error for a write that
+ * happened). `match` narrows a fault to some requests (e.g. one path).
  */
 export class Faults {
   latencyMs = 0;
-  private queue: Array<{ kind: "status"; status: number } | { kind: "rateLimit" } | { kind: "hang" }> = [];
+  private queue: Array<{ kind: "status"; status: number } | { kind: "rateLimit" } | { kind: "hang" } | { kind: "lostAnswer"; status: number }> = [];
   private match: (method: string, path: string) => boolean = () => true;
 
   failNext(count: number, status = 500): this {
@@ -22,6 +23,12 @@ export class Faults {
 
   hangNext(count: number): this {
     for (let i = 0; i < count; i++) this.queue.push({ kind: "hang" });
+    return this;
+  }
+
+  /** The next N requests are carried out, and then answered with `status` instead of their answer. */
+  loseAnswerNext(count: number, status = 504): this {
+    for (let i = 0; i < count; i++) this.queue.push({ kind: "lostAnswer", status });
     return this;
   }
 
@@ -51,6 +58,15 @@ export class Faults {
       const fault = this.queue.shift()!;
       if (fault.kind === "hang") return; // the socket stays open until the client gives up
       if (fault.kind === "rateLimit") return answer429(res);
+      if (fault.kind === "lostAnswer") {
+        const send = res.send.bind(res);
+        res.send = () => {
+          res.send = send;
+          answerError(res, fault.status);
+          return res;
+        };
+        return next();
+      }
       return answerError(res, fault.status);
     };
   }
