@@ -148,24 +148,6 @@ describe("kommo.leadStatusChanged with a removeOnExit list (the stage's list fol
     expect(removes()).toBe(1);
   });
 
-  it("takes a bulk move's people off the list in remove_many calls, not one call each", async () => {
-    const people = await Promise.all(
-      Array.from({ length: 12 }, async (_, i) => {
-        const email = uniqueEmail(`bulk${i}`);
-        const contact = await h.kommo.addContact({ id: uniqueId(), name: `Person ${i}`, email, company: "Acme" });
-        const lead = await h.kommo.addLead({ id: uniqueId(), name: `Deal ${i}`, contactId: contact.id, statusId: 6001 });
-        return { email, lead };
-      }),
-    );
-    for (const { lead } of people) await jobDone(lead.id, "kommo.leadAdded");
-    await Promise.all(people.map(({ lead }) => h.kommo.moveLead(lead.id, 6002)));
-    for (const { lead } of people) await jobDone(lead.id, "kommo.leadStatusChanged");
-    expect(people.filter(({ email }) => status(LISTS.newLead, email) !== "Removed")).toEqual([]);
-    const removeMany = h.moosend.requests.count((r) => r.path === `/v3/subscribers/${LISTS.newLead}/remove_many.json`);
-    expect(removeMany).toBeGreaterThanOrEqual(1);
-    expect(removes() + removeMany).toBeLessThan(6);
-  }, 60_000);
-
   it("never takes the person off the list of the lead's current stage, even when 'added' is processed last", async () => {
     h.kommo.state.webhooks.length = 0; // the hand-made deliveries below are the only ones, in this order
     const email = uniqueEmail("late");
