@@ -220,6 +220,14 @@ function fuzzyMatch(entity: { id: number; name: string; customFields: KommoSimFi
   return haystack.some((text) => text.toLowerCase().includes(needle));
 }
 
+/** `filter[updated_at][from|to]` (unix s), as Kommo's lists of leads, notes and tasks take it. */
+function updatedWithin(filter: Record<string, unknown>): (at: number) => boolean {
+  const range = isRecord(filter.updated_at) ? filter.updated_at : {};
+  const from = intOf(range.from);
+  const to = intOf(range.to);
+  return (at) => (from === null || at >= from) && (to === null || at <= to);
+}
+
 function orderBy<T extends { id: number; updatedAt: number; createdAt: number }>(items: T[], order: unknown): T[] {
   const spec = isRecord(order) ? order : {};
   const [key, direction] = (Object.entries(spec)[0] ?? ["id", "asc"]) as [string, unknown];
@@ -440,9 +448,7 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
     const ids = new Set(listOf(filter.id).map(intOf));
     const pipelineIds = new Set(listOf(filter.pipeline_id).map(intOf));
     const stages = listOf(filter.statuses).filter(isRecord).map((s) => ({ pipelineId: intOf(s.pipeline_id), statusId: intOf(s.status_id) }));
-    const updated = isRecord(filter.updated_at) ? filter.updated_at : {};
-    const from = intOf(updated.from);
-    const to = intOf(updated.to);
+    const within = updatedWithin(filter);
     const query = typeof req.query.query === "string" ? req.query.query : "";
     const leads = [...state.leads.values()].filter(
       (lead) =>
@@ -450,8 +456,7 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
         (ids.size === 0 || ids.has(lead.id)) &&
         (pipelineIds.size === 0 || pipelineIds.has(lead.pipelineId)) &&
         (stages.length === 0 || stages.some((s) => s.pipelineId === lead.pipelineId && (s.statusId === null || s.statusId === lead.statusId))) &&
-        (from === null || lead.updatedAt >= from) &&
-        (to === null || lead.updatedAt <= to) &&
+        within(lead.updatedAt) &&
         fuzzyMatch(lead, query),
     );
     const withContacts = withSet(req).has("contacts");
@@ -629,14 +634,6 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
     if ((entity !== "leads" && entity !== "contacts") || id === null) return next();
     addNotes(req, res, entity, id);
   });
-
-  /** `filter[updated_at][from|to]` (unix s) as Kommo takes it on notes and tasks; a bare number is `from`. */
-  function updatedWithin(filter: Record<string, unknown>): (at: number) => boolean {
-    const range = isRecord(filter.updated_at) ? filter.updated_at : { from: filter.updated_at };
-    const from = intOf(range.from);
-    const to = intOf(range.to);
-    return (at) => (from === null || at >= from) && (to === null || at <= to);
-  }
 
   app.get(`${API}/:entity/:id/notes`, (req, res, next) => {
     const entity = req.params.entity;
