@@ -1,6 +1,7 @@
 import type { Job } from "bullmq";
 import type { ConsentState } from "@funnelsync/db";
 import type { KommoContact } from "@funnelsync/kommo-client";
+import { isFirstStart } from "./outcomeRecorder";
 import type { WorkerDeps } from "./processors/types";
 
 /** What an e-mail platform told us about one address, in our own words. */
@@ -99,26 +100,6 @@ async function withdrawElsewhere(job: Job, deps: WorkerDeps, signal: EspSignal, 
   }
 }
 
-/**
- * Kommo has no idempotency key and a repeated POST duplicates a note or task, so an attempt after the
- * first (the earlier one may have reached Kommo and lost its answer: a timeout, a crash) looks for the
- * text among what the entity got since the job was created. A first attempt writes straight away.
- */
-async function alreadyInKommo(job: Job, recentTexts: () => Promise<string[]>, text: string): Promise<boolean> {
-  const retried = job.attemptsMade > 0 || job.attemptsStarted > 1;
-  return retried && (await recentTexts()).includes(text);
-}
-
-/** When the job was created, a little early: Kommo stamps whole seconds. */
-function jobCreated(job: Job): Date {
-  return new Date(job.timestamp - 2_000);
-}
-
-async function filterAsync<T>(items: T[], keep: (item: T) => Promise<boolean>): Promise<T[]> {
-  const kept = await Promise.all(items.map(keep));
-  return items.filter((_, i) => kept[i]);
-}
-
 async function updateContact(job: Job, deps: WorkerDeps, signal: EspSignal, email: string, contact: KommoContact, known: boolean): Promise<void> {
   const { mapping, outcomes, kommo } = deps;
   const meta = { vendor: "kommo" as const, contactId: contact.id, email };
@@ -128,21 +109,27 @@ async function updateContact(job: Job, deps: WorkerDeps, signal: EspSignal, emai
     const leads = contact.leadIds.length ? [...(await kommo.getLeads(contact.leadIds)).values()] : [];
     const openLeadIds = leads.filter((lead) => !WON_OR_LOST.has(lead.statusId)).map((lead) => lead.id);
     const text = noteText({ ...signal, email });
-    const lacksNote = (entityType: "contacts" | "leads") => async (entityId: number) =>
-      !(await alreadyInKommo(job, () => kommo.recentNoteTexts(entityType, entityId, jobCreated(job)), text));
+    // Kommo has no idempotency key and a repeated POST duplicates a note or task. An earlier attempt may
+    // have reached Kommo and lost its answer (a timeout, a crash), so a later one first looks among
+    // what the entity got since the job was created (a little before: Kommo stamps whole seconds).
+    const retried = !isFirstStart(job);
+    const since = new Date(job.timestamp - 2_000);
+    const lacksNote = async (entityType: "contacts" | "leads", entityId: number) =>
+      !retried || !(await kommo.recentNoteTexts(entityType, entityId, since)).includes(text);
     await outcomes.step(job, `kommo.note.contact-${contact.id}`, { ...meta, action: "addNote" }, async () =>
-      (await lacksNote("contacts")(contact.id)) ? kommo.addNotes("contacts", [{ entityId: contact.id, text }]) : [],
+      (await lacksNote("contacts", contact.id)) ? kommo.addNotes("contacts", [{ entityId: contact.id, text }]) : [],
     );
     if (openLeadIds.length) {
       await outcomes.step(job, `kommo.note.leads-${contact.id}`, { ...meta, action: "addNote", detail: { leadIds: openLeadIds } }, async () => {
-        const lacking = await filterAsync(openLeadIds, lacksNote("leads"));
-        return lacking.length ? kommo.addNotes("leads", lacking.map((entityId) => ({ entityId, text }))) : [];
+        const lacking = await Promise.all(openLeadIds.map((id) => lacksNote("leads", id)));
+        const leadIds = openLeadIds.filter((_, i) => lacking[i]);
+        return leadIds.length ? kommo.addNotes("leads", leadIds.map((entityId) => ({ entityId, text }))) : [];
       });
     }
     if (signal.kind === "hardBounce" && mapping.kommo.taskOnHardBounce) {
       const taskText = `Check the e-mail address ${email}: messages to it bounce permanently.`;
       await outcomes.step(job, `kommo.task.contact-${contact.id}`, { ...meta, action: "addTask" }, async () =>
-        (await alreadyInKommo(job, () => kommo.recentOpenTaskTexts("contacts", contact.id, jobCreated(job)), taskText))
+        retried && (await kommo.recentOpenTaskTexts("contacts", contact.id, since)).includes(taskText)
           ? undefined
           : kommo.addTask({
               text: taskText,

@@ -35,6 +35,11 @@ function boundedKey(key: string): string {
  * already done, so an e-mail sent before a later step failed is not sent again; each step gets an
  * idempotency key made from the job id and step name, stable across retries.
  */
+/** A job on its first start: no earlier attempt (failed, or cut off by a crash) can have done anything. */
+export function isFirstStart(job: Job): boolean {
+  return job.attemptsStarted <= 1 && job.attemptsMade === 0;
+}
+
 export class OutcomeRecorder {
   /** Jobs that ended as a whole-job skip in their current attempt: their final row is written. */
   private readonly skippedJobs = new Set<string>();
@@ -46,7 +51,7 @@ export class OutcomeRecorder {
     const jobId = job.id!;
     // A job on its first start has no earlier attempt, so no row to find: under a burst that saves
     // a query per step. A retry, a replay or a restart after a stall looks.
-    const previous = job.attemptsStarted <= 1 && job.attemptsMade === 0 ? null : await this.db.outcomes.get(jobId, step);
+    const previous = isFirstStart(job) ? null : await this.db.outcomes.get(jobId, step);
     if (previous?.status === "succeeded" || previous?.status === "skipped") return undefined;
     const idempotencyKey = boundedKey(meta.idempotencyKey ?? `${jobId}-${step}`);
     const started = this.now();
