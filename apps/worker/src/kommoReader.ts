@@ -23,6 +23,7 @@ export class KommoReader {
   private readonly leads: Batcher<number, number, KommoLead | null, Admission>;
   private readonly contacts: Batcher<number, number, KommoContact | null, Admission>;
   private readonly leadArrivals = new RecentRate();
+  private readonly leadsExpected = new RecentRate();
 
   constructor(kommo: KommoClient) {
     // Each batch takes its ids only once its rate-limit slot is there: ids arriving while it waited
@@ -40,6 +41,16 @@ export class KommoReader {
     return this.leads.add(id, id);
   }
 
+  /**
+   * Lead look-ups on their way: the Kommo changes of an ingest batch this process has just split.
+   * At a burst's start the worker takes in batches faster than their jobs reach the reader, and the
+   * look-ups that did arrive went out as pages of one to a few leads, spending most of Kommo's first
+   * second. Announced, the burst is seen before its first look-ups.
+   */
+  expectLeads(count: number): void {
+    if (count > 0) this.leadsExpected.note(count);
+  }
+
   private async fillLeadPage(): Promise<void> {
     const deadline = Date.now() + FILL_MAX_MS;
     while (this.leads.waiting < KOMMO_MAX_PAGE && Date.now() < deadline && this.inBurst()) {
@@ -50,9 +61,11 @@ export class KommoReader {
   /**
    * The last quarter second sees a burst within its first page (over a whole second its first 50 leads
    * went out as small pages); the whole second keeps seeing it through the pauses of a busy worker.
+   * Look-ups announced count apart from those made, so a quiet stream of both is no burst.
    */
   private inBurst(): boolean {
-    return Math.max(this.leadArrivals.perMs(), this.leadArrivals.perMs(250)) * 1000 >= BURST_LEADS_PER_SECOND;
+    const perSecond = (rate: RecentRate) => Math.max(rate.perMs(), rate.perMs(250)) * 1000;
+    return Math.max(perSecond(this.leadArrivals), perSecond(this.leadsExpected)) >= BURST_LEADS_PER_SECOND;
   }
 
   contact(id: number): Promise<KommoContact | null> {

@@ -62,4 +62,27 @@ describe("KommoReader against the Kommo simulator", () => {
     expect(leadPages()).toContain(KOMMO_MAX_PAGE);
     expect(leadPages().length).toBeLessThanOrEqual(3);
   });
+
+  it("fills its pages from the first look-up when a split batch has announced the leads coming", async () => {
+    // 12 look-ups over 120 ms (100 a second): without the announcement the first ones each went alone,
+    // before the quarter second's count showed the pace.
+    const leads = await Promise.all(Array.from({ length: 12 }, () => sim.addLead()));
+    reader.expectLeads(60);
+    const reads: Array<Promise<unknown>> = [];
+    for (const lead of leads) {
+      reads.push(reader.lead(lead.id));
+      await sleep(10);
+    }
+    expect((await Promise.all(reads)).every((lead) => lead !== null)).toBe(true);
+    expect(leadPages()).toEqual([12]);
+  });
+
+  it("takes a few announced leads for no burst: a lone look-up after them still goes at once", async () => {
+    const lead = await sim.addLead();
+    reader.expectLeads(3);
+    const started = Date.now();
+    await reader.lead(lead.id);
+    expect(leadPages()).toEqual([1]);
+    expect(Date.now() - started).toBeLessThan(250);
+  });
 });

@@ -7,6 +7,7 @@ type JobToAdd = Parameters<WorkerDeps["enqueue"]>[0][number];
  * Splits a batch that ingest wrote under load into the jobs it carries, each with its deterministic
  * id, so redeliveries still land on existing jobs. A member that does not parse is dropped and
  * logged: ingest built it, so it can only be a version mismatch, and the others must not wait on it.
+ * The Kommo reader hears how many Kommo changes are coming, so it fills its pages from the first one.
  */
 export const ingestBatch: Processor<"ingest.batch"> = async (job, deps) => {
   const jobs: JobToAdd[] = [];
@@ -21,5 +22,6 @@ export const ingestBatch: Processor<"ingest.batch"> = async (job, deps) => {
       deps.logger.error("worker.ingestBatch: bad job in batch", { name: member.name, error });
     }
   }
+  deps.kommoReader.expectLeads(jobs.filter((member) => member.name.startsWith("kommo.")).length);
   await deps.enqueue(jobs);
 };
