@@ -36,7 +36,14 @@ class LocalWindow {
   spend(): void {
     this.sent.push(this.now());
   }
-
+  /** Milliseconds until `calls` calls fit at once, spacing aside (0: now). */
+  msUntilFree(calls: number): number {
+    const windowMs = this.limit.perMs + defaultMargin(this.limit);
+    const t = this.now();
+    this.sent = this.sent.filter((at) => at > t - windowMs);
+    const excess = this.sent.length - (this.limit.max - calls);
+    return excess <= 0 ? 0 : Math.max(0, this.sent[excess - 1]! + windowMs - t);
+  }
 }
 
 /**
@@ -122,7 +129,11 @@ export class MoosendSubscriptions {
           await this.send(listId, this.take(pending, 1), "single");
         } else if (bulkWait === 0) {
           await this.fill(listId, pending);
-          await this.send(listId, this.take(pending, MOOSEND_MAX_BATCH), "bulk");
+          if (await this.pairUp(listId, pending)) {
+            await Promise.all([this.send(listId, this.take(pending, MOOSEND_MAX_BATCH), "bulk"), this.send(listId, this.take(pending, MOOSEND_MAX_BATCH), "bulk")]);
+          } else {
+            await this.send(listId, this.take(pending, MOOSEND_MAX_BATCH), "bulk");
+          }
         } else {
           // Several waiting go together in the next bulk call; a lone one takes whichever frees first.
           // With half a call's worth or more, look again soon: a burst's tail goes without spacing.
@@ -152,6 +163,27 @@ export class MoosendSubscriptions {
       if (pending.size + (await this.comingUp(left)) < MOOSEND_MAX_BATCH) return;
       await this.wait(listId, FILL_POLL_MS);
     }
+  }
+
+  /**
+   * With a full call waiting and a window that takes two calls within `FILL_POLL_MS` (a burst), the
+   * second call goes together with the first: waited for (at most `FILL_MAX_MS`) while its people are
+   * on their way, or as the burst's tail (half a call or more, nothing more coming). Sent alone, the
+   * first call's thousand answers arrive while the worker is still taking in the second thousand, and
+   * finishing those jobs held the second call up; every later window follows the second call.
+   * True when both calls are to go now.
+   */
+  private async pairUp(listId: string, pending: Map<string, Pending>): Promise<boolean> {
+    if (pending.size < MOOSEND_MAX_BATCH || this.bulk.msUntilFree(2) > FILL_POLL_MS) return false;
+    const started = this.now();
+    for (let left = FILL_MAX_MS; pending.size < 2 * MOOSEND_MAX_BATCH && left > 0; left = FILL_MAX_MS - (this.now() - started)) {
+      if (pending.size + (await this.comingUp(left)) < 2 * MOOSEND_MAX_BATCH) break;
+      await this.wait(listId, FILL_POLL_MS);
+    }
+    const second = pending.size - MOOSEND_MAX_BATCH;
+    const paired = second >= MOOSEND_MAX_BATCH || (second >= MOOSEND_MAX_BATCH / 2 && (await this.comingUp()) === 0);
+    if (paired) await this.wait(listId, this.bulk.msUntilFree(2));
+    return paired;
   }
 
   private take(pending: Map<string, Pending>, count: number): Pending[] {

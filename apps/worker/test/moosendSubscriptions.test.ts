@@ -45,6 +45,29 @@ describe("MoosendSubscriptions under a burst", () => {
     expect(sim.subscribers(LIST).filter((s) => s.Email.startsWith("burst-"))).toHaveLength(2 * MOOSEND_MAX_BATCH);
   });
 
+  it("holds a fresh window's full first call while the second's people are on their way, then sends both together", async () => {
+    let upstream = 2 * MOOSEND_MAX_BATCH;
+    const scheduler = new MoosendSubscriptions(client(), async () => upstream);
+    const started = Date.now();
+    const answers: Array<Promise<unknown>> = [];
+    // One more than a call: the very first goes at once as a single, before anyone else is waiting.
+    for (let i = 0; i <= MOOSEND_MAX_BATCH; i++) answers.push(scheduler.subscribe(LIST, person(i)));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // A full call is waiting, but sent alone its answers would land while the second thousand is being read.
+    expect(calls().filter((c) => c.bulk)).toEqual([]);
+    for (let i = MOOSEND_MAX_BATCH + 1; i <= 2 * MOOSEND_MAX_BATCH; i++) answers.push(scheduler.subscribe(LIST, person(i)));
+    upstream = 0;
+    await Promise.all(answers);
+
+    expect(calls()).toEqual([
+      { bulk: false, people: 1 },
+      { bulk: true, people: MOOSEND_MAX_BATCH },
+      { bulk: true, people: MOOSEND_MAX_BATCH },
+    ]);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(sim.requests.count((r) => r.status === 429)).toBe(0);
+  });
+
   it("sends what is waiting at once when nothing more is coming", async () => {
     const scheduler = new MoosendSubscriptions(client(), async () => 0);
     const started = Date.now();
