@@ -25,8 +25,10 @@ interface VendorPlan {
  * The least time the vendors' limits allow for `events` stage changes on a Moosend-only stage, if
  * every call were batched as far as the APIs allow. With at most `max` calls in any `perMs`, call k
  * (from 0) can start at floor(k / max) · perMs, so the last of n ends at floor((n − 1) / max) · perMs
- * plus one answer's latency. The minimum is the slowest vendor's; it ignores that Kommo's reads come
- * before Moosend's writes and the time to deliver the webhooks, so it is a lower bound.
+ * plus one answer's latency. `minimumMs` is the slowest vendor's alone (Moosend's windows);
+ * `chainedMs` also lets each Moosend call wait for the Kommo reads of the people it carries, which no
+ * implementation can avoid, and is the bound the target applies to. Both ignore the time to deliver
+ * the webhooks, so both are lower bounds.
  */
 export function vendorLimitedMinimum(events: number, moosendBulk: { max: number; perMs: number }, latencyMs = VENDOR_LATENCY_MS) {
   const at = (calls: number, limit: { max: number; perMs: number }) => (calls === 0 ? 0 : Math.floor((calls - 1) / limit.max) * limit.perMs + latencyMs);
@@ -96,7 +98,7 @@ export const burstScenario: Scenario = {
     const vendors = await startVendors();
     ctx.defer(() => vendors.close());
     const minimum = vendorLimitedMinimum(events, vendors.moosend.limits.subscribeMany);
-    const capMs = Math.max(60_000, 3 * minimum.minimumMs);
+    const capMs = Math.max(60_000, 3 * minimum.chainedMs);
 
     ctx.progress(`burst: seeding ${events} leads with contacts in the Kommo simulator`);
     const leads = await seedLeads(vendors.kommo, events, { idBase: 43_000_000, tag: "burst" });
@@ -115,7 +117,7 @@ export const burstScenario: Scenario = {
     const poster = new FormPoster(`${ingest.url}${vendors.kommoHookPath}`, 32);
     ctx.defer(async () => poster.close());
 
-    ctx.progress(`burst: posting ${events} webhooks; waiting up to ${round(capMs / 1000, 0)} s for every subscribe (vendor-limited minimum ${round(minimum.minimumMs / 1000, 2)} s)`);
+    ctx.progress(`burst: posting ${events} webhooks; waiting up to ${round(capMs / 1000, 0)} s for every subscribe (vendor-limited minimum ${round(minimum.chainedMs / 1000, 2)} s)`);
     const t0 = performance.now();
     let next = 0;
     let rejected = 0;
@@ -174,11 +176,11 @@ export const burstScenario: Scenario = {
           digits: 1,
           ...(drainMs === null && { shown: `did not drain within ${capText} (${synced}/${events} synced)` }),
         }),
-        figure(s, "vendor-limited minimum", minimum.minimumMs / 1000, "s", { digits: 2 }),
-        figure(s, "drain / minimum", drainMs === null ? null : drainMs / minimum.minimumMs, "×", {
+        figure(s, "vendor-limited minimum (Kommo's reads, then Moosend's windows)", minimum.chainedMs / 1000, "s", { digits: 2 }),
+        figure(s, "drain / minimum", drainMs === null ? null : drainMs / minimum.chainedMs, "×", {
           digits: 2,
-          ...(drainMs === null && { shown: `> ${round(capMs / minimum.minimumMs, 1)} ×` }),
-          target: { text: "≤ 1.1 ×", met: drainMs !== null && drainMs <= 1.1 * minimum.minimumMs },
+          ...(drainMs === null && { shown: `> ${round(capMs / minimum.chainedMs, 1)} ×` }),
+          target: { text: "≤ 1.1 ×", met: drainMs !== null && drainMs <= 1.1 * minimum.chainedMs },
         }),
         ...(drained
           ? []
@@ -188,9 +190,9 @@ export const burstScenario: Scenario = {
                 shown: `${round(throughput, 2)} ev/s (≈ ${round(events / Math.max(throughput, 1e-9) / 60, 1)} min to drain)`,
               }),
             ]),
-        figure(s, "drain / minimum with Kommo's reads before Moosend's writes", drainMs === null ? null : drainMs / minimum.chainedMs, "×", {
+        figure(s, "drain / Moosend's windows alone (ignores Kommo's reads; the target's bound until 2026-12-02)", drainMs === null ? null : drainMs / minimum.minimumMs, "×", {
           digits: 2,
-          shown: drainMs === null ? "—" : `${round(drainMs / minimum.chainedMs, 2)} × (of ${round(minimum.chainedMs / 1000, 2)} s)`,
+          shown: drainMs === null ? "—" : `${round(drainMs / minimum.minimumMs, 2)} × (of ${round(minimum.minimumMs / 1000, 2)} s)`,
         }),
         figure(s, "Kommo calls per event", kommoPerEvent, "", {
           digits: 3,
@@ -218,7 +220,7 @@ export const burstScenario: Scenario = {
         elapsedSeconds: round(elapsedMs / 1000, 2),
         syncRatePerSecond: round(throughput, 3),
         vendorLimitedMinimum: minimum,
-        ...(lastAckAt - t0 > minimum.minimumMs && {
+        ...(lastAckAt - t0 > minimum.chainedMs && {
           note: "delivering the webhooks took longer than the vendor-limited minimum: at this size the ratio mostly measures ingest and the bench; it is meant for 10,000 events",
         }),
         posting: {
