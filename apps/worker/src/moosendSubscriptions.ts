@@ -36,13 +36,12 @@ class LocalWindow {
   spend(): void {
     this.sent.push(this.now());
   }
-  /** Milliseconds until `calls` calls fit at once, spacing aside (0: now). */
-  msUntilFree(calls: number): number {
+  /** Calls that fit now, spacing aside. */
+  free(): number {
     const windowMs = this.limit.perMs + defaultMargin(this.limit);
     const t = this.now();
     this.sent = this.sent.filter((at) => at > t - windowMs);
-    const excess = this.sent.length - (this.limit.max - calls);
-    return excess <= 0 ? 0 : Math.max(0, this.sent[excess - 1]! + windowMs - t);
+    return this.limit.max - this.sent.length;
   }
 }
 
@@ -78,8 +77,11 @@ export class MoosendSubscriptions {
   private readonly single: LocalWindow;
   private readonly bulk: LocalWindow;
 
-  /** Callers waiting for an answer: pending here or in a call in flight. */
+  /** Callers waiting for an answer: pending here, in a call in flight or held back (see `send`). */
   private waiting = 0;
+  /** Answers of a window's first bulk call, held back until the window's next bulk call has gone. */
+  private held: Array<() => void> = [];
+  private heldTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly moosend: MoosendClient,
@@ -129,11 +131,7 @@ export class MoosendSubscriptions {
           await this.send(listId, this.take(pending, 1), "single");
         } else if (bulkWait === 0) {
           await this.fill(listId, pending);
-          if (await this.pairUp(listId, pending)) {
-            await Promise.all([this.send(listId, this.take(pending, MOOSEND_MAX_BATCH), "bulk"), this.send(listId, this.take(pending, MOOSEND_MAX_BATCH), "bulk")]);
-          } else {
-            await this.send(listId, this.take(pending, MOOSEND_MAX_BATCH), "bulk");
-          }
+          await this.send(listId, this.take(pending, MOOSEND_MAX_BATCH), "bulk");
         } else {
           // Several waiting go together in the next bulk call; a lone one takes whichever frees first.
           // With half a call's worth or more, look again soon: a burst's tail goes without spacing.
@@ -165,27 +163,6 @@ export class MoosendSubscriptions {
     }
   }
 
-  /**
-   * With a full call waiting and a window that takes two calls within `FILL_POLL_MS` (a burst), the
-   * second call goes together with the first: waited for (at most `FILL_MAX_MS`) while its people are
-   * on their way, or as the burst's tail (half a call or more, nothing more coming). Sent alone, the
-   * first call's thousand answers arrive while the worker is still taking in the second thousand, and
-   * finishing those jobs held the second call up; every later window follows the second call.
-   * True when both calls are to go now.
-   */
-  private async pairUp(listId: string, pending: Map<string, Pending>): Promise<boolean> {
-    if (pending.size < MOOSEND_MAX_BATCH || this.bulk.msUntilFree(2) > FILL_POLL_MS) return false;
-    const started = this.now();
-    for (let left = FILL_MAX_MS; pending.size < 2 * MOOSEND_MAX_BATCH && left > 0; left = FILL_MAX_MS - (this.now() - started)) {
-      if (pending.size + (await this.comingUp(left)) < 2 * MOOSEND_MAX_BATCH) break;
-      await this.wait(listId, FILL_POLL_MS);
-    }
-    const second = pending.size - MOOSEND_MAX_BATCH;
-    const paired = second >= MOOSEND_MAX_BATCH || (second >= MOOSEND_MAX_BATCH / 2 && (await this.comingUp()) === 0);
-    if (paired) await this.wait(listId, this.bulk.msUntilFree(2));
-    return paired;
-  }
-
   private take(pending: Map<string, Pending>, count: number): Pending[] {
     const taken: Pending[] = [];
     for (const [email, entry] of pending) {
@@ -207,6 +184,7 @@ export class MoosendSubscriptions {
       }
       if (batch.length === 0) return;
       (kind === "single" ? this.single : this.bulk).spend();
+      if (kind === "bulk") this.releaseHeld();
       const found = new Map<string, MoosendSubscriber>();
       if (kind === "single") {
         const one = await this.moosend.subscribe(listId, batch[0]!.input);
@@ -215,16 +193,48 @@ export class MoosendSubscriptions {
         const { subscribers } = await this.moosend.subscribeMany(listId, batch.map((p) => p.input));
         for (const s of subscribers) found.set(s.email.toLowerCase(), s);
       }
-      for (const entry of batch) {
-        const subscriber = found.get(entry.input.email);
-        if (subscriber) for (const waiter of entry.waiters) waiter.resolve(subscriber);
-        else {
-          const ignored = createVendorError({ vendor: "moosend", status: 200, what: `subscribe_many to ${listId}`, detail: `${entry.input.email} was ignored as invalid`, retryable: false });
-          for (const waiter of entry.waiters) waiter.reject(ignored);
+      const answer = () => {
+        for (const entry of batch) {
+          const subscriber = found.get(entry.input.email);
+          if (subscriber) for (const waiter of entry.waiters) waiter.resolve(subscriber);
+          else {
+            const ignored = createVendorError({ vendor: "moosend", status: 200, what: `subscribe_many to ${listId}`, detail: `${entry.input.email} was ignored as invalid`, retryable: false });
+            for (const waiter of entry.waiters) waiter.reject(ignored);
+          }
         }
-      }
+      };
+      if (kind === "bulk" && (await this.secondCallComing(listId))) this.holdBack(answer);
+      else answer();
     } catch (error) {
       for (const entry of batch) for (const waiter of entry.waiters) waiter.reject(error);
     }
+  }
+
+  /**
+   * Whether the bulk call just answered was its window's first under a burst: the window still has a
+   * call free and a full call's worth is waiting or on its way. Then its answers wait (see `holdBack`).
+   */
+  private async secondCallComing(listId: string): Promise<boolean> {
+    if (this.bulk.free() === 0) return false;
+    return (this.lists.get(listId)?.size ?? 0) + (await this.comingUp()) >= MOOSEND_MAX_BATCH;
+  }
+
+  /**
+   * Gives a window's first bulk answers once its next bulk call has gone (at most `FILL_MAX_MS` later).
+   * Given at once, a thousand jobs finish and the next thousand start while the worker is still
+   * reading the people of the window's second call, and that work held the call up; every later window
+   * follows the second call. Nothing waits on these answers but the jobs' own completion.
+   */
+  private holdBack(answer: () => void): void {
+    this.held.push(answer);
+    this.heldTimer ??= setTimeout(() => this.releaseHeld(), FILL_MAX_MS);
+  }
+
+  private releaseHeld(): void {
+    clearTimeout(this.heldTimer);
+    this.heldTimer = undefined;
+    const held = this.held;
+    this.held = [];
+    for (const answer of held) answer();
   }
 }
