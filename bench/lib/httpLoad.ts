@@ -1,7 +1,10 @@
+import { execFile } from "node:child_process";
 import http from "node:http";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import autocannon from "autocannon";
+import type { PacedRequest } from "./pacedClient";
 
 export interface Posted {
   status: number;
@@ -49,6 +52,13 @@ export class FormPoster {
   }
 }
 
+export interface PacedRun {
+  results: Posted[];
+  achievedRate: number;
+  /** How late the sender itself ever was: its own pauses, which also delay when it sees answers. */
+  maxLagMs: number;
+}
+
 /**
  * Open-loop load at a steady `rate` per second for `durationMs`: request i is due at start + i/rate,
  * whatever happened to earlier ones, so a slow answer cannot slow the arrivals down. Latency is timed
@@ -59,7 +69,7 @@ export async function pacedLoad(options: {
   rate: number;
   durationMs: number;
   body: (i: number) => string;
-}): Promise<{ results: Posted[]; achievedRate: number; maxLagMs: number }> {
+}): Promise<PacedRun> {
   const { poster, rate, durationMs } = options;
   const total = Math.round((rate * durationMs) / 1000);
   const intervalMs = 1000 / rate;
@@ -126,4 +136,18 @@ export async function cannon(options: {
     durationSeconds: result.duration,
     latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max, mean: result.latency.mean },
   };
+}
+
+/**
+ * `pacedLoad` in a child process of its own (see `pacedClient.ts`), so that the bench's own work (the
+ * simulators, what autocannon left on the heap) does not pause the sender or delay the answers it sees.
+ */
+export function pacedLoadInProcess(request: PacedRequest): Promise<PacedRun> {
+  const script = join(__dirname, "pacedClient.ts");
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ["--import", "tsx", script, JSON.stringify(request)], { maxBuffer: 64 * 1024 * 1024, timeout: request.durationMs + 60_000 }, (error, stdout, stderr) => {
+      if (error) return reject(new Error(`paced load process failed: ${error.message}\n${stderr}`));
+      resolve(JSON.parse(stdout) as PacedRun);
+    });
+  });
 }

@@ -1,5 +1,5 @@
 import { startBareExpress, startIngestProcess } from "../lib/apps";
-import { FormPoster, cannon, pacedLoad, type CannonSummary } from "../lib/httpLoad";
+import { cannon, pacedLoadInProcess, type CannonSummary } from "../lib/httpLoad";
 import { PIPELINE_ID, STATUS, stageChangeBody } from "../lib/kommoEvents";
 import { figure } from "../lib/report";
 import { MAPPINGS, abortable, appEnv, type Scenario } from "../lib/scenario";
@@ -12,11 +12,12 @@ const CONNECTIONS = 16;
 
 /**
  * A stage-change body per request with its own 8-digit lead id, so every request enqueues a new job
- * (an existing job id would cost ingest less) and every body has the same size.
+ * (an existing job id would cost ingest less) and every body has the same size: the body's text
+ * around the id, and the ids from `firstId` on.
  */
-function bodies(): (i: number) => string {
+function bodyParts(): string[] {
   const placeholder = "99999999";
-  const parts = stageChangeBody({
+  return stageChangeBody({
     id: Number(placeholder),
     name: "Throughput lead",
     statusId: STATUS.nurture,
@@ -27,9 +28,17 @@ function bodies(): (i: number) => string {
     updatedAt: 1_760_000_100,
     budget: "5000",
   }).split(placeholder);
-  let next = 60_000_000;
+}
+
+function bodies(firstId: number): (i: number) => string {
+  const parts = bodyParts();
+  let next = firstId;
   return () => parts.join(String(next++));
 }
+
+/** Lead ids for the autocannon runs, and a range of their own for the paced run's process. */
+const THROUGHPUT_FIRST_ID = 60_000_000;
+const PACED_FIRST_ID = 90_000_000;
 
 /** Cumulative counts of ingest's own `funnelsync_ingest_ack_seconds` histogram for answered Kommo webhooks. */
 async function ackHistogram(ingestUrl: string): Promise<Map<string, number>> {
@@ -83,7 +92,7 @@ export const ingestScenario: Scenario = {
     ctx.defer(() => bare.stop());
     ctx.defer(() => reading.stop());
     ctx.defer(() => ingest.stop());
-    const body = bodies();
+    const body = bodies(THROUGHPUT_FIRST_ID);
     const bareUrl = `${bare.url}${vendors.kommoHookPath}`;
     const readingUrl = `${reading.url}${vendors.kommoHookPath}`;
     const ingestUrl = `${ingest.url}${vendors.kommoHookPath}`;
@@ -109,10 +118,8 @@ export const ingestScenario: Scenario = {
     abortable(ctx.signal);
 
     ctx.progress(`ingest: ack latency at a steady ${ACK_RATE} req/s for ${seconds} s`);
-    const poster = new FormPoster(ingestUrl, 64);
-    ctx.defer(async () => poster.close());
     const histogramBefore = await ackHistogram(ingest.url);
-    const paced = await pacedLoad({ poster, rate: ACK_RATE, durationMs: seconds * 1000, body });
+    const paced = await pacedLoadInProcess({ url: ingestUrl, rate: ACK_RATE, durationMs: seconds * 1000, bodyParts: bodyParts(), firstId: PACED_FIRST_ID, maxSockets: 64 });
     const server = serverSideAcks(histogramBefore, await ackHistogram(ingest.url));
     const acks = sortedNumbers(paced.results.filter((r) => r.status === 200).map((r) => r.ackAt - r.sentAt));
     const pacedFailures = paced.results.filter((r) => r.status !== 200).length;
@@ -162,7 +169,7 @@ export const ingestScenario: Scenario = {
         ratio: round(ratio, 3),
         bareSpread: round(bareSpread, 3),
         ackPaced: {
-          method: `open loop: request i sent at start + i/${ACK_RATE} s over up to 64 keep-alive connections; latency from send to full answer`,
+          method: `open loop from a child process of its own: request i sent at start + i/${ACK_RATE} s over up to 64 keep-alive connections; latency from send to full answer`,
           sent: paced.results.length,
           failed: pacedFailures,
           achievedRate: round(paced.achievedRate, 1),
