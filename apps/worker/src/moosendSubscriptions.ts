@@ -23,11 +23,16 @@ export type OptOuts = (emails: string[]) => Promise<Map<string, string>>;
 class LocalWindow {
   private sent: number[] = [];
   constructor(private readonly limit: RateLimit, private readonly now: () => number, private readonly spaced = false) {}
-  /** Milliseconds until a call fits (0: now). A little margin, like the gate's. `unspaced` skips the spacing. */
-  waitMs(unspaced = false): number {
+  /** The window with a little margin, like the gate's; forgets calls that have left it. */
+  private prune(t: number): number {
     const windowMs = this.limit.perMs + defaultMargin(this.limit);
-    const t = this.now();
     this.sent = this.sent.filter((at) => at > t - windowMs);
+    return windowMs;
+  }
+  /** Milliseconds until a call fits (0: now). `unspaced` skips the spacing. */
+  waitMs(unspaced = false): number {
+    const t = this.now();
+    const windowMs = this.prune(t);
     const full = this.sent.length < this.limit.max ? 0 : this.sent[0]! + windowMs - t;
     const last = this.sent[this.sent.length - 1];
     const spacing = this.spaced && !unspaced && last !== undefined ? Math.max(0, last + windowMs / this.limit.max - t) : 0;
@@ -38,9 +43,7 @@ class LocalWindow {
   }
   /** Calls that fit now, spacing aside. */
   free(): number {
-    const windowMs = this.limit.perMs + defaultMargin(this.limit);
-    const t = this.now();
-    this.sent = this.sent.filter((at) => at > t - windowMs);
+    this.prune(this.now());
     return this.limit.max - this.sent.length;
   }
 }
@@ -77,7 +80,7 @@ export class MoosendSubscriptions {
   private readonly single: LocalWindow;
   private readonly bulk: LocalWindow;
 
-  /** Callers waiting for an answer: pending here, in a call in flight or held back (see `send`). */
+  /** Callers waiting for an answer: pending here, in a call in flight or held back (see `holdBack`). */
   private waiting = 0;
   /** Answers of a window's first bulk call, held back until the window's next bulk call has gone. */
   private held: Array<() => void> = [];
