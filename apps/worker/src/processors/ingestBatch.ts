@@ -1,4 +1,4 @@
-import { isJobName, parseJobData } from "@funnelsync/jobs";
+import { isJobName, parseJobData, QUEUES, queueNameFor } from "@funnelsync/jobs";
 import type { Processor, WorkerDeps } from "./types";
 
 type JobToAdd = Parameters<WorkerDeps["enqueue"]>[0][number];
@@ -22,6 +22,6 @@ export const ingestBatch: Processor<"ingest.batch"> = async (job, deps) => {
       deps.logger.error("worker.ingestBatch: bad job in batch", { name: member.name, error });
     }
   }
-  deps.kommoReader.expectLeads(jobs.filter((member) => member.name.startsWith("kommo.")).length);
+  deps.kommoReader.expectLeads(jobs.filter((member) => queueNameFor(member.name) === QUEUES.kommo).length);
   await deps.enqueue(jobs);
 };
