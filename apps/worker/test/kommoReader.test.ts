@@ -1,7 +1,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { KOMMO_MAX_PAGE, KommoClient } from "@funnelsync/kommo-client";
 import { startKommoSimulator, type KommoSimulator } from "@funnelsync/simulators";
+import { randomUUID } from "node:crypto";
+import { Queue, type Job } from "bullmq";
+import { createRedisConnection, jobIdFor, QUEUES, type JobData } from "@funnelsync/jobs";
+import { createLogger } from "@funnelsync/logger";
 import { KommoReader } from "../src/kommoReader";
+import { ingestBatch } from "../src/processors/ingestBatch";
+import type { WorkerDeps } from "../src/processors/types";
+import { TEST_REDIS_URL } from "../../../test/testEnv";
 
 describe("KommoReader against the Kommo simulator", () => {
   let sim: KommoSimulator;
@@ -84,5 +91,36 @@ describe("KommoReader against the Kommo simulator", () => {
     await reader.lead(lead.id);
     expect(leadPages()).toEqual([1]);
     expect(Date.now() - started).toBeLessThan(250);
+  });
+
+  it("hears from an ingest batch being split how many Kommo changes are coming, and fills its next page", async () => {
+    const redis = createRedisConnection(TEST_REDIS_URL, "worker");
+    const prefix = `test-${randomUUID()}`;
+    const queue = new Queue(QUEUES.kommo, { connection: redis, prefix });
+    try {
+      const change = (leadId: number) => ({ leadId, pipelineId: 5001, statusId: 6002, oldStatusId: 6001, updatedAt: 1_760_000_000, accountId: 1, fingerprint: `f${leadId}` });
+      const data: JobData<"ingest.batch"> = { batchId: randomUUID(), jobs: Array.from({ length: 60 }, (_, i) => ({ name: "kommo.leadStatusChanged", data: change(90_000 + i) })) };
+      // The processor's real dependencies for what it touches: the reader, a real queue, a logger.
+      const deps = {
+        kommoReader: reader,
+        logger: createLogger({ service: "test", level: "error" }),
+        enqueue: async (jobs: Array<{ name: string; data: unknown }>) => {
+          await queue.addBulk(jobs.map((job) => ({ name: job.name, data: job.data, opts: { jobId: jobIdFor(job.name as "kommo.leadStatusChanged", job.data as JobData<"kommo.leadStatusChanged">) } })));
+        },
+      } as unknown as WorkerDeps;
+      await ingestBatch({ data } as Job<JobData<"ingest.batch">>, deps);
+      expect(await queue.getJobCountByTypes("waiting")).toBe(60);
+
+      // Two look-ups 100 ms apart: announced, the first waits for company and both share a page.
+      const [a, b] = await Promise.all([sim.addLead(), sim.addLead()]);
+      const first = reader.lead(a.id);
+      await sleep(100);
+      await Promise.all([first, reader.lead(b.id)]);
+      expect(leadPages()).toEqual([2]);
+    } finally {
+      await queue.obliterate({ force: true });
+      await queue.close();
+      await redis.quit();
+    }
   });
 });
