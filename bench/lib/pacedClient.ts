@@ -16,10 +16,12 @@ export interface PacedRequest {
 /**
  * Entry of the child process that generates the paced load: a fresh process with nothing else on
  * its event loop (no simulators, no autocannon heap), so its own pauses stay out of the answer times.
- * Reads a `PacedRequest` (JSON) from its first argument and prints the `PacedRun` as JSON.
+ * Reads a `PacedRequest` (JSON) from standard input and prints the `PacedRun` as JSON.
  */
 async function main(): Promise<void> {
-  const request = JSON.parse(process.argv[2]!) as PacedRequest;
+  const input: Buffer[] = [];
+  for await (const chunk of process.stdin) input.push(chunk as Buffer);
+  const request = JSON.parse(Buffer.concat(input).toString()) as PacedRequest;
   const poster = new FormPoster(request.url, request.maxSockets);
   const run: PacedRun = await pacedLoad({
     poster,
