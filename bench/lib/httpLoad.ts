@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import http from "node:http";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -145,17 +145,12 @@ export async function cannon(options: {
  * show to `ps` and to the error message of a failed child.
  */
 export function pacedLoadInProcess(request: PacedRequest): Promise<PacedRun> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(__dirname, "pacedClient.ts")], { stdio: ["pipe", "pipe", "pipe"], timeout: request.durationMs + 60_000 });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
-  child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
-  child.stdin.end(JSON.stringify(request));
+  const script = join(__dirname, "pacedClient.ts");
   return new Promise((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", (code, signal) => {
-      if (code !== 0) return reject(new Error(`paced load process ended with ${signal ?? `exit code ${code}`}:\n${Buffer.concat(err).toString()}`));
-      resolve(JSON.parse(Buffer.concat(out).toString()) as PacedRun);
+    const child = execFile(process.execPath, ["--import", "tsx", script], { maxBuffer: 64 * 1024 * 1024, timeout: request.durationMs + 60_000 }, (error, stdout, stderr) => {
+      if (error) return reject(new Error(`paced load process failed: ${error.message}\n${stderr}`));
+      resolve(JSON.parse(stdout) as PacedRun);
     });
+    child.stdin!.end(JSON.stringify(request));
   });
 }

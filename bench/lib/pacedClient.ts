@@ -1,3 +1,4 @@
+import { json } from "node:stream/consumers";
 import { FormPoster, pacedLoad, type PacedRun } from "./httpLoad";
 
 /**
@@ -19,9 +20,7 @@ export interface PacedRequest {
  * Reads a `PacedRequest` (JSON) from standard input and prints the `PacedRun` as JSON.
  */
 async function main(): Promise<void> {
-  const input: Buffer[] = [];
-  for await (const chunk of process.stdin) input.push(chunk as Buffer);
-  const request = JSON.parse(Buffer.concat(input).toString()) as PacedRequest;
+  const request = (await json(process.stdin)) as PacedRequest;
   const poster = new FormPoster(request.url, request.maxSockets);
   const run: PacedRun = await pacedLoad({
     poster,
