@@ -141,11 +141,11 @@ export async function startWorkerProcess(env: Record<string, string>, logDir: st
   return startApp({ name: "worker", script: "dist/worker.cjs", port, readyPath: "/readyz", env: { ...env, ADMIN_PORT: String(port) }, logDir });
 }
 
-/** The reference: an Express app that answers 200 to the same POST and does nothing else (or, `readingBody`, reads the body first). */
-export async function startBareExpress(logDir: string, options: { readingBody?: boolean } = {}): Promise<ChildApp> {
+/** A reference: an Express app that answers 200 to the same POST and does nothing else (or, `parsingBody`, first parses the form with `express.urlencoded`). */
+export async function startBareExpress(logDir: string, options: { parsingBody?: boolean } = {}): Promise<ChildApp> {
   const port = await freePort();
-  const name = options.readingBody ? "bare-express-reading-body" : "bare-express";
-  return startApp({ name, script: "bench/bareExpress.cjs", port, readyPath: "/readyz", env: { PORT: String(port), READ_BODY: options.readingBody ? "1" : "0" }, logDir });
+  const name = options.parsingBody ? "bare-express-parsing-body" : "bare-express";
+  return startApp({ name, script: "bench/bareExpress.cjs", port, readyPath: "/readyz", env: { PORT: String(port), PARSE_BODY: options.parsingBody ? "1" : "0" }, logDir });
 }
 
 export interface MemoryReport {
