@@ -27,15 +27,31 @@ export class VendorRateLimitError extends VendorError {
   }
 }
 
-const VENDOR_ERROR_NAMES = new Set(["VendorError", "VendorRateLimitError"]);
+/**
+ * A bad argument to a client call (an id that is not a positive integer, an address without "@"),
+ * raised before any request is sent. Nothing the vendor does can change the answer: never retried.
+ */
+export class ValidationError extends VendorError {
+  override name = "ValidationError";
+  constructor(vendor: Vendor, detail: string) {
+    super(`${vendor}: ${detail}`, vendor, undefined, false);
+  }
+}
 
-/** Matches by name as well as class, so an error from a second copy of this module still matches. */
+const VENDOR_ERROR_NAMES = new Set(["VendorError", "VendorRateLimitError", "ValidationError"]);
+
+/**
+ * By class first. By name (with the `vendor` field) as well, as BullMQ matches its UnrecoverableError:
+ * the worker judges errors thrown inside the client packages, and should npm ever give a client its
+ * own nested copy of this package (a version range the root's copy does not satisfy), `instanceof`
+ * alone would take every vendor error for a crash and retry it.
+ */
 export function isVendorError(err: unknown): err is VendorError {
   return err instanceof VendorError || (err instanceof Error && VENDOR_ERROR_NAMES.has(err.name) && "vendor" in err);
 }
 
 export function isVendorRateLimitError(err: unknown): err is VendorRateLimitError {
-  return isVendorError(err) && err.name === "VendorRateLimitError";
+  return err instanceof VendorRateLimitError || (isVendorError(err) && err.name === "VendorRateLimitError");
 }
 
 /** Whether a status is worth trying again: timeouts, conflicts with in-flight state, and server errors. */

@@ -2,6 +2,7 @@ export { apiIdOf } from "./apiId";
 export { createVendorHttp, pauseVendor, retryAfterHeaderMs, retryDelayMs, shouldRetryInline } from "./createVendorHttp";
 export type { Admission, GateRelease, RequestGate, VendorCallObservation, VendorHttpOptions } from "./createVendorHttp";
 export {
+  ValidationError,
   VendorError,
   VendorRateLimitError,
   createVendorError,
