@@ -127,6 +127,8 @@ export class KommoClient {
       },
       defaultLimitKey: "default",
       retryAfterMsFrom: kommoRetryAfterMs,
+      // After repeated 429s Kommo blocks the IP: 403 on every call (often nginx's HTML page), lifted by its support.
+      blockedBy: (response) => response.status === 403,
     });
   }
 

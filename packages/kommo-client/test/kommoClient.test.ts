@@ -1,5 +1,5 @@
 import { startKommoSimulator, type KommoSimulator, type KommoSimulatorOptions } from "@funnelsync/simulators";
-import { ValidationError, VendorError, VendorRateLimitError, isVendorError } from "@funnelsync/vendor-http";
+import { ValidationError, VendorBlockedError, VendorError, VendorRateLimitError, isVendorError } from "@funnelsync/vendor-http";
 import { KOMMO_LIMITS, KommoClient, fieldValue } from "../src/index";
 
 describe("KommoClient against the Kommo simulator", () => {
@@ -205,11 +205,16 @@ describe("KommoClient against the Kommo simulator", () => {
       expect(sim.requests.count()).toBe(1);
     });
 
-    it("treats an IP block's 403 page as not retryable", async () => {
+    it("turns an IP block's 403 page into a VendorBlockedError, tells the gate, and does not retry", async () => {
       await start();
+      const blocked: string[] = [];
+      const gate = Object.assign(async () => undefined, { block: async (vendor: string) => (blocked.push(vendor), 1_234) });
+      kommo = new KommoClient({ baseUrl: sim.url, accessToken: "sim-kommo-token", http: { gate, retryBaseDelayMs: 0 } });
       sim.faults.failNext(1, 403);
       const error = await kommo.getPipelines().catch((e: unknown) => e);
-      expect(error).toMatchObject({ status: 403, retryable: false });
+      expect(error).toBeInstanceOf(VendorBlockedError);
+      expect(error).toMatchObject({ vendor: "kommo", status: 403, retryAfterMs: 1_234 });
+      expect(blocked).toEqual(["kommo"]);
       expect(sim.requests.count()).toBe(1);
     });
 

@@ -28,6 +28,19 @@ export class VendorRateLimitError extends VendorError {
 }
 
 /**
+ * The vendor refuses every call until further notice (Kommo's IP block after repeated 429s, which
+ * only its support lifts). Like a rate limit the work waits without spending an attempt, and looks
+ * again after `retryAfterMs`; meanwhile the gate lets at most one probe call through now and then.
+ */
+export class VendorBlockedError extends VendorRateLimitError {
+  override name = "VendorBlockedError";
+  constructor(vendor: Vendor, retryAfterMs: number, status?: number, body?: unknown) {
+    super(vendor, retryAfterMs, status, body);
+    this.message = `${vendor}: blocked (answered 403 to every call until lifted), checking again in ${retryAfterMs} ms`;
+  }
+}
+
+/**
  * A bad argument to a client call (an id that is not a positive integer, an address without "@"),
  * raised before any request is sent. Nothing the vendor does can change the answer: never retried.
  */
@@ -38,7 +51,8 @@ export class ValidationError extends VendorError {
   }
 }
 
-const VENDOR_ERROR_NAMES = new Set(["VendorError", "VendorRateLimitError", "ValidationError"]);
+const RATE_LIMIT_NAMES = new Set(["VendorRateLimitError", "VendorBlockedError"]);
+const VENDOR_ERROR_NAMES = new Set(["VendorError", "ValidationError", ...RATE_LIMIT_NAMES]);
 
 /**
  * By class first. By name (with the `vendor` field) as well, as BullMQ matches its UnrecoverableError:
@@ -51,7 +65,11 @@ export function isVendorError(err: unknown): err is VendorError {
 }
 
 export function isVendorRateLimitError(err: unknown): err is VendorRateLimitError {
-  return err instanceof VendorRateLimitError || (isVendorError(err) && err.name === "VendorRateLimitError");
+  return err instanceof VendorRateLimitError || (isVendorError(err) && RATE_LIMIT_NAMES.has(err.name));
+}
+
+export function isVendorBlockedError(err: unknown): err is VendorBlockedError {
+  return err instanceof VendorBlockedError || (isVendorError(err) && err.name === "VendorBlockedError");
 }
 
 /** Whether a status is worth trying again: timeouts, conflicts with in-flight state, and server errors. */
