@@ -141,6 +141,7 @@ export type RedisGate = RequestGate & {
 };
 
 export const DEFAULT_PROBE_EVERY_MS = 5 * 60_000;
+export const DEFAULT_BLOCKED_RECHECK_MS = 30_000;
 
 export function createRedisGate(options: RedisGateOptions): RedisGate {
   const maxWaitMs = options.maxWaitMs ?? 5_000;
@@ -152,7 +153,7 @@ export function createRedisGate(options: RedisGateOptions): RedisGate {
   const blockedKey = (vendor: Vendor) => keyFor(vendor, "blocked");
   const probeKey = (vendor: Vendor) => keyFor(vendor, "probe");
   const probeEveryMs = options.probeEveryMs ?? DEFAULT_PROBE_EVERY_MS;
-  const blockedRecheckMs = options.blockedRecheckMs ?? 30_000;
+  const blockedRecheckMs = options.blockedRecheckMs ?? DEFAULT_BLOCKED_RECHECK_MS;
   const unblock = async (vendor: Vendor, by: "probe" | "operator") => {
     const lifted = Number(await options.redis.del(blockedKey(vendor), probeKey(vendor))) > 0;
     if (lifted) options.onChange?.({ kind: "unblocked", vendor, by });
