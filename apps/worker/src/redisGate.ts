@@ -63,12 +63,16 @@ redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
 return 0
 `;
 
-/** The vendor said "wait this long": a pause only ever grows, a shorter one never cuts it short. Returns 1 if it grew. */
+/**
+ * The vendor said "wait this long": a pause only ever grows, a shorter one never cuts it short. Returns
+ * 1 when the wait is news (it grew by more than a second), so two 429s in flight together make one report.
+ */
 const PAUSE = `
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
-  return 1
-end
+local left = redis.call('PTTL', KEYS[1])
+local wanted = tonumber(ARGV[1])
+if left >= wanted then return 0 end
+redis.call('SET', KEYS[1], '1', 'PX', wanted)
+if left < wanted - 1000 then return 1 end
 return 0
 `;
 
