@@ -5,7 +5,7 @@ import { loadConfig, type Config } from "@funnelsync/config";
 import { startIngest, type RunningIngest } from "@funnelsync/ingest";
 import { createLogger } from "@funnelsync/logger";
 import { startKommoSimulator, startLoopsSimulator, startMoosendSimulator, type KommoSimulator, type LoopsSimulator, type MoosendSimulator } from "@funnelsync/simulators";
-import { startWorker, type RunningWorker } from "../apps/worker/src/startWorker";
+import { startWorker, type RunningWorker, type StartWorkerOptions } from "../apps/worker/src/startWorker";
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from "./testEnv";
 
 export const REPO_ROOT = resolve(__dirname, "..");
@@ -47,6 +47,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** Serve the worker's admin HTTP (dashboard, health, metrics) on this port; 0 = any free one. Default: none. */
   adminPort?: number;
+  /** How often the worker re-checks a vendor's block, and how far apart its probes go. */
+  blockTiming?: StartWorkerOptions["blockTiming"];
 }
 
 /**
@@ -96,7 +98,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const logger = createLogger({ service: "test", level: "debug", secrets: config.secrets, stream: sink });
   const ingest = await startIngest({ config, logger, prefix, port: 0, host: "127.0.0.1" });
   const launchWorker = () =>
-    startWorker({ config, logger, prefix, adminPort: options.adminPort ?? null, retryBaseDelayMs: 0, backoffMs: () => 100 });
+    startWorker({ config, logger, prefix, adminPort: options.adminPort ?? null, retryBaseDelayMs: 0, backoffMs: () => 100, blockTiming: options.blockTiming });
   let worker = options.worker === false ? undefined : await launchWorker();
 
   const kommoHookUrl = `${ingest.url}/webhooks/kommo/${secrets.kommoHook}`;

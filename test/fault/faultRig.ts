@@ -92,6 +92,8 @@ export interface FaultRigOptions {
   privatePostgres?: boolean;
   /** Added by every simulator to every answer. */
   latencyMs?: number;
+  /** The Kommo simulator's 429 `retry_after` (default Kommo's documented 300 s). */
+  kommoRetryAfterSeconds?: number;
 }
 
 /**
@@ -142,7 +144,7 @@ export class FaultRig {
     const [redis, postgres, kommo, moosend, loops, ingestPort] = await Promise.all([
       RedisServer.start(),
       options.privatePostgres ? PostgresCluster.start() : Promise.resolve(undefined),
-      startKommoSimulator({ accessToken: secrets.KOMMO_ACCESS_TOKEN, latencyMs }),
+      startKommoSimulator({ accessToken: secrets.KOMMO_ACCESS_TOKEN, latencyMs, retryAfterSeconds: options.kommoRetryAfterSeconds }),
       startMoosendSimulator({ apiKey: secrets.MOOSEND_API_KEY, latencyMs }),
       startLoopsSimulator({ apiKey: secrets.LOOPS_API_KEY, webhookSecret: secrets.LOOPS_WEBHOOK_SECRET, latencyMs }),
       freePort(),

@@ -1,4 +1,4 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig } from "@funnelsync/config";
 import { KOMMO_MAX_PAGE } from "@funnelsync/kommo-client";
 import { assertBackfillTarget, backfill, formatBackfill, type BackfillSummary } from "./commands/backfill";
@@ -6,6 +6,7 @@ import { checkConfig, formatCheck, summarizeChecks } from "./commands/configChec
 import { consentReport, formatConsent } from "./commands/consent";
 import { formatHistory, leadHistory } from "./commands/history";
 import { formatReplay, REPLAY_VENDORS, replayFailed, type ReplayVendor } from "./commands/replay";
+import { formatResume, RESUMABLE_VENDORS, resumeVendor, type ResumableVendor } from "./commands/resume";
 import { openOps, type Ops } from "./opsContext";
 import { backfillReporter } from "./progress";
 import { UsageError } from "./usageError";
@@ -131,6 +132,17 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
           reporter.stop();
         }
         print(formatBackfill(summary));
+        return EXIT.ok;
+      }),
+    );
+
+  program
+    .command("resume")
+    .description("lift the stop after a vendor's block (Kommo's 403), once the vendor's support has lifted it")
+    .addArgument(new Argument("<vendor>", "the vendor whose calls resume").choices(RESUMABLE_VENDORS))
+    .action(async (vendor: ResumableVendor, _options, command: Command) =>
+      withOps(command, async (ops) => {
+        print(formatResume(vendor, await resumeVendor(await ops.gate(), vendor)));
         return EXIT.ok;
       }),
     );

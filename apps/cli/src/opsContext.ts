@@ -6,8 +6,7 @@ import { DEFAULT_JOB_OPTIONS, QUEUES, type QueueKey } from "@funnelsync/jobs";
 import { KOMMO_LIMITS, KommoClient } from "@funnelsync/kommo-client";
 import { LOOPS_LIMITS, LoopsClient } from "@funnelsync/loops-client";
 import { MOOSEND_LIMITS, MoosendClient } from "@funnelsync/moosend-client";
-import type { RequestGate } from "@funnelsync/vendor-http";
-import { createRedisGate } from "../../worker/src/redisGate";
+import { createRedisGate, type RedisGate } from "../../worker/src/redisGate";
 
 /**
  * What the commands work with, opened on first use: `history` never touches Redis and `config check`
@@ -22,6 +21,8 @@ export interface Ops {
   db(): Db;
   redis(): Promise<Redis>;
   queues(): Promise<Record<QueueKey, Queue>>;
+  /** The worker's shared rate-limit and block state in Redis. */
+  gate(): Promise<RedisGate>;
   kommo(): Promise<KommoClient>;
   /** Undefined when Moosend has no credentials (allowed only when the mapping does not use it). */
   moosend(): Promise<MoosendClient | undefined>;
@@ -55,7 +56,7 @@ export function openOps(config: Config, prefix: string): Ops {
   let db: Db | undefined;
   let redis: Promise<Redis> | undefined;
   let queues: Promise<Record<QueueKey, Queue>> | undefined;
-  let gate: Promise<RequestGate> | undefined;
+  let gate: Promise<RedisGate> | undefined;
 
   const getRedis = () => (redis ??= connectRedis(config.redisUrl));
   const getGate = () =>
@@ -74,6 +75,7 @@ export function openOps(config: Config, prefix: string): Ops {
     prefix,
     db: () => (db ??= createDb(config.databaseUrl)),
     redis: getRedis,
+    gate: getGate,
     queues: () =>
       (queues ??= getRedis().then((connection) => {
         const open = (name: string) => {

@@ -84,7 +84,7 @@ describe("funnelsync backfill", () => {
     h.kommo.faults.only((method, path) => method === "GET" && path === "/api/v4/leads").rateLimitNext(1);
     const waits: number[] = [];
     const summary = await backfill({ kommo, queue, mapping: h.config.mapping, pipelineId: 5001, statusId: 6001, sleep: async (ms) => void waits.push(ms) });
-    expect(waits).toEqual([2_000]); // the simulator's retry_after: 2 (seconds), in the body as Kommo sends it
+    expect(waits).toEqual([300_000]); // Kommo's documented retry_after: 300 (seconds), in the body as Kommo sends it
     expect(summary).toMatchObject({ pages: 1, leads: leadsIn(6001).length, enqueued: leadsIn(6001).length });
     expect(h.kommo.requests.filter((r) => r.path === "/api/v4/leads").map((r) => [r.status, r.query.page])).toEqual([[429, "1"], [200, "1"]]);
   });

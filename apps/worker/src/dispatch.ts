@@ -1,11 +1,19 @@
-import { UnrecoverableError, Worker, type Job } from "bullmq";
-import { isJobName, parseJobData, type JobName } from "@funnelsync/jobs";
+import { DelayedError, UnrecoverableError, Worker, type Job } from "bullmq";
+import { isJobName, parseJobData, QUEUES, type JobName } from "@funnelsync/jobs";
 import { isVendorRateLimitError } from "@funnelsync/vendor-http";
 import { classifyFailure } from "./failure";
 import type { ProcessorMap, WorkerDeps } from "./processors/types";
 import type { WorkerMetrics } from "./metrics";
 
 const SOURCE_OF: Record<string, "kommo" | "moosend" | "loops"> = { kommo: "kommo", moosend: "moosend", loops: "loops" };
+
+/**
+ * Queues whose every job needs Kommo first (each of Kommo's changes starts by reading the lead): a
+ * vendor's wait pauses the whole queue, since the jobs behind would only meet it too. On the other
+ * queues (the e-mail platforms' reports, polls) a wait holds back only the job that met it, so work
+ * for the other vendors goes on.
+ */
+const PAUSE_WHOLE_QUEUE = new Set<string>([QUEUES.kommo]);
 
 function idsOf(data: unknown): { leadId?: number; contactId?: number; email?: string } {
   const d = (data ?? {}) as Record<string, unknown>;
@@ -22,7 +30,7 @@ function idsOf(data: unknown): { leadId?: number; contactId?: number; email?: st
  * rethrown for the backoff. The outcome rows are written before the job's state changes.
  */
 export function createDispatcher(processors: ProcessorMap, deps: WorkerDeps, metrics: WorkerMetrics, worker: () => Worker) {
-  return async (job: Job): Promise<void> => {
+  return async (job: Job, token?: string): Promise<void> => {
     const started = Date.now();
     const ids = idsOf(job.data);
     const logger = deps.logger.child({ jobId: job.id, jobName: job.name, leadId: ids.leadId });
@@ -55,11 +63,17 @@ export function createDispatcher(processors: ProcessorMap, deps: WorkerDeps, met
     } catch (err) {
       const kind = classifyFailure(err, job);
       if (kind === "rateLimited" && isVendorRateLimitError(err)) {
-        logger.warn("worker.job: rate limited, pausing queue", { vendor: err.vendor, waitMs: err.retryAfterMs });
+        // The vendor's wait itself is logged once, where it began (see startWorker); here, per job, in debug.
         metrics.rateLimited.inc({ vendor: err.vendor });
-        await worker().rateLimit(err.retryAfterMs);
         finish("rateLimited");
-        throw Worker.RateLimitError();
+        if (PAUSE_WHOLE_QUEUE.has(job.queueName)) {
+          logger.debug("worker.job: rate limited, pausing queue", { vendor: err.vendor, waitMs: err.retryAfterMs });
+          await worker().rateLimit(err.retryAfterMs);
+          throw Worker.RateLimitError();
+        }
+        logger.debug("worker.job: rate limited, the job waits", { vendor: err.vendor, waitMs: err.retryAfterMs });
+        await job.moveToDelayed(Date.now() + err.retryAfterMs, token);
+        throw new DelayedError();
       }
       const final = kind === "permanent" || kind === "lastAttempt";
       await deps.outcomes.jobFailed(job, err, { ...ids, final }).catch(() => undefined); // the database may be what failed

@@ -1,6 +1,9 @@
 import type { Queue } from "bullmq";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { VendorCallObservation } from "@funnelsync/vendor-http";
+import type { Vendor, VendorCallObservation } from "@funnelsync/vendor-http";
+import type { VendorState } from "./redisGate";
+
+const VENDORS: readonly Vendor[] = ["kommo", "moosend", "loops"];
 
 export interface WorkerMetrics {
   registry: Registry;
@@ -13,8 +16,11 @@ export interface WorkerMetrics {
   observeVendorCall(call: VendorCallObservation): void;
 }
 
-/** A registry per worker instance; queue depth is read from Redis at scrape time. */
-export function createWorkerMetrics(queues: () => Queue[], options: { defaultMetrics?: boolean } = {}): WorkerMetrics {
+/** A registry per worker instance; queue depth and the vendors' pauses and blocks are read from Redis at scrape time. */
+export function createWorkerMetrics(
+  queues: () => Queue[],
+  options: { defaultMetrics?: boolean; vendorState?: (vendor: Vendor) => Promise<VendorState> } = {},
+): WorkerMetrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "funnelsync_worker_" });
   const registers = [registry];
@@ -33,6 +39,33 @@ export function createWorkerMetrics(queues: () => Queue[], options: { defaultMet
       }
     },
   });
+  const vendorState = options.vendorState;
+  if (vendorState) {
+    // Shared by every process (the state lives in Redis): each scrape reads it once for both gauges.
+    let reading: Promise<Array<[Vendor, VendorState]>> | undefined;
+    const states = () =>
+      (reading ??= Promise.all(VENDORS.map(async (vendor) => [vendor, await vendorState(vendor)] as [Vendor, VendorState])).finally(() => {
+        reading = undefined;
+      }));
+    new Gauge({
+      name: "funnelsync_vendor_paused_seconds",
+      help: "How long a vendor's 429 still asks us to wait before calling it again (0 = not paused).",
+      labelNames: ["vendor"],
+      registers,
+      async collect() {
+        for (const [vendor, state] of await states()) this.set({ vendor }, state.pausedMs / 1000);
+      },
+    });
+    new Gauge({
+      name: "funnelsync_vendor_blocked",
+      help: "1 while a vendor blocks every call (Kommo's 403 IP block) and its work waits for a probe or `funnelsync resume`.",
+      labelNames: ["vendor"],
+      registers,
+      async collect() {
+        for (const [vendor, state] of await states()) this.set({ vendor }, state.blockedSince ? 1 : 0);
+      },
+    });
+  }
   return {
     registry,
     jobs: new Counter({ name: "funnelsync_jobs_total", help: "Jobs finished by queue, name and outcome.", labelNames: ["queue", "name", "outcome"], registers }),

@@ -1,6 +1,15 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
-import { apiIdOf, VendorRateLimitError, type RateLimit, type RequestGate, type Vendor, type VendorLimits } from "@funnelsync/vendor-http";
+import {
+  apiIdOf,
+  VendorBlockedError,
+  VendorRateLimitError,
+  type GateOutcome,
+  type RateLimit,
+  type RequestGate,
+  type Vendor,
+  type VendorLimits,
+} from "@funnelsync/vendor-http";
 
 /**
  * A sliding-window log in Redis, so every worker process shares one budget per vendor account:
@@ -12,15 +21,24 @@ import { apiIdOf, VendorRateLimitError, type RateLimit, type RequestGate, type V
  * future, bounded by `inFlightMs` in case its process dies), and the window runs from the answer.
  * Then no window of the vendor's can ever see more than `max` arrivals, however requests bunch up.
  *
- * While the vendor has asked us to wait (KEYS[2], set on its 429), nobody takes a slot.
+ * While the vendor has asked us to wait (KEYS[2], set on its 429), nobody takes a slot. While it
+ * blocks us (KEYS[3], set on its block answer), only a probe does, once the probe timer (KEYS[4]) has
+ * run out: it re-arms the timer, and its answer either lifts the block or leaves it.
  *
- * Returns 0 when a slot was taken, else the milliseconds until one can free up: the pause's end, or
- * when the oldest finished request leaves the window (one still in flight leaves it no sooner than one
- * window from now).
+ * Returns {0, probe} when a slot was taken (probe 1 if this request is the block's probe), {1, ms}
+ * when a slot can free up in ms (the pause's end, or when the oldest finished request leaves the
+ * window; one still in flight leaves it no sooner than one window from now), {2, ms} while blocked,
+ * with the time until the next probe may go.
  */
 const TAKE_SLOT = `
 local paused = redis.call('PTTL', KEYS[2])
-if paused > 0 then return paused end
+if paused > 0 then return {1, paused} end
+local probe = 0
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  local untilProbe = redis.call('PTTL', KEYS[4])
+  if untilProbe > 0 then return {2, untilProbe} end
+  probe = 1
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local window = tonumber(ARGV[1])
@@ -30,10 +48,11 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 if redis.call('ZCARD', KEYS[1]) < max then
   redis.call('ZADD', KEYS[1], now + inFlight, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], inFlight + window)
-  return 0
+  if probe == 1 then redis.call('SET', KEYS[4], '1', 'PX', ARGV[5]) end
+  return {0, probe}
 end
 local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
-return math.max(1, math.min(oldest, now) + window - now)
+return {1, math.max(1, math.min(oldest, now) + window - now)}
 `;
 
 /** The request's answer is in: its slot now leaves the window one window from now. */
@@ -44,10 +63,33 @@ redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
 return 0
 `;
 
-/** The vendor said "wait this long": a pause only ever grows, a shorter one never cuts it short. */
+/**
+ * The vendor said "wait this long": a pause only ever grows, a shorter one never cuts it short. Returns
+ * 1 when the wait is news (it grew by more than a second), so two 429s in flight together make one report.
+ */
 const PAUSE = `
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
+local left = redis.call('PTTL', KEYS[1])
+local wanted = tonumber(ARGV[1])
+if left >= wanted then return 0 end
+redis.call('SET', KEYS[1], '1', 'PX', wanted)
+if left < wanted - 1000 then return 1 end
 return 0
+`;
+
+/** The vendor blocks us: no probe before the probe interval is over. Returns 1 if it was not blocked before. */
+const BLOCK = `
+local fresh = redis.call('SET', KEYS[1], ARGV[2], 'NX')
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+if fresh then return 1 end
+return 0
+`;
+
+/** What a vendor's state is now: the pause left (ms, 0 if none), and since when it blocks us (ms, 0 if not). */
+const STATE = `
+local paused = redis.call('PTTL', KEYS[1])
+if paused < 0 then paused = 0 end
+local since = tonumber(redis.call('GET', KEYS[2]) or '0')
+return {paused, since}
 `;
 
 export interface RedisGateOptions {
@@ -66,6 +108,24 @@ export interface RedisGateOptions {
   maxWaitMs?: number;
   /** Longest a slot stays held for a request whose answer never comes back (its process died): above any request timeout. */
   inFlightMs?: number;
+  /** While a vendor blocks us, at most one probe call per this long (default 5 min). */
+  probeEveryMs?: number;
+  /** While a vendor blocks us, how often waiting work looks again (default 30 s): an operator's `resume` shows within this. */
+  blockedRecheckMs?: number;
+  /** A pause grew, a block began or was lifted, in any process: for the one log line each deserves. */
+  onChange?: (change: VendorStateChange) => void;
+}
+
+export type VendorStateChange =
+  | { kind: "paused"; vendor: Vendor; waitMs: number }
+  | { kind: "blocked"; vendor: Vendor; probeEveryMs: number }
+  | { kind: "unblocked"; vendor: Vendor; by: "probe" | "operator" };
+
+export interface VendorState {
+  /** How long the vendor's 429 still asks us to wait; 0 if it does not. */
+  pausedMs: number;
+  /** When the vendor's block began (ms since the epoch), if it blocks us. */
+  blockedSince?: number;
 }
 
 /**
@@ -76,7 +136,16 @@ export interface RedisGateOptions {
  */
 export const defaultMargin = (limit: RateLimit) => Math.round(limit.perMs * 0.002) + 25;
 
-export type RedisGate = RequestGate & { pause(vendor: Vendor, ms: number): Promise<unknown> };
+export type RedisGate = RequestGate & {
+  pause(vendor: Vendor, ms: number): Promise<unknown>;
+  block(vendor: Vendor): Promise<number>;
+  /** Lifts a block (an operator's `resume`, or a probe that got through); resolves to whether there was one. */
+  unblock(vendor: Vendor, by: "probe" | "operator"): Promise<boolean>;
+  state(vendor: Vendor): Promise<VendorState>;
+};
+
+export const DEFAULT_PROBE_EVERY_MS = 5 * 60_000;
+export const DEFAULT_BLOCKED_RECHECK_MS = 30_000;
 
 export function createRedisGate(options: RedisGateOptions): RedisGate {
   const maxWaitMs = options.maxWaitMs ?? 5_000;
@@ -85,6 +154,15 @@ export function createRedisGate(options: RedisGateOptions): RedisGate {
   const accountIds = new Map(Object.entries(options.accounts).map(([vendor, baseUrl]) => [vendor, apiIdOf(baseUrl ?? "")]));
   const keyFor = (vendor: Vendor, limitKey: string) => `${options.prefix}:ratelimit:${vendor}:${accountIds.get(vendor) ?? apiIdOf("")}:${limitKey}`;
   const pausedKey = (vendor: Vendor) => keyFor(vendor, "paused");
+  const blockedKey = (vendor: Vendor) => keyFor(vendor, "blocked");
+  const probeKey = (vendor: Vendor) => keyFor(vendor, "probe");
+  const probeEveryMs = options.probeEveryMs ?? DEFAULT_PROBE_EVERY_MS;
+  const blockedRecheckMs = options.blockedRecheckMs ?? DEFAULT_BLOCKED_RECHECK_MS;
+  const unblock = async (vendor: Vendor, by: "probe" | "operator") => {
+    const lifted = Number(await options.redis.del(blockedKey(vendor), probeKey(vendor))) > 0;
+    if (lifted) options.onChange?.({ kind: "unblocked", vendor, by });
+    return lifted;
+  };
   const gate: RequestGate = async (vendor, limitKey) => {
     const limit = options.limits[vendor][limitKey] ?? options.limits[vendor].default;
     if (!limit) throw new Error(`no rate limit defined for ${vendor} ${limitKey}`);
@@ -93,13 +171,35 @@ export function createRedisGate(options: RedisGateOptions): RedisGate {
     const key = keyFor(vendor, limitKey);
     const slot = randomUUID();
     for (;;) {
-      const waitMs = Number(await options.redis.eval(TAKE_SLOT, 2, key, pausedKey(vendor), windowMs, limit.max, slot, inFlightMs));
-      if (waitMs === 0) return () => options.redis.eval(RELEASE_SLOT, 1, key, slot);
-      if (Date.now() - started + waitMs > maxWaitMs) throw new VendorRateLimitError(vendor, waitMs);
-      await new Promise((resolve) => setTimeout(resolve, waitMs));
+      const keys = [key, pausedKey(vendor), blockedKey(vendor), probeKey(vendor)];
+      const [code, value] = (await options.redis.eval(TAKE_SLOT, 4, ...keys, windowMs, limit.max, slot, inFlightMs, probeEveryMs)) as [number, number];
+      if (code === 0) {
+        const probe = value === 1;
+        return async (outcome?: GateOutcome) => {
+          await options.redis.eval(RELEASE_SLOT, 1, key, slot);
+          if (probe && outcome?.answered && !outcome.blocked) await unblock(vendor, "probe");
+        };
+      }
+      if (code === 2) throw new VendorBlockedError(vendor, Math.min(value, blockedRecheckMs));
+      if (Date.now() - started + value > maxWaitMs) throw new VendorRateLimitError(vendor, value);
+      await new Promise((resolve) => setTimeout(resolve, value));
     }
   };
   return Object.assign(gate, {
-    pause: (vendor: Vendor, ms: number) => options.redis.eval(PAUSE, 1, pausedKey(vendor), Math.max(1, Math.ceil(ms))),
+    async pause(vendor: Vendor, ms: number) {
+      const waitMs = Math.max(1, Math.ceil(ms));
+      if (Number(await options.redis.eval(PAUSE, 1, pausedKey(vendor), waitMs)) === 1) options.onChange?.({ kind: "paused", vendor, waitMs });
+    },
+    async block(vendor: Vendor) {
+      if (Number(await options.redis.eval(BLOCK, 2, blockedKey(vendor), probeKey(vendor), probeEveryMs, Date.now())) === 1) {
+        options.onChange?.({ kind: "blocked", vendor, probeEveryMs });
+      }
+      return blockedRecheckMs;
+    },
+    unblock,
+    async state(vendor: Vendor): Promise<VendorState> {
+      const [pausedMs, blockedSince] = (await options.redis.eval(STATE, 2, pausedKey(vendor), blockedKey(vendor))) as [number, number];
+      return { pausedMs, ...(blockedSince > 0 && { blockedSince }) };
+    },
   });
 }

@@ -23,7 +23,7 @@ import type { WorkerDeps } from "./processors/types";
 import { optOutsAmong } from "./optOut";
 import { RecentRate } from "./recentRate";
 import { MoosendRemovals } from "./moosendRemovals";
-import { createRedisGate } from "./redisGate";
+import { createRedisGate, type RedisGateOptions, type VendorStateChange } from "./redisGate";
 
 export interface RunningWorker {
   deps: WorkerDeps;
@@ -55,6 +55,8 @@ export interface StartWorkerOptions {
   retryBaseDelayMs?: number;
   /** Overrides the queue's backoff between attempts; tests shorten it. */
   backoffMs?: (attemptsMade: number) => number;
+  /** How often work re-checks a vendor's block, and how far apart its probes go; tests shorten them. */
+  blockTiming?: Pick<RedisGateOptions, "blockedRecheckMs" | "probeEveryMs">;
 }
 
 const KOMMO_EVENT_CONCURRENCY = MOOSEND_LIMITS.subscribeMany.max * MOOSEND_MAX_BATCH + KOMMO_MAX_PAGE;
@@ -88,6 +90,21 @@ async function jobsQueued(queues: Queue[]): Promise<number> {
   return counts.reduce((sum, c) => sum + (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.active ?? 0), 0);
 }
 
+/** One line per change of a vendor's state, from the process that saw it happen. */
+function logVendorChange(logger: Logger, change: VendorStateChange): void {
+  const { vendor } = change;
+  if (change.kind === "paused") {
+    logger.error(`worker.vendor: ${vendor} rate limited us, its calls wait ${Math.ceil(change.waitMs / 1000)} s`, { vendor, waitMs: change.waitMs });
+  } else if (change.kind === "blocked") {
+    logger.error(`worker.vendor: ${vendor} blocks us (403 on every call); its calls stop until a probe gets through or \`funnelsync resume ${vendor}\``, {
+      vendor,
+      probeEveryMs: change.probeEveryMs,
+    });
+  } else {
+    logger.warn(`worker.vendor: ${vendor} block lifted, its calls resume`, { vendor, by: change.by });
+  }
+}
+
 function required(value: string | undefined, what: string): string {
   if (!value) throw new Error(`worker: ${what} is not set (start the simulators or give credentials)`);
   return value;
@@ -102,7 +119,6 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
 
   const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection: redis, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }));
   for (const queue of queues) queue.on("error", () => undefined); // reported through /readyz and the workers' own errors
-  const metrics = createWorkerMetrics(() => queues);
 
   const kommoBaseUrl = required(config.kommo.baseUrl, "KOMMO_BASE_URL");
   const moosendBaseUrl = required(config.moosend.baseUrl, "MOOSEND_BASE_URL");
@@ -115,7 +131,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     maxWaitMs: 60_000,
     limits: { kommo: KOMMO_LIMITS, moosend: MOOSEND_LIMITS, loops: LOOPS_LIMITS },
     accounts: { kommo: kommoBaseUrl, moosend: moosendBaseUrl, loops: loopsBaseUrl },
+    ...options.blockTiming,
+    onChange: (change) => logVendorChange(logger, change),
   });
+  const metrics = createWorkerMetrics(() => queues, { vendorState: (vendor) => gate.state(vendor) });
   const observe = (call: VendorCallObservation) => {
     metrics.observeVendorCall(call);
     noteVendorStatus(call.status);
@@ -198,6 +217,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       auth: config.admin,
       readOnly: config.admin.readOnly,
       checks: { redis: () => redisAnswers(redis), postgres: () => db.ping().then(() => true) },
+      details: { kommo: async () => ((await gate.state("kommo")).blockedSince ? "blocked" : "ok") },
     });
     server = await new Promise<Server>((resolve, reject) => {
       const s = admin.listen(adminPort, "0.0.0.0", () => resolve(s));

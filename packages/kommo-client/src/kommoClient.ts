@@ -1,6 +1,6 @@
 import type { AxiosInstance, AxiosResponse } from "axios";
 import qs from "qs";
-import { createVendorError, createVendorHttp, type Admission, type RequestGate, type VendorHttpOptions } from "@funnelsync/vendor-http";
+import { ValidationError, createVendorError, createVendorHttp, type Admission, type RequestGate, type VendorHttpOptions } from "@funnelsync/vendor-http";
 import {
   embedded,
   toKommoContact,
@@ -49,18 +49,18 @@ const ENTITY_TYPES: readonly EntityType[] = ["leads", "contacts"];
 
 function assertId(id: unknown, what: string): asserts id is number {
   if (typeof id !== "number" || !Number.isSafeInteger(id) || id <= 0) {
-    throw new TypeError(`kommo: ${what} must be a positive integer (got ${JSON.stringify(id)})`);
+    throw new ValidationError("kommo", `${what} must be a positive integer (got ${JSON.stringify(id)})`);
   }
 }
 
 function assertEntityType(entityType: unknown): asserts entityType is EntityType {
   if (!ENTITY_TYPES.includes(entityType as EntityType)) {
-    throw new TypeError(`kommo: entityType must be "leads" or "contacts" (got ${JSON.stringify(entityType)})`);
+    throw new ValidationError("kommo", `entityType must be "leads" or "contacts" (got ${JSON.stringify(entityType)})`);
   }
 }
 
 function uniqueIds(ids: readonly number[], what: string): number[] {
-  if (!Array.isArray(ids)) throw new TypeError(`kommo: ${what} must be an array of ids`);
+  if (!Array.isArray(ids)) throw new ValidationError("kommo", `${what} must be an array of ids`);
   for (const id of ids) assertId(id, what);
   return [...new Set(ids)];
 }
@@ -107,13 +107,13 @@ export class KommoClient {
     try {
       base = new URL(options.baseUrl);
     } catch {
-      throw new TypeError(`kommo: baseUrl must be an absolute URL (got ${JSON.stringify(options.baseUrl)})`);
+      throw new ValidationError("kommo", `baseUrl must be an absolute URL (got ${JSON.stringify(options.baseUrl)})`);
     }
     if (base.protocol !== "https:" && base.protocol !== "http:") {
-      throw new TypeError(`kommo: baseUrl must be an http(s) URL (got ${JSON.stringify(options.baseUrl)})`);
+      throw new ValidationError("kommo", `baseUrl must be an http(s) URL (got ${JSON.stringify(options.baseUrl)})`);
     }
     if (typeof options.accessToken !== "string" || options.accessToken.trim() === "") {
-      throw new TypeError("kommo: accessToken must be a non-empty string");
+      throw new ValidationError("kommo", "accessToken must be a non-empty string");
     }
     const root = base.href.replace(/\/+$/, "").replace(/\/api\/v4$/, "");
     this.gate = options.http?.gate;
@@ -127,6 +127,8 @@ export class KommoClient {
       },
       defaultLimitKey: "default",
       retryAfterMsFrom: kommoRetryAfterMs,
+      // After repeated 429s Kommo blocks the IP: 403 on every call (often nginx's HTML page), lifted by its support.
+      blockedBy: (response) => response.status === 403,
     });
   }
 
@@ -204,7 +206,7 @@ export class KommoClient {
    */
   async findContactsByEmail(email: string): Promise<KommoContact[]> {
     const wanted = typeof email === "string" ? email.trim().toLowerCase() : "";
-    if (!wanted.includes("@")) throw new TypeError(`kommo: not an e-mail address: ${JSON.stringify(email)}`);
+    if (!wanted.includes("@")) throw new ValidationError("kommo", `not an e-mail address: ${JSON.stringify(email)}`);
     const response = await this.http.get(`/contacts?${query({ query: wanted, with: "leads", limit: KOMMO_MAX_PAGE })}`);
     return embedded(response.data, "contacts")
       .map(toKommoContact)
@@ -220,25 +222,25 @@ export class KommoClient {
     assertId(id, "contact id");
     const body: Record<string, unknown> = {};
     if (update.name !== undefined) {
-      if (typeof update.name !== "string") throw new TypeError("kommo: name must be a string");
+      if (typeof update.name !== "string") throw new ValidationError("kommo", "name must be a string");
       body.name = update.name;
     }
     if (update.customFields?.length) {
       body.custom_fields_values = update.customFields.map(({ fieldId, value }) => {
         assertId(fieldId, "fieldId");
         if (!["string", "number", "boolean"].includes(typeof value)) {
-          throw new TypeError(`kommo: field ${fieldId} needs a string, number or boolean value`);
+          throw new ValidationError("kommo", `field ${fieldId} needs a string, number or boolean value`);
         }
         return { field_id: fieldId, values: [{ value }] };
       });
     }
     if (update.tagsToAdd?.length) {
       body.tags_to_add = update.tagsToAdd.map((name) => {
-        if (typeof name !== "string" || name.trim() === "") throw new TypeError("kommo: tag names must be non-empty strings");
+        if (typeof name !== "string" || name.trim() === "") throw new ValidationError("kommo", "tag names must be non-empty strings");
         return { name };
       });
     }
-    if (Object.keys(body).length === 0) throw new TypeError("kommo: updateContact needs a name, custom fields or tags");
+    if (Object.keys(body).length === 0) throw new ValidationError("kommo", "updateContact needs a name, custom fields or tags");
     const response = await this.http.patch(`/contacts/${id}`, body, { funnelsync: { idempotent: true } });
     const data = response.data as { id?: unknown; updated_at?: unknown } | undefined;
     return { id, updatedAt: typeof data?.updated_at === "number" ? data.updated_at : null };
@@ -251,12 +253,12 @@ export class KommoClient {
    */
   async addNotes(entityType: EntityType, notes: ReadonlyArray<{ entityId: number; text: string }>): Promise<number[]> {
     assertEntityType(entityType);
-    if (!Array.isArray(notes)) throw new TypeError("kommo: notes must be an array");
-    if (notes.length > KOMMO_MAX_PAGE) throw new RangeError(`kommo: at most ${KOMMO_MAX_PAGE} notes per call (got ${notes.length})`);
+    if (!Array.isArray(notes)) throw new ValidationError("kommo", "notes must be an array");
+    if (notes.length > KOMMO_MAX_PAGE) throw new ValidationError("kommo", `at most ${KOMMO_MAX_PAGE} notes per call (got ${notes.length})`);
     if (notes.length === 0) return [];
     const body = notes.map(({ entityId, text }, index) => {
       assertId(entityId, "entityId");
-      if (typeof text !== "string" || text.trim() === "") throw new TypeError("kommo: a note needs a non-empty text");
+      if (typeof text !== "string" || text.trim() === "") throw new ValidationError("kommo", "a note needs a non-empty text");
       return { entity_id: entityId, note_type: "common", params: { text }, request_id: String(index) };
     });
     const response = await this.http.post(`/${entityType}/notes`, body);
@@ -280,7 +282,7 @@ export class KommoClient {
    * @see https://developers.kommo.com/reference/add-tasks
    */
   async addTask(task: KommoTaskInput): Promise<number> {
-    if (typeof task.text !== "string" || task.text.trim() === "") throw new TypeError("kommo: a task needs a non-empty text");
+    if (typeof task.text !== "string" || task.text.trim() === "") throw new ValidationError("kommo", "a task needs a non-empty text");
     assertEntityType(task.entityType);
     assertId(task.entityId, "entityId");
     const completeTill = task.completeTill instanceof Date ? Math.floor(task.completeTill.getTime() / 1000) : task.completeTill;
@@ -386,7 +388,7 @@ export class KommoClient {
     if (options.statusId !== undefined) assertId(options.statusId, "statusId");
     assertId(options.page, "page");
     assertId(options.limit, "limit");
-    if (options.limit > KOMMO_MAX_PAGE) throw new RangeError(`kommo: limit must be at most ${KOMMO_MAX_PAGE} (got ${options.limit})`);
+    if (options.limit > KOMMO_MAX_PAGE) throw new ValidationError("kommo", `limit must be at most ${KOMMO_MAX_PAGE} (got ${options.limit})`);
     const filter =
       options.statusId === undefined
         ? { pipeline_id: [options.pipelineId] }

@@ -1,4 +1,5 @@
 import { startKommoSimulator, type KommoSimulator } from "@funnelsync/simulators";
+import { ValidationError } from "@funnelsync/vendor-http";
 import { KommoClient } from "../src/index";
 
 describe("KommoClient.getCustomFields against the Kommo simulator", () => {
@@ -41,7 +42,7 @@ describe("KommoClient.getCustomFields against the Kommo simulator", () => {
   });
 
   it("refuses an entity type other than leads or contacts before any request", async () => {
-    await expect(kommo.getCustomFields("companies" as "leads")).rejects.toThrow(TypeError);
+    await expect(kommo.getCustomFields("companies" as "leads")).rejects.toThrow(ValidationError);
     expect(sim.requests.filter((r) => r.path.endsWith("/custom_fields"))).toHaveLength(0);
   });
 });

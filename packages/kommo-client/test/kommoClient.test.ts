@@ -1,5 +1,5 @@
 import { startKommoSimulator, type KommoSimulator, type KommoSimulatorOptions } from "@funnelsync/simulators";
-import { VendorError, VendorRateLimitError, isVendorError } from "@funnelsync/vendor-http";
+import { ValidationError, VendorBlockedError, VendorError, VendorRateLimitError, isVendorError } from "@funnelsync/vendor-http";
 import { KOMMO_LIMITS, KommoClient, fieldValue } from "../src/index";
 
 describe("KommoClient against the Kommo simulator", () => {
@@ -110,13 +110,18 @@ describe("KommoClient against the Kommo simulator", () => {
       expect(whole.leads.map((l) => l.id)).toEqual([sim.seeded.leads.anaPartner]);
     });
 
-    it("rejects bad arguments before any request", async () => {
-      await expect(kommo.getLead(0)).rejects.toThrow(TypeError);
-      await expect(kommo.getLeads([1.5])).rejects.toThrow(TypeError);
-      await expect(kommo.findContactsByEmail("not-an-address")).rejects.toThrow(TypeError);
-      await expect(kommo.updateContact(sim.seeded.contacts.ana, {})).rejects.toThrow(TypeError);
-      await expect(kommo.listLeads({ pipelineId: 5001, page: 1, limit: 251 })).rejects.toThrow(RangeError);
-      await expect(kommo.addNotes("leads", Array.from({ length: 251 }, () => ({ entityId: 1, text: "x" })))).rejects.toThrow(RangeError);
+    it("rejects bad arguments with a ValidationError that no retry can fix, before any request", async () => {
+      await expect(kommo.getLead(0)).rejects.toThrow(ValidationError);
+      await expect(kommo.getLeads([1.5])).rejects.toThrow(ValidationError);
+      await expect(kommo.findContactsByEmail("not-an-address")).rejects.toMatchObject({
+        name: "ValidationError",
+        vendor: "kommo",
+        retryable: false,
+        message: 'kommo: not an e-mail address: "not-an-address"',
+      });
+      await expect(kommo.updateContact(sim.seeded.contacts.ana, {})).rejects.toThrow(ValidationError);
+      await expect(kommo.listLeads({ pipelineId: 5001, page: 1, limit: 251 })).rejects.toThrow(ValidationError);
+      await expect(kommo.addNotes("leads", Array.from({ length: 251 }, () => ({ entityId: 1, text: "x" })))).rejects.toThrow(ValidationError);
       expect(sim.requests.count()).toBe(0);
     });
   });
@@ -200,11 +205,16 @@ describe("KommoClient against the Kommo simulator", () => {
       expect(sim.requests.count()).toBe(1);
     });
 
-    it("treats an IP block's 403 page as not retryable", async () => {
+    it("turns an IP block's 403 page into a VendorBlockedError, tells the gate, and does not retry", async () => {
       await start();
+      const blocked: string[] = [];
+      const gate = Object.assign(async () => undefined, { block: async (vendor: string) => (blocked.push(vendor), 1_234) });
+      kommo = new KommoClient({ baseUrl: sim.url, accessToken: "sim-kommo-token", http: { gate, retryBaseDelayMs: 0 } });
       sim.faults.failNext(1, 403);
       const error = await kommo.getPipelines().catch((e: unknown) => e);
-      expect(error).toMatchObject({ status: 403, retryable: false });
+      expect(error).toBeInstanceOf(VendorBlockedError);
+      expect(error).toMatchObject({ vendor: "kommo", status: 403, retryAfterMs: 1_234 });
+      expect(blocked).toEqual(["kommo"]);
       expect(sim.requests.count()).toBe(1);
     });
 

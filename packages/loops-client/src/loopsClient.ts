@@ -120,13 +120,13 @@ const contactAnswer = z.looseObject({
 });
 
 function requireText(value: unknown, name: string): void {
-  if (typeof value !== "string" || value.trim() === "") throw new ValidationError(`loops: ${name} is required`);
+  if (typeof value !== "string" || value.trim() === "") throw new ValidationError("loops", `${name} is required`);
 }
 
 function checkIdempotencyKey(key: string): void {
   requireText(key, "idempotencyKey");
   if (key.length > LOOPS_MAX_IDEMPOTENCY_KEY) {
-    throw new ValidationError(`loops: idempotencyKey must be at most ${LOOPS_MAX_IDEMPOTENCY_KEY} characters (got ${key.length})`);
+    throw new ValidationError("loops", `idempotencyKey must be at most ${LOOPS_MAX_IDEMPOTENCY_KEY} characters (got ${key.length})`);
   }
 }
 
@@ -134,7 +134,7 @@ function checkIdempotencyKey(key: string): void {
 function contactKey(by: LoopsContactKey): { email: string } | { userId: string } {
   const hasEmail = typeof by.email === "string" && by.email !== "";
   const hasUserId = typeof by.userId === "string" && by.userId !== "";
-  if (hasEmail === hasUserId) throw new ValidationError("loops: give exactly one of email and userId");
+  if (hasEmail === hasUserId) throw new ValidationError("loops", "give exactly one of email and userId");
   return hasEmail ? { email: by.email! } : { userId: by.userId! };
 }
 
@@ -149,7 +149,7 @@ function contactFields(contact: Partial<LoopsContactInput>): Record<string, unkn
   const body: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(contact.properties ?? {})) {
     if (STANDARD_CONTACT_KEYS.has(key)) {
-      throw new ValidationError(`loops: custom property "${key}" clashes with a standard contact field`);
+      throw new ValidationError("loops", `custom property "${key}" clashes with a standard contact field`);
     }
     body[key] = value;
   }
@@ -310,7 +310,7 @@ export class LoopsClient {
    */
   async sendEvent(event: LoopsEvent, idempotencyKey: string): Promise<LoopsSendResult> {
     requireText(event?.eventName, "event.eventName");
-    if (!event.email && !event.userId) throw new ValidationError("loops: an event needs an email or a userId");
+    if (!event.email && !event.userId) throw new ValidationError("loops", "an event needs an email or a userId");
     checkIdempotencyKey(idempotencyKey);
     const body = {
       ...contactFields(event.contact ?? {}),

@@ -34,7 +34,7 @@ export function verifyLoopsWebhook(secret: string, rawBody: string | Buffer, hea
   try {
     webhook = new Webhook(secret);
   } catch {
-    throw new ValidationError("loops: the webhook secret must be a whsec_… base64 secret");
+    throw new ValidationError("loops", "the webhook secret must be a whsec_… base64 secret");
   }
   const id = header(headers, "webhook-id");
   const timestamp = header(headers, "webhook-timestamp");

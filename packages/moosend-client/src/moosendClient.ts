@@ -109,7 +109,7 @@ function isEnvelope(body: unknown): body is Envelope {
 }
 
 function invalidArgument(message: string): ValidationError {
-  return new ValidationError(`moosend: ${message}`);
+  return new ValidationError("moosend", message);
 }
 
 function checkGuid(value: string, what: string): void {

@@ -67,7 +67,7 @@ describe("Kommo simulator", () => {
       expect(await failed.json()).toMatchObject({ title: "ErrInternalServer", status: 500, trace_id: expect.any(String) });
       const limited = await api("/leads/pipelines");
       expect(limited.status).toBe(429);
-      expect(await limited.json()).toMatchObject({ status: 429, retry_after: 2 });
+      expect(await limited.json()).toMatchObject({ status: 429, retry_after: 300 }); // Kommo's documented default
       const blocked = await api("/leads/pipelines");
       expect(blocked.status).toBe(403);
       expect(await blocked.text()).toContain("<center>nginx</center>");

@@ -1,6 +1,6 @@
 import axios, { AxiosError, type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from "axios";
 import axiosRetry, { isNetworkError } from "axios-retry";
-import { createVendorError, isRetryableStatus, isVendorError, type Vendor } from "./errors";
+import { createVendorError, isRetryableStatus, isVendorError, trimBody, VendorBlockedError, type Vendor } from "./errors";
 
 declare module "axios" {
   interface AxiosRequestConfig {
@@ -32,8 +32,19 @@ export type RequestGate = ((vendor: Vendor, limitKey: string) => Promise<void | 
    * Called before the rate-limit error is thrown, so no other request slips out meanwhile.
    */
   pause?: (vendor: Vendor, ms: number) => Promise<unknown>;
+  /**
+   * The vendor answered with its block (see `blockedBy`): no request to it goes out, in any process,
+   * except a rare probe, until a probe gets through or an operator lifts it. Resolves to how long the
+   * work should wait before it looks again.
+   */
+  block?: (vendor: Vendor) => Promise<number>;
 };
-export type GateRelease = () => unknown;
+/** How an attempt ended, as far as the gate cares: a probe that got a real answer lifts a block. */
+export interface GateOutcome {
+  answered: boolean;
+  blocked: boolean;
+}
+export type GateRelease = (outcome?: GateOutcome) => unknown;
 /** A rate-limit slot taken ahead of its request (see `admitted`), e.g. so a batch fills while it waits. */
 export interface Admission {
   release?: GateRelease;
@@ -42,6 +53,13 @@ export interface Admission {
 /** Passes a vendor's 429 on to the gate; a gate that cannot be reached must not hide the 429 itself. */
 export async function pauseVendor(gate: RequestGate | undefined, vendor: Vendor, ms: number): Promise<void> {
   await gate?.pause?.(vendor, ms).catch(() => undefined);
+}
+
+/** How long work waits before it looks again at a block whose gate could not say (or was unreachable). */
+const BLOCK_RECHECK_MS = 30_000;
+
+async function blockVendor(gate: RequestGate | undefined, vendor: Vendor): Promise<number> {
+  return (await gate?.block?.(vendor).catch(() => undefined)) ?? BLOCK_RECHECK_MS;
 }
 
 /** What was sent and what came back, for metrics. Never carries URLs with credentials or bodies. */
@@ -73,6 +91,8 @@ export interface VendorHttpOptions {
   retryAfterMsFrom?: (response: AxiosResponse) => number | undefined;
   /** When a 429 carries no hint at all. */
   defaultRetryAfterMs?: number;
+  /** An answer that means the vendor refuses every call until a human lifts it (Kommo's 403 IP block). */
+  blockedBy?: (response: AxiosResponse) => boolean;
 }
 
 const SAFE_TO_REPEAT = new Set(["get", "head", "options", "put", "delete"]);
@@ -162,23 +182,25 @@ export function createVendorHttp(options: VendorHttpOptions): AxiosInstance {
     });
   };
   /** The attempt is over: its slot goes back to the gate (never awaited: the answer must not wait on Redis). */
-  const settle = (config: InternalAxiosRequestConfig | undefined, status: number | "error") => {
+  const settle = (config: InternalAxiosRequestConfig | undefined, response: AxiosResponse | undefined) => {
     const release = config?.funnelsync?.release;
     if (release) {
       config.funnelsync!.release = undefined;
+      const outcome: GateOutcome = { answered: response !== undefined, blocked: response !== undefined && isBlock(response) };
       Promise.resolve()
-        .then(release)
+        .then(() => release(outcome))
         .catch(() => undefined);
     }
-    observe(config, status);
+    observe(config, response?.status ?? "error");
   };
+  const isBlock = (response: AxiosResponse) => options.blockedBy?.(response) ?? false;
   http.interceptors.response.use(
     (response) => {
-      settle(response.config, response.status);
+      settle(response.config, response);
       return response;
     },
     (error: unknown) => {
-      if (error instanceof AxiosError) settle(error.config, error.response?.status ?? "error");
+      if (error instanceof AxiosError) settle(error.config, error.response);
       return Promise.reject(error);
     },
   );
@@ -195,6 +217,9 @@ export function createVendorHttp(options: VendorHttpOptions): AxiosInstance {
     if (isVendorError(error) || !(error instanceof AxiosError)) return Promise.reject(error);
     const response = error.response;
     const status = response?.status;
+    if (response && isBlock(response)) {
+      throw new VendorBlockedError(vendor, await blockVendor(options.gate, vendor), status, trimBody(response.data));
+    }
     const retryAfterMs =
       status === 429
         ? (options.retryAfterMsFrom?.(response!) ?? retryAfterHeaderMs(response) ?? options.defaultRetryAfterMs ?? 1_000)

@@ -27,15 +27,49 @@ export class VendorRateLimitError extends VendorError {
   }
 }
 
-const VENDOR_ERROR_NAMES = new Set(["VendorError", "VendorRateLimitError"]);
+/**
+ * The vendor refuses every call until further notice (Kommo's IP block after repeated 429s, which
+ * only its support lifts). Like a rate limit the work waits without spending an attempt, and looks
+ * again after `retryAfterMs`; meanwhile the gate lets at most one probe call through now and then.
+ */
+export class VendorBlockedError extends VendorRateLimitError {
+  override name = "VendorBlockedError";
+  constructor(vendor: Vendor, retryAfterMs: number, status?: number, body?: unknown) {
+    super(vendor, retryAfterMs, status, body);
+    this.message = `${vendor}: blocked (answered 403 to every call until lifted), checking again in ${retryAfterMs} ms`;
+  }
+}
 
-/** Matches by name as well as class, so an error from a second copy of this module still matches. */
+/**
+ * A bad argument to a client call (an id that is not a positive integer, an address without "@"),
+ * raised before any request is sent. Nothing the vendor does can change the answer: never retried.
+ */
+export class ValidationError extends VendorError {
+  override name = "ValidationError";
+  constructor(vendor: Vendor, detail: string) {
+    super(`${vendor}: ${detail}`, vendor, undefined, false);
+  }
+}
+
+const RATE_LIMIT_NAMES = new Set(["VendorRateLimitError", "VendorBlockedError"]);
+const VENDOR_ERROR_NAMES = new Set(["VendorError", "ValidationError", ...RATE_LIMIT_NAMES]);
+
+/**
+ * By class first. By name (with the `vendor` field) as well, as BullMQ matches its UnrecoverableError:
+ * the worker judges errors thrown inside the client packages, and should npm ever give a client its
+ * own nested copy of this package (a version range the root's copy does not satisfy), `instanceof`
+ * alone would take every vendor error for a crash and retry it.
+ */
 export function isVendorError(err: unknown): err is VendorError {
   return err instanceof VendorError || (err instanceof Error && VENDOR_ERROR_NAMES.has(err.name) && "vendor" in err);
 }
 
 export function isVendorRateLimitError(err: unknown): err is VendorRateLimitError {
-  return isVendorError(err) && err.name === "VendorRateLimitError";
+  return err instanceof VendorRateLimitError || (isVendorError(err) && RATE_LIMIT_NAMES.has(err.name));
+}
+
+export function isVendorBlockedError(err: unknown): err is VendorBlockedError {
+  return err instanceof VendorBlockedError || (isVendorError(err) && err.name === "VendorBlockedError");
 }
 
 /** Whether a status is worth trying again: timeouts, conflicts with in-flight state, and server errors. */

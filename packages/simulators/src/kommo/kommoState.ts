@@ -150,7 +150,7 @@ export interface KommoSimState {
   webhooks: KommoSimWebhook[];
   deliveries: KommoSimDelivery[];
   tags: Record<KommoEntityType, KommoSimTag[]>;
-  /** Until when (ms) every request gets 403 after too many 429s; 0 = not blocked. */
+  /** Until when (ms) every request gets 403 after too many 429s; 0 = not blocked, Infinity = until support lifts it. */
   blockedUntil: number;
   /** When the 429s of the current block window were sent (ms). */
   recent429s: number[];

@@ -68,15 +68,18 @@ export interface KommoSimulatorOptions {
    */
   rateLimitBy?: "ip" | "token";
   /**
-   * The 429 body's `retry_after`, in seconds. Kommo's documented example says 300 and the unit is
-   * not stated; the default 2 keeps tests and the demo moving while still being more than a window.
+   * The 429 body's `retry_after`, in seconds. Default 300, Kommo's documented body (the unit is not
+   * stated; seconds is the SDK's reading). Tests that need a short wait set it.
    */
   retryAfterSeconds?: number;
   /** 429s within `blockWindowMs` that get the IP blocked (403 on everything). Default 20 (unconfirmed). */
   blockAfter429s?: number;
   /** Default 60 000. */
   blockWindowMs?: number;
-  /** How long a block lasts. Default 60 000 (real blocks have needed support to lift). */
+  /**
+   * How long a block lasts. Default: until Kommo's support lifts it (set `state.blockedUntil` to 0),
+   * as with real blocks; the duration of an automatic lift, if any, is unconfirmed.
+   */
   blockMs?: number;
   /** Seed KOMMO_SIM_SEEDED's contacts and leads (pipelines and fields always exist). Default true. */
   seed?: boolean;
@@ -272,10 +275,10 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
   faults.latencyMs = options.latencyMs ?? 0;
   const rate = options.rateLimit ?? { max: 7, perMs: 1_000 };
   const limiter = new SlidingWindow(rate.max, rate.perMs);
-  const retryAfterSeconds = options.retryAfterSeconds ?? 2;
+  const retryAfterSeconds = options.retryAfterSeconds ?? 300;
   const blockAfter = options.blockAfter429s ?? 20;
   const blockWindowMs = options.blockWindowMs ?? 60_000;
-  const blockMs = options.blockMs ?? 60_000;
+  const blockMs = options.blockMs ?? Number.POSITIVE_INFINITY;
   const webhookTimeoutMs = options.webhookTimeoutMs ?? 2_000;
   const pending = new Set<Promise<unknown>>();
 
