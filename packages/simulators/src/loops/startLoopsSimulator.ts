@@ -58,6 +58,11 @@ export interface LoopsSimulatorOptions {
    * "409" (the default) is the harder case for a client.
    */
   identicalReplay?: "409" | "original";
+  /**
+   * Whether the team may use Loops' content API (`GET /transactional-emails`, default true); without
+   * it that route answers 401 and only the deprecated `GET /transactional` lists e-mails.
+   */
+  contentApi?: boolean;
   /** A `whsec_…` secret to sign deliveries with. */
   webhookSecret?: string;
   /** The account's one webhook endpoint; deliveries are recorded but not sent while unset. */
@@ -179,6 +184,7 @@ export async function startLoopsSimulator(options: LoopsSimulatorOptions = {}): 
     state,
     now,
     identicalReplay: options.identicalReplay ?? "409",
+    contentApi: options.contentApi ?? true,
     contactDeleted: (contact) => void track(deliverAll(deletionPayloads(contact))),
   }));
   app.use(notFound);
