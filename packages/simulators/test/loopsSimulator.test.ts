@@ -477,6 +477,31 @@ describe("Loops simulator: webhooks", () => {
     expect(sim.contact("ana@example.test")!.mailingLists).toEqual({ [newsletter!.id]: false, [customers!.id]: true });
   });
 
+  it("delivers email.resubscribed with Loops' marketing-email payload and re-subscribes the contact", async () => {
+    const contact = sim.addContact({ email: "ana@example.test", subscribed: false });
+    const deliveries = await sim.resubscribe("ana@example.test", { sourceType: "loop", sourceId: "loop_01" });
+    expect(deliveries.map((d) => [d.eventName, d.status])).toEqual([["email.resubscribed", 200]]);
+    expect(verify(receiver.received[0]!)).toEqual({
+      eventName: "email.resubscribed",
+      eventTime: expect.any(Number),
+      webhookSchemaVersion: "1.0.0",
+      sourceType: "loop",
+      loopId: "loop_01",
+      email: { id: expect.any(String), emailMessageId: expect.any(String), subject: expect.any(String) },
+      contactIdentity: { id: contact.id, email: "ana@example.test", userId: null },
+    });
+    expect(sim.contact("ana@example.test")!.subscribed).toBe(true);
+    await expect(sim.resubscribe("ana@example.test", { sourceType: "transactional" })).rejects.toThrow("no preference centre");
+  });
+
+  it("delivers contact.mailingList.subscribed with the list when a contact joins it", async () => {
+    const [newsletter] = LOOPS_SIM_LISTS;
+    sim.addContact({ email: "ana@example.test" });
+    await sim.subscribeToList("ana@example.test", newsletter!.id);
+    expect(verify(receiver.received[0]!)).toMatchObject({ eventName: "contact.mailingList.subscribed", mailingList: newsletter });
+    expect(sim.contact("ana@example.test")!.mailingLists).toEqual({ [newsletter!.id]: true });
+  });
+
   it("fires contact.deleted and contact.unsubscribed when a contact is deleted through the API", async () => {
     sim.addContact({ email: "ana@example.test" });
     await call("POST", "/contacts/delete", { email: "ana@example.test" });
