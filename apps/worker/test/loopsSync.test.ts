@@ -70,6 +70,14 @@ describe("Kommo → Loops (and both ESPs at once)", () => {
     expect(rows.find((r) => r.step === "loops.event.nurture_started")).toMatchObject({ status: "failed", vendorStatus: 400 });
   });
 
+  it("keeps a Moosend opt-out of an address Loops never had as an unsubscribed Loops contact: a suppression entry", async () => {
+    const email = uniqueEmail("only.moosend");
+    h.moosend.addSubscriber(LISTS.newLead, { email });
+    await h.moosend.unsubscribe(LISTS.newLead, email, { viaAutomation: true });
+    await eventually(() => loopsContacts(email).length === 1);
+    expect(loopsContacts(email)[0]).toMatchObject({ subscribed: false, userId: null });
+  });
+
   it("moves the person on an e-mail change: one Loops contact with the new address, Moosend lists moved", async () => {
     const { contact, lead, email } = await newLead();
     await h.kommo.moveLead(lead.id, 6002);
@@ -132,5 +140,10 @@ describe("Kommo → Loops with loops.userId: none (Loops contacts matched by e-m
     await h.kommo.updateContact(contact.id, { email: newEmail });
     await eventually(() => loopsContacts(newEmail).length === 1 && loopsContacts(email).length === 0);
     expect(loopsContacts(newEmail)[0]).toMatchObject({ userId: null, subscribed: false, firstName: "Mara" });
+    // Loops reports the deletion (contact.deleted, contact.unsubscribed): let those jobs finish before the harness stops.
+    await h.loops.idle();
+    for (const { webhookId } of h.loops.state.deliveries) {
+      await eventually(async () => (await h.worker!.db.outcomes.forJob(`loops-${webhookId}`)).some((r) => r.step === "job" && r.status !== "running"));
+    }
   });
 });
