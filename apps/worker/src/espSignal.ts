@@ -60,7 +60,7 @@ function alreadyKnown(signal: EspSignal, current: ConsentState | undefined): boo
  * Brings one e-mail platform signal into Kommo and the consent ledger: the ledger first (so the
  * forward sync stops at once, even while Kommo is down), then for every Kommo contact with exactly
  * this address: a note on the contact and its open leads, a task (hard bounce), a tag, and the
- * opt-in checkbox set to false.
+ * opt-in checkbox set to false (true again when the person re-subscribed themselves).
  */
 export async function applyEspSignal(job: Job, deps: WorkerDeps, signal: EspSignal): Promise<void> {
   const email = signal.email.trim().toLowerCase();
