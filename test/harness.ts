@@ -1,5 +1,7 @@
 import { randomBytes, randomInt, randomUUID } from "node:crypto";
-import { resolve } from "node:path";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { Writable } from "node:stream";
 import { loadConfig, type Config } from "@funnelsync/config";
 import { startIngest, type RunningIngest } from "@funnelsync/ingest";
@@ -150,4 +152,11 @@ export async function eventually<T>(check: () => Promise<T | undefined | false> 
     if (Date.now() > deadline) throw new Error(`eventually: timed out${last ? `: ${(last as Error).message}` : ""}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The example mapping (funnelsync.yaml) with `edit` applied to its text, in a temporary file; returns its path. */
+export function editedMapping(edit: (yaml: string) => string): string {
+  const path = join(mkdtempSync(join(tmpdir(), "funnelsync-mapping-")), "funnelsync.yaml");
+  writeFileSync(path, edit(readFileSync(resolve(REPO_ROOT, "funnelsync.yaml"), "utf8")));
+  return path;
 }

@@ -59,7 +59,7 @@ describe("funnelsync history and consent (rows the worker wrote)", () => {
         "  since   2026-11-22T08:15:00.000Z",
         "  reason  hard bounce",
         "  event   moosend-abc",
-        "  no stage change subscribes this address again; only an explicit opt-in in Kommo lifts it",
+        "  no stage change subscribes this address again; only an explicit opt-in in Kommo or the person's own re-subscribe lifts it",
       ].join("\n"),
     );
     const history = run.stdout.split("\n\n")[1]!.trimEnd().split("\n");

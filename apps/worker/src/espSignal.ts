@@ -7,16 +7,20 @@ import type { WorkerDeps } from "./processors/types";
 /** What an e-mail platform told us about one address, in our own words. */
 export interface EspSignal {
   email: string;
-  kind: "unsubscribed" | "hardBounce" | "softBounce" | "spam" | "listUnsubscribed";
+  /** `resubscribed`: the person opted back in themselves (a Loops preference centre), which lifts an opt-out. */
+  kind: "unsubscribed" | "hardBounce" | "softBounce" | "spam" | "listUnsubscribed" | "resubscribed";
   source: "loops" | "moosend";
   /** e.g. the list or campaign it concerns, for the note. */
   context?: string;
+  /** When the vendor says it happened; the consent ledger records it (now when unknown). */
+  at?: Date;
 }
 
 const CONSENT_FOR: Partial<Record<EspSignal["kind"], ConsentState>> = {
   unsubscribed: "unsubscribed",
   hardBounce: "bounced",
   spam: "complained",
+  resubscribed: "subscribed",
 };
 
 const SOURCE_NAME = { loops: "Loops", moosend: "Moosend" } as const;
@@ -36,6 +40,8 @@ function noteText(signal: EspSignal): string {
       return `funnelsync: ${signal.email} marked an e-mail from ${where} as spam. Marketing e-mail stopped.`;
     case "listUnsubscribed":
       return `funnelsync: ${signal.email} left a mailing list in ${where}; other e-mail continues.`;
+    case "resubscribed":
+      return `funnelsync: ${signal.email} re-subscribed to e-mail themselves in ${where} (their own consent). Marketing e-mail may resume; the opt-in field is set back to true.`;
   }
 }
 
@@ -44,6 +50,7 @@ function noteText(signal: EspSignal): string {
  * unsubscribe can arrive by webhook and by polling: the card gets one entry per fact, not per report.
  */
 function alreadyKnown(signal: EspSignal, current: ConsentState | undefined): boolean {
+  if (signal.kind === "resubscribed") return current === "subscribed";
   if (!current || current === "subscribed") return false;
   if (signal.kind === "unsubscribed") return true; // any withdrawal already covers it
   return CONSENT_FOR[signal.kind] === current;
@@ -53,7 +60,7 @@ function alreadyKnown(signal: EspSignal, current: ConsentState | undefined): boo
  * Brings one e-mail platform signal into Kommo and the consent ledger: the ledger first (so the
  * forward sync stops at once, even while Kommo is down), then for every Kommo contact with exactly
  * this address: a note on the contact and its open leads, a task (hard bounce), a tag, and the
- * opt-in checkbox set to false.
+ * opt-in checkbox set to false (true again when the person re-subscribed themselves).
  */
 export async function applyEspSignal(job: Job, deps: WorkerDeps, signal: EspSignal): Promise<void> {
   const email = signal.email.trim().toLowerCase();
@@ -65,10 +72,10 @@ export async function applyEspSignal(job: Job, deps: WorkerDeps, signal: EspSign
   const known = !ownEarlierAttempt && alreadyKnown(signal, consent?.state);
   const newState = CONSENT_FOR[signal.kind];
   if (newState && !known && !ownEarlierAttempt) {
-    await deps.db.consent.set({ email, state: newState, source: signal.source, reason: signal.kind, eventRef: job.id });
+    await deps.db.consent.set({ email, state: newState, source: signal.source, reason: signal.kind, eventRef: job.id, at: signal.at });
   }
 
-  if (newState && !known) await withdrawElsewhere(job, deps, signal, email);
+  if (newState && newState !== "subscribed" && !known) await withdrawElsewhere(job, deps, signal, email);
 
   const contacts = await deps.kommo.findContactsByEmail(email);
   if (contacts.length === 0) {
@@ -103,7 +110,7 @@ async function withdrawElsewhere(job: Job, deps: WorkerDeps, signal: EspSignal, 
 async function updateContact(job: Job, deps: WorkerDeps, signal: EspSignal, email: string, contact: KommoContact, known: boolean): Promise<void> {
   const { mapping, outcomes, kommo } = deps;
   const meta = { vendor: "kommo" as const, contactId: contact.id, email };
-  const withdraws = CONSENT_FOR[signal.kind] !== undefined;
+  const consentAfter = CONSENT_FOR[signal.kind];
 
   if (!known) {
     const leads = contact.leadIds.length ? [...(await kommo.getLeads(contact.leadIds)).values()] : [];
@@ -146,9 +153,10 @@ async function updateContact(job: Job, deps: WorkerDeps, signal: EspSignal, emai
     signal.kind as "unsubscribed" | "hardBounce" | "spam"
   ];
   const tagsToAdd = !known && tag ? [tag] : [];
-  const optIn = withdraws && mapping.kommo.optInFieldId ? [{ fieldId: mapping.kommo.optInFieldId, value: false }] : [];
+  const optIn = consentAfter && mapping.kommo.optInFieldId ? [{ fieldId: mapping.kommo.optInFieldId, value: consentAfter === "subscribed" }] : [];
+  const action = optIn.length === 0 ? "tag" : consentAfter === "subscribed" ? "optIn" : "optOut";
   if (tagsToAdd.length || optIn.length) {
-    await outcomes.step(job, `kommo.contact.contact-${contact.id}`, { ...meta, action: optIn.length ? "optOut" : "tag", detail: { tagsToAdd } }, () =>
+    await outcomes.step(job, `kommo.contact.contact-${contact.id}`, { ...meta, action, detail: { tagsToAdd } }, () =>
       kommo.updateContact(contact.id, { tagsToAdd, customFields: optIn }),
     );
   }

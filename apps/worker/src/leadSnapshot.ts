@@ -1,5 +1,5 @@
 import type { Mapping } from "@funnelsync/config";
-import { fieldValue, type KommoContact, type KommoLead } from "@funnelsync/kommo-client";
+import { fieldValue, preferredEmail, type KommoContact, type KommoLead } from "@funnelsync/kommo-client";
 import type { WorkerDeps } from "./processors/types";
 
 /** What one sync of a lead needs, read from Kommo: the lead with its contacts, then the main contact (both batched). */
@@ -11,15 +11,25 @@ export interface LeadSnapshot {
 
 export type Resolved = { ok: true; snapshot: LeadSnapshot } | { ok: false; reason: string; contactId?: number };
 
-export async function readLead(deps: Pick<WorkerDeps, "kommoReader">, leadId: number): Promise<Resolved> {
+export async function readLead(deps: Pick<WorkerDeps, "kommoReader" | "mapping">, leadId: number): Promise<Resolved> {
   const lead = await deps.kommoReader.lead(leadId);
   if (!lead) return { ok: false, reason: "lead not found in Kommo (deleted?)" };
   if (!lead.mainContactId) return { ok: false, reason: "lead has no main contact" };
   const contact = await deps.kommoReader.contact(lead.mainContactId);
   if (!contact) return { ok: false, reason: "main contact not found in Kommo", contactId: lead.mainContactId };
-  const email = contact.emails[0]?.trim().toLowerCase();
+  const email = contactEmail(deps.mapping, contact);
   if (!email) return { ok: false, reason: "main contact has no e-mail", contactId: contact.id };
   return { ok: true, snapshot: { lead, contact, email } };
+}
+
+/** The one address of the contact we sync (`kommo.emailPreference`). */
+export function contactEmail(mapping: Mapping, contact: KommoContact): string | undefined {
+  return preferredEmail(contact, mapping.kommo.emailPreference);
+}
+
+/** The Loops `userId` we write for a Kommo contact; none when the operator keeps Loops' userId for their own product. */
+export function loopsUserId(deps: Pick<WorkerDeps, "mapping">, kommoContactId: number): string | undefined {
+  return deps.mapping.loops.userId === "kommoContact" ? String(kommoContactId) : undefined;
 }
 
 function asText(value: string | number | boolean | undefined): string {

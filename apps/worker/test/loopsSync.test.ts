@@ -1,5 +1,5 @@
 import { encodeKommoWebhook } from "@funnelsync/simulators";
-import { eventually, LISTS, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
+import { editedMapping, eventually, LISTS, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
 
 describe("Kommo → Loops (and both ESPs at once)", () => {
   let h: Harness;
@@ -70,6 +70,14 @@ describe("Kommo → Loops (and both ESPs at once)", () => {
     expect(rows.find((r) => r.step === "loops.event.nurture_started")).toMatchObject({ status: "failed", vendorStatus: 400 });
   });
 
+  it("keeps a Moosend opt-out of an address Loops never had as an unsubscribed Loops contact: a suppression entry", async () => {
+    const email = uniqueEmail("only.moosend");
+    h.moosend.addSubscriber(LISTS.newLead, { email });
+    await h.moosend.unsubscribe(LISTS.newLead, email, { viaAutomation: true });
+    await eventually(() => loopsContacts(email).length === 1);
+    expect(loopsContacts(email)[0]).toMatchObject({ subscribed: false, userId: null });
+  });
+
   it("moves the person on an e-mail change: one Loops contact with the new address, Moosend lists moved", async () => {
     const { contact, lead, email } = await newLead();
     await h.kommo.moveLead(lead.id, 6002);
@@ -81,5 +89,61 @@ describe("Kommo → Loops (and both ESPs at once)", () => {
     expect(loopsContacts(email)).toHaveLength(0);
     expect(loopsContacts(newEmail)[0]!.userId).toBe(String(contact.id));
     expect(h.moosend.subscribers(LISTS.newLead).find((s) => s.Email === newEmail)).toMatchObject({ Status: "Subscribed", CustomFields: { Company: "Vogel GmbH", Budget: "7000" } });
+  });
+});
+
+describe("Kommo → Loops with loops.userId: none (Loops contacts matched by e-mail only)", () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness({ mappingPath: editedMapping((yaml) => yaml.replace("loops:\n  onLeadAdded", "loops:\n  userId: none\n  onLeadAdded")) });
+  });
+  afterEach(() => h.stop());
+
+  const loopsContacts = (email: string) => [...h.loops.state.contacts.values()].filter((c) => c.email === email);
+  const leadAddedDone = (leadId: number) =>
+    eventually(async () => (await h.worker!.db.outcomes.forLead(leadId)).find((r) => r.step === "job" && r.jobName === "kommo.leadAdded" && r.status === "succeeded"));
+
+  it("keeps the userId the team's own product gave the Loops contact, and sends no userId", async () => {
+    const email = uniqueEmail("mara");
+    const own = h.loops.addContact({ email, userId: "app-user-42" });
+    const contact = await h.kommo.addContact({ id: uniqueId(), name: "Mara Lind", email, company: "Lind AB" });
+    const lead = await h.kommo.addLead({ id: uniqueId(), contactId: contact.id, statusId: 6001 });
+    await leadAddedDone(lead.id);
+    expect(loopsContacts(email)).toEqual([expect.objectContaining({ id: own.id, userId: "app-user-42", firstName: "Mara", properties: expect.objectContaining({ company: "Lind AB" }) })]);
+    expect(h.loops.state.events.filter((e) => e.email === email).map((e) => e.eventName)).toEqual(["lead_created"]);
+    const sent = h.loops.requests.entries.filter((r) => r.path === "/api/v1/events/send" || r.path === "/api/v1/contacts/update");
+    expect(sent.some((r) => JSON.stringify(r.body).includes("userId"))).toBe(false);
+  });
+
+  it("moves the contact found under the old address on an e-mail change, keeping its own userId", async () => {
+    const email = uniqueEmail("mara");
+    const own = h.loops.addContact({ email, userId: "app-user-43" });
+    const contact = await h.kommo.addContact({ id: uniqueId(), name: "Mara Lind", email });
+    const lead = await h.kommo.addLead({ id: uniqueId(), contactId: contact.id, statusId: 6001 });
+    await leadAddedDone(lead.id);
+    const newEmail = uniqueEmail("mara.new");
+    await h.kommo.updateContact(contact.id, { email: newEmail });
+    await eventually(() => loopsContacts(newEmail).length === 1);
+    expect(loopsContacts(newEmail)[0]).toMatchObject({ id: own.id, userId: "app-user-43" });
+    expect(loopsContacts(email)).toEqual([]);
+  });
+
+  it("re-creates a contact without a userId under the new address, keeping its opt-out, and deletes the old one", async () => {
+    const email = uniqueEmail("mara");
+    const contact = await h.kommo.addContact({ id: uniqueId(), name: "Mara Lind", email });
+    const lead = await h.kommo.addLead({ id: uniqueId(), contactId: contact.id, statusId: 6001 });
+    await leadAddedDone(lead.id);
+    const old = loopsContacts(email)[0]!;
+    expect(old.userId).toBeNull();
+    old.subscribed = false;
+    const newEmail = uniqueEmail("mara.new");
+    await h.kommo.updateContact(contact.id, { email: newEmail });
+    await eventually(() => loopsContacts(newEmail).length === 1 && loopsContacts(email).length === 0);
+    expect(loopsContacts(newEmail)[0]).toMatchObject({ userId: null, subscribed: false, firstName: "Mara" });
+    // Loops reports the deletion (contact.deleted, contact.unsubscribed): let those jobs finish before the harness stops.
+    await h.loops.idle();
+    for (const { webhookId } of h.loops.state.deliveries) {
+      await eventually(async () => (await h.worker!.db.outcomes.forJob(`loops-${webhookId}`)).some((r) => r.step === "job" && r.status !== "running"));
+    }
   });
 });

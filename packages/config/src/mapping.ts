@@ -1,6 +1,7 @@
 import { z } from "zod";
 
 const kommoFieldId = z.number().int().positive();
+const DEFAULT_EMAIL_PREFERENCE = ["WORK", "PRIV", "OTHER"] as const;
 const nonEmpty = z.string().trim().min(1);
 
 const loopsEventSchema = z
@@ -38,9 +39,15 @@ export const mappingSchema = z
           .strict()
           .default({}),
         taskOnHardBounce: z.boolean().default(true),
+        /** Which of a contact's EMAIL values we sync: the first value with the first code listed here that has one, else the first value. */
+        emailPreference: z
+          .array(z.string().trim().toUpperCase().pipe(z.string().regex(/^[A-Z_]+$/, "must be a Kommo enum code such as WORK")))
+          .min(1)
+          .refine((codes) => new Set(codes).size === codes.length, { message: "lists a code twice" })
+          .default([...DEFAULT_EMAIL_PREFERENCE]),
       })
       .strict()
-      .default({ tags: {}, taskOnHardBounce: true }),
+      .default({ tags: {}, taskOnHardBounce: true, emailPreference: [...DEFAULT_EMAIL_PREFERENCE] }),
     fields: z
       .array(
         z
@@ -55,9 +62,14 @@ export const mappingSchema = z
         /** Loops `source` written on contacts we create. */
         source: nonEmpty.default("kommo"),
         userGroup: nonEmpty.optional(),
+        /**
+         * `kommoContact`: Loops `userId` is the Kommo contact id. `none`: contacts are matched by e-mail
+         * only, since Loops overwrites the `userId` of an e-mail match and the team's own product may set it.
+         */
+        userId: z.enum(["kommoContact", "none"]).default("kommoContact"),
       })
       .strict()
-      .default({ source: "kommo" }),
+      .default({ source: "kommo", userId: "kommoContact" }),
     pipelines: z
       .array(z.object({ pipelineId: kommoFieldId, stages: z.array(stageSchema).min(1) }).strict())
       .min(1),

@@ -114,6 +114,20 @@ describe("loadConfig", () => {
     );
   });
 
+  it("defaults loops.userId to kommoContact and kommo.emailPreference to WORK, PRIV, OTHER, and takes the operator's choice", () => {
+    const defaults = loadConfig({ env: { ...live, FUNNELSYNC_CONFIG: mappingFile(contractExample()) } }).mapping;
+    expect(defaults.loops.userId).toBe("kommoContact");
+    expect(defaults.kommo.emailPreference).toEqual(["WORK", "PRIV", "OTHER"]);
+    const chosen = contractExample()
+      .replace("loops:\n  onLeadAdded", "loops:\n  userId: none\n  onLeadAdded")
+      .replace("taskOnHardBounce: true", "taskOnHardBounce: true\n  emailPreference: [priv, WORK]");
+    const mapping = loadConfig({ env: { ...live, FUNNELSYNC_CONFIG: mappingFile(chosen) } }).mapping;
+    expect(mapping.loops.userId).toBe("none");
+    expect(mapping.kommo.emailPreference).toEqual(["PRIV", "WORK"]);
+    const wrong = contractExample().replace("loops:\n  onLeadAdded", "loops:\n  userId: email\n  onLeadAdded");
+    expect(errorOf(() => loadConfig({ env: { ...live, FUNNELSYNC_CONFIG: mappingFile(wrong) } })).message).toContain("loops.userId");
+  });
+
   it("says which file cannot be read", () => {
     const err = errorOf(() => loadConfig({ env: { ...live, FUNNELSYNC_CONFIG: "/nonexistent/funnelsync.yaml" } }));
     expect(err.message).toBe("config: FUNNELSYNC_CONFIG cannot be read (ENOENT: /nonexistent/funnelsync.yaml)");

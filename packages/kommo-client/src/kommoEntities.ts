@@ -28,9 +28,16 @@ export interface KommoContact {
   updatedAt: number;
   /** Every value of the EMAIL field, trimmed, in Kommo's order. */
   emails: string[];
+  /** The same values with their type (`WORK`, `PRIV`, `OTHER`…; null when Kommo gives none). */
+  emailValues: KommoEmailValue[];
   customFields: KommoFieldValues;
   tags: string[];
   leadIds: number[];
+}
+
+export interface KommoEmailValue {
+  value: string;
+  enumCode: string | null;
 }
 
 export interface KommoPipeline {
@@ -46,6 +53,19 @@ export interface KommoCustomField {
   type: string;
   code: string | null;
   entityType: "leads" | "contacts";
+}
+
+/**
+ * The address to sync for a contact: the first value typed with the earliest code of `preference`
+ * (e.g. WORK before PRIV), else the contact's first value; lower-cased.
+ */
+export function preferredEmail(contact: Pick<KommoContact, "emailValues">, preference: readonly string[]): string | undefined {
+  const rank = (v: KommoEmailValue) => {
+    const i = v.enumCode === null ? -1 : preference.indexOf(v.enumCode.toUpperCase());
+    return i === -1 ? preference.length : i;
+  };
+  const best = contact.emailValues.reduce<KommoEmailValue | undefined>((chosen, v) => (chosen === undefined || rank(v) < rank(chosen) ? v : chosen), undefined);
+  return best?.value.toLowerCase();
 }
 
 /** The first value of a custom field, if the entity has one. */
@@ -78,9 +98,9 @@ export function embedded(body: unknown, key: string): unknown[] {
   return isRecord(body) && isRecord(body._embedded) ? list(body._embedded[key]) : [];
 }
 
-function customFieldsOf(raw: unknown): { values: KommoFieldValues; emails: string[] } {
+function customFieldsOf(raw: unknown): { values: KommoFieldValues; emailValues: KommoEmailValue[] } {
   const values: KommoFieldValues = {};
-  const emails: string[] = [];
+  const emailValues: KommoEmailValue[] = [];
   for (const field of list(raw)) {
     if (!isRecord(field)) continue;
     const fieldId = int(field.field_id);
@@ -90,10 +110,13 @@ function customFieldsOf(raw: unknown): { values: KommoFieldValues; emails: strin
       .filter((v): v is string | number | boolean => ["string", "number", "boolean"].includes(typeof v));
     values[fieldId] = fieldValues;
     if (field.field_code === "EMAIL") {
-      for (const v of fieldValues) if (typeof v === "string" && v.trim()) emails.push(v.trim());
+      for (const v of list(field.values)) {
+        if (!isRecord(v) || typeof v.value !== "string" || !v.value.trim()) continue;
+        emailValues.push({ value: v.value.trim(), enumCode: typeof v.enum_code === "string" ? v.enum_code : null });
+      }
     }
   }
-  return { values, emails };
+  return { values, emailValues };
 }
 
 function tagsOf(entity: Json): string[] {
@@ -129,7 +152,7 @@ export function toKommoContact(raw: unknown): KommoContact | null {
   if (!isRecord(raw)) return null;
   const id = int(raw.id);
   if (id === null) return null;
-  const { values, emails } = customFieldsOf(raw.custom_fields_values);
+  const { values, emailValues } = customFieldsOf(raw.custom_fields_values);
   const leads = isRecord(raw._embedded) ? list(raw._embedded.leads) : [];
   return {
     id,
@@ -138,7 +161,8 @@ export function toKommoContact(raw: unknown): KommoContact | null {
     lastName: str(raw.last_name),
     responsibleUserId: int(raw.responsible_user_id),
     updatedAt: int(raw.updated_at) ?? 0,
-    emails,
+    emails: emailValues.map((v) => v.value),
+    emailValues,
     customFields: values,
     tags: tagsOf(raw),
     leadIds: leads.map((l) => (isRecord(l) ? int(l.id) : null)).filter((l): l is number => l !== null),

@@ -1,6 +1,6 @@
 import { startKommoSimulator, type KommoSimulator, type KommoSimulatorOptions } from "@funnelsync/simulators";
 import { ValidationError, VendorBlockedError, VendorError, VendorRateLimitError, isVendorError } from "@funnelsync/vendor-http";
-import { KOMMO_LIMITS, KommoClient, fieldValue } from "../src/index";
+import { KOMMO_LIMITS, KommoClient, fieldValue, preferredEmail } from "../src/index";
 
 describe("KommoClient against the Kommo simulator", () => {
   let sim: KommoSimulator;
@@ -67,6 +67,23 @@ describe("KommoClient against the Kommo simulator", () => {
       expect(found.get(contacts.diego)!.emails).toEqual(["Diego.Ramos@Example.test"]);
       expect(fieldValue(found.get(contacts.diego)!, fields.optIn)).toBe(false);
       expect((await kommo.getContact(contacts.carla))!.emails).toEqual([]);
+    });
+
+    it("keeps each e-mail's type and picks the address by the preferred codes, else the first value", async () => {
+      const contact = await sim.addContact({
+        name: "Pia Berg",
+        emails: [{ value: "pia@home.example.test", enumCode: "PRIV" }, { value: " Pia.Berg@Work.example.test", enumCode: "WORK" }, { value: "pia@other.example.test", enumCode: "OTHER" }],
+      });
+      const read = (await kommo.getContact(contact.id))!;
+      expect(read.emailValues).toEqual([
+        { value: "pia@home.example.test", enumCode: "PRIV" },
+        { value: "Pia.Berg@Work.example.test", enumCode: "WORK" },
+        { value: "pia@other.example.test", enumCode: "OTHER" },
+      ]);
+      expect(preferredEmail(read, ["WORK", "PRIV", "OTHER"])).toBe("pia.berg@work.example.test");
+      expect(preferredEmail(read, ["OTHER", "WORK"])).toBe("pia@other.example.test");
+      expect(preferredEmail(read, ["MOB"])).toBe("pia@home.example.test");
+      expect(preferredEmail({ emailValues: [] }, ["WORK"])).toBeUndefined();
     });
 
     it("keeps only exact e-mail matches from Kommo's fuzzy search", async () => {

@@ -101,9 +101,16 @@ const STANDARD_CONTACT_KEYS = new Set([
 ]);
 
 const idAnswer = z.object({ id: z.string() });
+const pagination = z.object({ nextCursor: z.string().nullish() });
 const transactionalPage = z.object({
-  pagination: z.object({ nextCursor: z.string().nullish() }),
+  pagination,
   data: z.array(z.object({ id: z.string(), name: z.string(), dataVariables: z.array(z.string()).default([]) })),
+});
+const transactionalResourcePage = z.object({
+  pagination,
+  data: z.array(
+    z.object({ id: z.string(), name: z.string(), publishedEmailMessageId: z.string().nullable(), dataVariables: z.array(z.string()).default([]) }),
+  ),
 });
 const propertyValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const contactAnswer = z.looseObject({
@@ -230,21 +237,35 @@ export class LoopsClient {
 
   /**
    * Every published transactional e-mail, page by page (50, the most Loops gives per page, so a
-   * team's list costs few calls of its rate limit). Drafts are not listed: Loops cannot send them.
+   * team's list costs few calls of its rate limit). Drafts are left out: Loops cannot send them.
+   * Reads the current `GET /transactional-emails`; a team without the content API (401) or an API
+   * without the route (404, 405) is read through the deprecated `GET /transactional`.
    * @see https://loops.so/docs/api-reference/list-transactional-emails
    */
   async listTransactionalEmails(): Promise<LoopsTransactionalEmail[]> {
-    const emails: LoopsTransactionalEmail[] = [];
+    try {
+      const items = await this.readPages("/transactional-emails", transactionalResourcePage);
+      return items.filter((e) => e.publishedEmailMessageId !== null).map(({ id, name, dataVariables }) => ({ id, name, dataVariables }));
+    } catch (err) {
+      if (!(isVendorError(err) && [401, 404, 405].includes(err.status ?? 0))) throw err;
+    }
+    const items = await this.readPages("/transactional", transactionalPage);
+    return items.map(({ id, name, dataVariables }) => ({ id, name, dataVariables }));
+  }
+
+  /** Every item of a cursor-paged Loops list. */
+  private async readPages<T>(path: string, page: z.ZodType<{ pagination: { nextCursor?: string | null }; data: T[] }>): Promise<T[]> {
+    const items: T[] = [];
     let cursor: string | null = null;
     do {
       const params: Record<string, string> = { perPage: "50", ...(cursor !== null && { cursor }) };
-      const { data } = await this.http.get("/transactional", { params });
-      const parsed = transactionalPage.safeParse(data);
-      if (!parsed.success) throw unexpectedAnswer("GET /transactional", data);
-      emails.push(...parsed.data.data.map(({ id, name, dataVariables }) => ({ id, name, dataVariables })));
+      const { data } = await this.http.get(path, { params });
+      const parsed = page.safeParse(data);
+      if (!parsed.success) throw unexpectedAnswer(`GET ${path}`, data);
+      items.push(...parsed.data.data);
       cursor = parsed.data.pagination.nextCursor ?? null;
     } while (cursor !== null);
-    return emails;
+    return items;
   }
 
   /**

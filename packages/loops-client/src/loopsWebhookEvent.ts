@@ -35,7 +35,7 @@ const mailingListEvent = z.object({
 export type LoopsEmailSourceType = "campaign" | "loop" | "transactional" | (string & {});
 
 const emailEvent = z.object({
-  eventName: z.enum(["email.softBounced", "email.hardBounced", "email.spamReported"]),
+  eventName: z.enum(["email.softBounced", "email.hardBounced", "email.spamReported", "email.resubscribed"]),
   ...envelope,
   contactIdentity,
   sourceType: z.string().transform((v) => v as LoopsEmailSourceType),
@@ -76,7 +76,7 @@ interface Delivered {
 export type LoopsContactEvent = z.infer<typeof contactEvent> & Delivered;
 /** One list changed; the contact's other lists and audience subscription are untouched. */
 export type LoopsMailingListEvent = z.infer<typeof mailingListEvent> & Delivered;
-/** Bounces and spam reports, with where the message came from. */
+/** Bounces, spam reports and re-subscribes from a preference centre, with where the message came from. */
 export type LoopsEmailEvent = z.infer<typeof emailEvent> & Delivered;
 /** The dashboard's test send: no contact. */
 export type LoopsTestEvent = z.infer<typeof testEvent> & Delivered & { contactIdentity: null };
@@ -104,6 +104,7 @@ const KNOWN: Record<LoopsWebhookEventName, z.ZodType<object>> = {
   "email.softBounced": emailEvent,
   "email.hardBounced": emailEvent,
   "email.spamReported": emailEvent,
+  "email.resubscribed": emailEvent,
   "testing.testEvent": testEvent,
 };
 

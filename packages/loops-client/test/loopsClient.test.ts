@@ -123,9 +123,24 @@ describe("LoopsClient against the Loops simulator", () => {
     }
     const emails = await client.listTransactionalEmails();
     expect(emails).toHaveLength(61);
-    expect(emails[0]).toEqual({ id: "cm_welcome_01", name: "Welcome", dataVariables: ["firstName", "company"] });
-    expect(emails.at(-1)).toEqual({ id: "cm_t60", name: "T60", dataVariables: ["x"] });
-    expect(sim.requests.count((r) => r.path === "/api/v1/transactional" && r.method === "GET")).toBe(2);
+    expect(emails).toContainEqual({ id: "cm_welcome_01", name: "Welcome", dataVariables: ["firstName", "company"] });
+    expect(emails).toContainEqual({ id: "cm_t60", name: "T60", dataVariables: ["x"] });
+    expect(sim.requests.count((r) => r.path === "/api/v1/transactional-emails" && r.method === "GET")).toBe(2);
+    expect(sim.requests.count((r) => r.path === "/api/v1/transactional" && r.method === "GET")).toBe(0);
+  });
+
+  it("leaves drafts out of the transactional e-mails it lists", async () => {
+    sim.state.templates.set("cm_draft", { id: "cm_draft", name: "Draft", subject: "s", lastUpdated: "2026-01-05T09:00:00.000Z", dataVariables: ["x"], published: false });
+    expect((await client.listTransactionalEmails()).map((e) => e.id)).toEqual(["cm_welcome_01"]);
+  });
+
+  it("lists transactional e-mails through the deprecated GET /transactional when the team has no content API (401)", async () => {
+    await sim.close();
+    await start({ contentApi: false });
+    sim.state.templates.set("cm_draft", { id: "cm_draft", name: "Draft", subject: "s", lastUpdated: "2026-01-05T09:00:00.000Z", dataVariables: ["x"], published: false });
+    expect(await client.listTransactionalEmails()).toEqual([{ id: "cm_welcome_01", name: "Welcome", dataVariables: ["firstName", "company"] }]);
+    expect(sim.requests.count((r) => r.path === "/api/v1/transactional-emails" && r.status === 401)).toBe(1);
+    expect(sim.requests.count((r) => r.path === "/api/v1/transactional" && r.method === "GET" && r.status === 200)).toBe(1);
   });
 
   it("fails a transactional e-mail missing a data variable with a non-retryable VendorError 400", async () => {

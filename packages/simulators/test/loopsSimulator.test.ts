@@ -168,6 +168,14 @@ describe("Loops simulator: contacts", () => {
     expect(sim.contact("ana@example.test")).toMatchObject({ id, userId: "kommo-1" });
   });
 
+  it("overwrites the userId of the contact matched by e-mail when update names both (Loops' own userId is lost)", async () => {
+    const { id } = sim.addContact({ email: "ana@example.test", userId: "app-user-42" });
+    const answer = await call("PUT", "/contacts/update", { email: "ana@example.test", userId: "20000001" });
+    expect(answer.body).toEqual({ success: true, id });
+    expect(sim.contact("ana@example.test")).toMatchObject({ id, userId: "20000001" });
+    expect(sim.state.contacts.size).toBe(1);
+  });
+
   it("finds by e-mail or userId, answers [] when none, and 400 unless exactly one is given", async () => {
     const { id } = sim.addContact({ email: "ana@example.test", userId: "u9", properties: { company: "Acme" }, mailingLists: { [LOOPS_SIM_LISTS[0]!.id]: true } });
     const byEmail = await call("GET", "/contacts/find?email=ana%40example.test");
@@ -345,6 +353,26 @@ describe("Loops simulator: transactional", () => {
     expect((await call("PUT", "/transactional", {})).status).toBe(405);
   });
 
+  it("lists every transactional e-mail, drafts too, on the current GET /transactional-emails, newest first", async () => {
+    sim.state.templates.set("cm_draft", { id: "cm_draft", name: "Draft", subject: "s", lastUpdated: "2026-02-01T09:00:00.000Z", dataVariables: ["x"], published: false });
+    const answer = await call("GET", "/transactional-emails");
+    expect(answer.status).toBe(200);
+    expect(answer.body.pagination).toMatchObject({ totalResults: 2, perPage: 20, nextCursor: null });
+    expect(answer.body.data).toEqual([
+      expect.objectContaining({ id: "cm_draft", publishedEmailMessageId: null, draftEmailMessageId: expect.any(String), dataVariables: [] }),
+      expect.objectContaining({ id: "cm_welcome_01", name: "Welcome", publishedEmailMessageId: expect.any(String), dataVariables: ["firstName", "company"], createdAt: expect.any(String) }),
+    ]);
+    expect((await call("GET", "/transactional")).body.data.map((t: { id: string }) => t.id)).toEqual(["cm_welcome_01"]);
+    expect(await call("POST", "/transactional", { transactionalId: "cm_draft", email: "ana@example.test", dataVariables: { x: "1" } })).toMatchObject({ status: 400 });
+  });
+
+  it("answers 401 on GET /transactional-emails for a team without the content API, while the deprecated route still lists", async () => {
+    await sim.close();
+    await start({ contentApi: false });
+    expect(await call("GET", "/transactional-emails")).toMatchObject({ status: 401, body: { success: false } });
+    expect((await call("GET", "/transactional")).status).toBe(200);
+  });
+
   it("sends, records the message and adds the recipient to the audience only when asked", async () => {
     const message = { transactionalId: "cm_welcome_01", dataVariables: { firstName: "Ana", company: "Acme" } };
     expect(await call("POST", "/transactional", { ...message, email: "ana@example.test" })).toMatchObject({ status: 200, body: { success: true } });
@@ -447,6 +475,31 @@ describe("Loops simulator: webhooks", () => {
     await sim.unsubscribeFromList("ana@example.test", newsletter!.id);
     expect(verify(receiver.received[0]!)).toMatchObject({ eventName: "contact.mailingList.unsubscribed", mailingList: newsletter });
     expect(sim.contact("ana@example.test")!.mailingLists).toEqual({ [newsletter!.id]: false, [customers!.id]: true });
+  });
+
+  it("delivers email.resubscribed with Loops' marketing-email payload and re-subscribes the contact", async () => {
+    const contact = sim.addContact({ email: "ana@example.test", subscribed: false });
+    const deliveries = await sim.resubscribe("ana@example.test", { sourceType: "loop", sourceId: "loop_01" });
+    expect(deliveries.map((d) => [d.eventName, d.status])).toEqual([["email.resubscribed", 200]]);
+    expect(verify(receiver.received[0]!)).toEqual({
+      eventName: "email.resubscribed",
+      eventTime: expect.any(Number),
+      webhookSchemaVersion: "1.0.0",
+      sourceType: "loop",
+      loopId: "loop_01",
+      email: { id: expect.any(String), emailMessageId: expect.any(String), subject: expect.any(String) },
+      contactIdentity: { id: contact.id, email: "ana@example.test", userId: null },
+    });
+    expect(sim.contact("ana@example.test")!.subscribed).toBe(true);
+    await expect(sim.resubscribe("ana@example.test", { sourceType: "transactional" })).rejects.toThrow("no preference centre");
+  });
+
+  it("delivers contact.mailingList.subscribed with the list when a contact joins it", async () => {
+    const [newsletter] = LOOPS_SIM_LISTS;
+    sim.addContact({ email: "ana@example.test" });
+    await sim.subscribeToList("ana@example.test", newsletter!.id);
+    expect(verify(receiver.received[0]!)).toMatchObject({ eventName: "contact.mailingList.subscribed", mailingList: newsletter });
+    expect(sim.contact("ana@example.test")!.mailingLists).toEqual({ [newsletter!.id]: true });
   });
 
   it("fires contact.deleted and contact.unsubscribed when a contact is deleted through the API", async () => {

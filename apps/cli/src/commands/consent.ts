@@ -27,7 +27,7 @@ export function formatConsent(report: ConsentReport): string {
     `  event   ${current.eventRef ?? "-"}`,
     current.state === "subscribed"
       ? "  stage changes subscribe this address"
-      : "  no stage change subscribes this address again; only an explicit opt-in in Kommo lifts it",
+      : "  no stage change subscribes this address again; only an explicit opt-in in Kommo or the person's own re-subscribe lifts it",
   ];
   if (report.history.length > 0) {
     lines.push("", renderTable(["time", "state", "source", "reason", "event"], report.history.map((h) => [isoTime(h.at), h.state, h.source, h.reason, h.eventRef])));

@@ -1,7 +1,8 @@
 import type { Job } from "bullmq";
 import type { JobData } from "@funnelsync/jobs";
 import { fieldValue, type KommoContact, type KommoLead } from "@funnelsync/kommo-client";
-import { mappedFields, splitName } from "../leadSnapshot";
+import type { LoopsClient, LoopsContactInput } from "@funnelsync/loops-client";
+import { contactEmail, loopsUserId, mappedFields, splitName } from "../leadSnapshot";
 import { runIndependently } from "../outcomeRecorder";
 import type { Processor, WorkerDeps } from "./types";
 
@@ -29,6 +30,21 @@ async function explicitOptIn(deps: WorkerDeps, contact: KommoContact, email: str
 }
 
 /**
+ * An e-mail change when Loops contacts are matched by e-mail only (`loops.userId: none`). Loops changes
+ * an address only through a `userId`: the contact found under the old address keeps its own userId
+ * and gets the new address; one without a userId is re-created under the new address (keeping an
+ * opt-out and its lists) and the old one deleted.
+ */
+async function moveByEmail(loops: LoopsClient, oldEmail: string, email: string, fields: Omit<LoopsContactInput, "email">): Promise<{ id: string }> {
+  const old = await loops.findContact({ email: oldEmail });
+  if (old?.userId) return loops.updateContact({ ...fields, email, userId: old.userId });
+  const carried = old ? { mailingLists: old.mailingLists, ...(old.subscribed ? {} : { subscribed: false }) } : {};
+  const moved = await loops.updateContact({ ...carried, ...fields, email });
+  if (old) await loops.deleteContact({ email: oldEmail });
+  return moved;
+}
+
+/**
  * A contact changed in Kommo: an explicit new opt-in lifts a recorded opt-out; a new e-mail address
  * moves the person (same Loops contact by `userId`, the Moosend lists moved, consent follows the
  * person); otherwise name and mapped fields are refreshed in both ESPs.
@@ -37,7 +53,7 @@ export const contactChanged: Processor<"kommo.contactChanged"> = async (job, dep
   const { contactId } = job.data;
   const contact = await deps.kommoReader.contact(contactId);
   if (!contact) return deps.outcomes.skipped(job, "job", "contact not found in Kommo (deleted?)", { vendor: "none", contactId });
-  const email = contact.emails[0]?.trim().toLowerCase();
+  const email = contactEmail(deps.mapping, contact);
   if (!email) return deps.outcomes.skipped(job, "job", "contact has no e-mail", { vendor: "none", contactId });
   const link = await deps.db.links.get(contactId);
   const oldEmail = link?.email && link.email !== email ? link.email : undefined;
@@ -57,26 +73,26 @@ export const contactChanged: Processor<"kommo.contactChanged"> = async (job, dep
   if (deps.mapping.usesLoops()) {
     chains.push(async () => {
       const { firstName, lastName } = splitName(contact);
-      const userId = String(contact.id);
-      const properties = await deps.loopsProperties.coerce(fields.loops);
-      const upserted = await deps.outcomes.step(job, "loops.contact", { ...meta, vendor: "loops", action: "updateContact" }, () =>
-        deps.loops.updateContact({
-          email,
-          userId,
-          firstName,
-          lastName,
-          properties,
-          // Only an explicit new opt-in re-subscribes; otherwise the field is left out.
-          ...(optedInAgain ? { subscribed: true } : {}),
-        }),
+      const userId = loopsUserId(deps, contact.id);
+      const written: Omit<LoopsContactInput, "email"> = {
+        firstName,
+        lastName,
+        properties: await deps.loopsProperties.coerce(fields.loops),
+        // Only an explicit new opt-in re-subscribes; otherwise the field is left out.
+        ...(optedInAgain ? { subscribed: true } : {}),
+      };
+      const loopsMeta = { ...meta, vendor: "loops" as const, action: "updateContact" };
+      const movedByEmail = oldEmail !== undefined && userId === undefined;
+      const upserted = await deps.outcomes.step(job, "loops.contact", movedByEmail ? { ...loopsMeta, detail: { oldEmail } } : loopsMeta, () =>
+        movedByEmail ? moveByEmail(deps.loops, oldEmail, email, written) : deps.loops.updateContact({ email, userId, ...written }),
       );
-      if (oldEmail && !link?.loopsUserId) {
+      if (oldEmail && userId && !link?.loopsUserId) {
         // No userId link yet: the update above created a contact under the new address.
-        await deps.outcomes.step(job, "loops.deleteOld", { ...meta, vendor: "loops", action: "deleteContact", detail: { oldEmail } }, () =>
+        await deps.outcomes.step(job, "loops.deleteOld", { ...loopsMeta, action: "deleteContact", detail: { oldEmail } }, () =>
           deps.loops.deleteContact({ email: oldEmail }),
         );
       }
-      if (upserted) await deps.db.links.upsert({ kommoContactId: contactId, email, loopsContactId: upserted.id, loopsUserId: userId });
+      if (upserted) await deps.db.links.upsert({ kommoContactId: contactId, email, loopsContactId: upserted.id, loopsUserId: userId ?? null });
     });
   }
   const lists = await deps.db.memberships.activeLists(oldEmail ?? email);

@@ -2,7 +2,7 @@ import type { Job } from "bullmq";
 import type { StageMapping } from "@funnelsync/config";
 import type { LoopsEventContact } from "@funnelsync/loops-client";
 import type { JobData } from "@funnelsync/jobs";
-import { mappedFields, readLead, splitName, type LeadSnapshot } from "../leadSnapshot";
+import { loopsUserId, mappedFields, readLead, splitName, type LeadSnapshot } from "../leadSnapshot";
 import { optOutReason } from "../optOut";
 import { runIndependently } from "../outcomeRecorder";
 import { transactionalVariables } from "../transactionalVariables";
@@ -134,7 +134,7 @@ async function syncLoops(
 ): Promise<void> {
   const meta = { vendor: "loops" as const, leadId: lead.id, contactId: contact.id, email };
   const { firstName, lastName } = splitName(contact);
-  const userId = String(contact.id);
+  const userId = loopsUserId(deps, contact.id);
   const eventNames = [...new Set(what.events.filter((e): e is string => Boolean(e)))];
   // `subscribed` is never written here: sending true would re-subscribe someone who opted out.
   const fields: LoopsEventContact | undefined = what.upsert
@@ -150,7 +150,7 @@ async function syncLoops(
     const upserted = await deps.outcomes.step(job, "loops.contact", { ...meta, action: "updateContact" }, () =>
       deps.loops.updateContact({ email, userId, ...fields }),
     );
-    if (upserted) await deps.db.links.upsert({ kommoContactId: contact.id, email, loopsContactId: upserted.id, loopsUserId: userId });
+    if (upserted) await deps.db.links.upsert({ kommoContactId: contact.id, email, loopsContactId: upserted.id, loopsUserId: userId ?? null });
   }
   if (eventNames.length > 0) {
     const { pipelineName, stageName } = await deps.pipelines.stage(at.pipelineId, at.statusId);
@@ -161,7 +161,7 @@ async function syncLoops(
       const sent = await deps.outcomes.step(job, `loops.event.${eventName}`, { ...meta, action: "sendEvent", detail: { eventName } }, (key) =>
         deps.loops.sendEvent({ eventName, email, userId, eventProperties, contact: carried }, key),
       );
-      if (sent && carried) await deps.db.links.upsert({ kommoContactId: contact.id, email, loopsUserId: userId });
+      if (sent && carried) await deps.db.links.upsert({ kommoContactId: contact.id, email, loopsUserId: userId ?? null });
     }
   }
 

@@ -232,10 +232,20 @@ function pipelines(): KommoSimPipeline[] {
   ];
 }
 
-export function emailValues(emails: readonly string[]): KommoSimFieldValue {
+/** One EMAIL value with its type, as Kommo's contact card offers them. */
+export interface KommoSimEmail {
+  value: string;
+  enumCode: keyof typeof KOMMO_SIM_ENUMS.email;
+}
+
+/** EMAIL values; a bare address is typed WORK when it comes first, PRIV after. */
+export function emailValues(emails: ReadonlyArray<string | KommoSimEmail>): KommoSimFieldValue {
   return {
     fieldId: KOMMO_SIM_FIELDS.email,
-    values: emails.map((value, i) => ({ value, enumId: i === 0 ? KOMMO_SIM_ENUMS.email.WORK : KOMMO_SIM_ENUMS.email.PRIV, enumCode: i === 0 ? "WORK" : "PRIV" })),
+    values: emails.map((email, i) => {
+      const { value, enumCode } = typeof email === "string" ? { value: email, enumCode: i === 0 ? ("WORK" as const) : ("PRIV" as const) } : email;
+      return { value, enumId: KOMMO_SIM_ENUMS.email[enumCode], enumCode };
+    }),
   };
 }
 

@@ -16,6 +16,7 @@ import {
   emailValues,
   type KommoEntityType,
   type KommoSimContact,
+  type KommoSimEmail,
   type KommoSimDelivery,
   type KommoSimFieldValue,
   type KommoSimLead,
@@ -93,8 +94,8 @@ export interface KommoSimContactInput {
   id?: number;
   name: string;
   email?: string;
-  /** Several EMAIL values (the first is WORK). */
-  emails?: string[];
+  /** Several EMAIL values; a bare address is WORK when first, PRIV after. */
+  emails?: Array<string | KommoSimEmail>;
   phone?: string;
   company?: string;
   optIn?: boolean;
@@ -122,6 +123,8 @@ export interface KommoSimLeadInput {
 export interface KommoSimContactChange {
   name?: string;
   email?: string;
+  /** Replaces every EMAIL value (adds, removes or re-types addresses). */
+  emails?: Array<string | KommoSimEmail>;
   company?: string;
   optIn?: boolean;
 }
@@ -320,7 +323,7 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
     lead.closedAt = statusId === 142 || statusId === 143 ? nowSec() : null;
   }
 
-  function contactFields(input: { email?: string; emails?: string[]; phone?: string; company?: string; optIn?: boolean }): KommoSimFieldValue[] {
+  function contactFields(input: { email?: string; emails?: Array<string | KommoSimEmail>; phone?: string; company?: string; optIn?: boolean }): KommoSimFieldValue[] {
     const fields: KommoSimFieldValue[] = [];
     const emails = input.emails ?? (input.email !== undefined ? [input.email] : []);
     if (emails.length) fields.push(emailValues(emails));
@@ -863,7 +866,7 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
     async updateContact(contactId, change) {
       const contact = requireContact(contactId);
       if (change.name !== undefined) contact.name = change.name;
-      for (const update of contactFields({ email: change.email, company: change.company, optIn: change.optIn })) setFieldValues(contact, update);
+      for (const update of contactFields({ email: change.email, emails: change.emails, company: change.company, optIn: change.optIn })) setFieldValues(contact, update);
       contact.updatedAt = nowSec();
       await fireAll([contactEvent(contact, "update")]);
       return contact;

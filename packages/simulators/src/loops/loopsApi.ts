@@ -15,6 +15,7 @@ import {
   findContactByUserId,
   newContact,
   type LoopsSimContact,
+  type LoopsSimTemplate,
   type LoopsState,
 } from "./loopsState";
 
@@ -23,6 +24,8 @@ export interface LoopsApiContext {
   now: () => number;
   /** What a second request with an already used Idempotency-Key and the SAME body gets. */
   identicalReplay: "409" | "original";
+  /** Whether the team may use the content API (`/transactional-emails`); Loops answers 401 otherwise. */
+  contentApi: boolean;
   /** Loops fires `contact.deleted` and `contact.unsubscribed` for a deletion through the API too. */
   contactDeleted: (contact: LoopsSimContact) => void;
 }
@@ -96,6 +99,34 @@ function upsertIdentity(
   if (identity.email === undefined) return fail(400, "No contact matches this userId; an email is required to create one.");
   const contact = newContact({ email: identity.email, userId: identity.userId ?? null }, ctx.now());
   return { contact, created: true };
+}
+
+const isPublished = (t: LoopsSimTemplate) => t.published !== false;
+
+/** One page of transactional e-mails by cursor (10 to 50 per page, 20 by default), as both list routes answer. */
+function transactionalPage(req: Request, templates: LoopsSimTemplate[], toItem: (t: LoopsSimTemplate) => Record<string, unknown>): Answer {
+  const perPage = req.query.perPage === undefined ? 20 : Number(req.query.perPage);
+  if (!Number.isInteger(perPage) || perPage < 10 || perPage > 50) return fail(400, "perPage must be between 10 and 50.");
+  const cursor = req.query.cursor;
+  // Opaque to callers: here the id of the page's first e-mail.
+  const start = typeof cursor === "string" && cursor !== "" ? templates.findIndex((t) => t.id === cursor) : 0;
+  if (start < 0) return fail(400, "Invalid cursor.");
+  const page = templates.slice(start, start + perPage);
+  const next = templates[start + perPage];
+  return {
+    status: 200,
+    body: {
+      pagination: {
+        totalResults: templates.length,
+        returnedResults: page.length,
+        perPage,
+        totalPages: Math.ceil(templates.length / perPage),
+        nextCursor: next ? next.id : null,
+        nextPage: next ? `${req.path}?perPage=${perPage}&cursor=${encodeURIComponent(next.id)}` : null,
+      },
+      data: page.map(toItem),
+    },
+  };
 }
 
 const isAnswer = (value: object): value is Answer => "status" in value && "body" in value;
@@ -276,6 +307,7 @@ export function createLoopsApi(ctx: LoopsApiContext): Router {
       }
       const template = state.templates.get(transactionalId);
       if (!template) return fail(404, "Transactional email not found.", { transactionalId });
+      if (!isPublished(template)) return fail(400, "Transactional email is not published.", { transactionalId });
       const dataVariables = body.dataVariables ?? {};
       if (!isRecord(dataVariables)) return fail(400, `"dataVariables" must be an object.`, { transactionalId });
       const missing = template.dataVariables.filter((name) => dataVariables[name] === undefined || dataVariables[name] === null || dataVariables[name] === "");
@@ -301,32 +333,29 @@ export function createLoopsApi(ctx: LoopsApiContext): Router {
     }),
   );
 
+  // Deprecated in Loops' spec 1.21.6: published e-mails only, in the old item shape.
   router.get(
     "/api/v1/transactional",
+    route((req) =>
+      transactionalPage(req, [...state.templates.values()].filter(isPublished), ({ id, name, lastUpdated, dataVariables }) => ({ id, name, lastUpdated, dataVariables })),
+    ),
+  );
+
+  // The current list: drafts too (no published message, no data variables), most recently created first.
+  router.get(
+    "/api/v1/transactional-emails",
     route((req) => {
-      const perPage = req.query.perPage === undefined ? 20 : Number(req.query.perPage);
-      if (!Number.isInteger(perPage) || perPage < 10 || perPage > 50) return fail(400, "perPage must be between 10 and 50.");
-      const published = [...state.templates.values()];
-      const cursor = req.query.cursor;
-      // Opaque to callers: here the id of the page's first e-mail.
-      const start = typeof cursor === "string" && cursor !== "" ? published.findIndex((t) => t.id === cursor) : 0;
-      if (start < 0) return fail(400, "Invalid cursor.");
-      const page = published.slice(start, start + perPage);
-      const next = published[start + perPage];
-      return {
-        status: 200,
-        body: {
-          pagination: {
-            totalResults: published.length,
-            returnedResults: page.length,
-            perPage,
-            totalPages: Math.ceil(published.length / perPage),
-            nextCursor: next ? next.id : null,
-            nextPage: next ? `${req.path}?perPage=${perPage}&cursor=${encodeURIComponent(next.id)}` : null,
-          },
-          data: page.map(({ id, name, lastUpdated, dataVariables }) => ({ id, name, lastUpdated, dataVariables })),
-        },
-      };
+      if (!ctx.contentApi) return fail(401, "Invalid API key or content API not enabled for this team.", { error: "Unauthorized" });
+      return transactionalPage(req, [...state.templates.values()].reverse(), (t) => ({
+        id: t.id,
+        name: t.name,
+        draftEmailMessageId: t.published === false ? `${t.id}_draft` : null,
+        publishedEmailMessageId: t.published === false ? null : `${t.id}_msg`,
+        transactionalGroupId: null,
+        createdAt: t.lastUpdated,
+        updatedAt: t.lastUpdated,
+        dataVariables: t.published === false ? [] : t.dataVariables,
+      }));
     }),
   );
 
@@ -357,6 +386,7 @@ export const LOOPS_ROUTES: Record<string, string> = {
   "/api/v1/contacts/delete": "POST",
   "/api/v1/events/send": "POST",
   "/api/v1/transactional": "GET, POST",
+  "/api/v1/transactional-emails": "GET",
   "/api/v1/lists": "GET",
   "/api/v1/contacts/properties": "GET",
 };

@@ -42,6 +42,8 @@ export interface LoopsSimTemplate {
   subject: string;
   lastUpdated: string;
   dataVariables: string[];
+  /** false: a draft, which Loops neither lists on the old route nor sends (default published). */
+  published?: boolean;
 }
 
 export interface LoopsSimEvent {

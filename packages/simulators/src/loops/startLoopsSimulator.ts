@@ -58,6 +58,11 @@ export interface LoopsSimulatorOptions {
    * "409" (the default) is the harder case for a client.
    */
   identicalReplay?: "409" | "original";
+  /**
+   * Whether the team may use Loops' content API (`GET /transactional-emails`, default true); without
+   * it that route answers 401 and only the deprecated `GET /transactional` lists e-mails.
+   */
+  contentApi?: boolean;
   /** A `whsec_…` secret to sign deliveries with. */
   webhookSecret?: string;
   /** The account's one webhook endpoint; deliveries are recorded but not sent while unset. */
@@ -101,6 +106,13 @@ export interface LoopsSimulator {
   spamReport(email: string, source?: LoopsEmailSource): Promise<LoopsSimDelivery[]>;
   /** Leaves one mailing list → `contact.mailingList.unsubscribed`. */
   unsubscribeFromList(email: string, listId: string): Promise<LoopsSimDelivery[]>;
+  /**
+   * The person re-subscribes from a marketing e-mail's preference centre → `email.resubscribed`
+   * (campaign or loop e-mails only: transactional ones carry no unsubscribe link).
+   */
+  resubscribe(email: string, source?: LoopsEmailSource): Promise<LoopsSimDelivery[]>;
+  /** Joins one mailing list (after confirming, with double opt-in) → `contact.mailingList.subscribed`. */
+  subscribeToList(email: string, listId: string): Promise<LoopsSimDelivery[]>;
   /** Deleted in the Loops UI → `contact.deleted`, then `contact.unsubscribed`. */
   deleteContact(email: string): Promise<LoopsSimDelivery[]>;
   /** The dashboard's "send test event" → `testing.testEvent` (no contactIdentity). */
@@ -179,6 +191,7 @@ export async function startLoopsSimulator(options: LoopsSimulatorOptions = {}): 
     state,
     now,
     identicalReplay: options.identicalReplay ?? "409",
+    contentApi: options.contentApi ?? true,
     contactDeleted: (contact) => void track(deliverAll(deletionPayloads(contact))),
   }));
   app.use(notFound);
@@ -260,6 +273,15 @@ export async function startLoopsSimulator(options: LoopsSimulatorOptions = {}): 
     return contact;
   }
 
+  function changeListMembership(email: string, listId: string, subscribed: boolean): Promise<LoopsSimDelivery[]> {
+    const contact = requireContact(email);
+    const list = state.lists.find((l) => l.id === listId);
+    if (!list) throw new Error(`loops simulator: no mailing list ${listId}`);
+    contact.mailingLists[listId] = subscribed;
+    const eventName = subscribed ? "contact.mailingList.subscribed" : "contact.mailingList.unsubscribed";
+    return deliverAll([mailingListEventPayload(eventName, contact, list, unixNow())]);
+  }
+
   const sim: LoopsSimulator = {
     url: server.url,
     state,
@@ -294,11 +316,16 @@ export async function startLoopsSimulator(options: LoopsSimulatorOptions = {}): 
       return deliverAll([emailEventPayload("email.spamReported", requireContact(email), unixNow(), source)]);
     },
     async unsubscribeFromList(email, listId) {
+      return changeListMembership(email, listId, false);
+    },
+    async resubscribe(email, source = {}) {
+      if (source.sourceType === "transactional") throw new Error("loops simulator: transactional e-mails have no preference centre");
       const contact = requireContact(email);
-      const list = state.lists.find((l) => l.id === listId);
-      if (!list) throw new Error(`loops simulator: no mailing list ${listId}`);
-      contact.mailingLists[listId] = false;
-      return deliverAll([mailingListEventPayload("contact.mailingList.unsubscribed", contact, list, unixNow())]);
+      contact.subscribed = true;
+      return deliverAll([emailEventPayload("email.resubscribed", contact, unixNow(), source)]);
+    },
+    async subscribeToList(email, listId) {
+      return changeListMembership(email, listId, true);
     },
     async deleteContact(email) {
       const contact = requireContact(email);
