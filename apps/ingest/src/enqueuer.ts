@@ -11,16 +11,24 @@ export interface JobRequest<K extends JobName = JobName> {
 export type EnqueueResult = { ok: true; jobIds: string[] } | { ok: false; reason: string };
 
 export interface Enqueuer {
-  /** Stores every job in Redis, or none is acknowledged: the caller answers 200 only on `ok`. */
-  enqueue(jobs: JobRequest[]): Promise<EnqueueResult>;
+  /**
+   * Stores every job in Redis, or none is acknowledged: the caller answers 200 only on `ok`. When
+   * `answerBy` aborts first (the request's answer deadline) it settles `ok: false` at once, whatever
+   * write it is queued behind.
+   */
+  enqueue(jobs: JobRequest[], answerBy?: AbortSignal): Promise<EnqueueResult>;
   close(): Promise<void>;
 }
 
-/** How long ingest waits for Redis before answering 503: Kommo gives up on us after 2 s. */
+/**
+ * How long after a webhook arrives ingest answers it at the latest (503 when its jobs are not stored
+ * by then), and how long one Redis write may take: Kommo gives up on us after 2 s.
+ */
 export const ENQUEUE_TIMEOUT_MS = 1_500;
 
 interface Waiting {
   jobs: JobRequest[];
+  settled: boolean;
   settle: (result: EnqueueResult) => void;
 }
 
@@ -83,8 +91,9 @@ export function createEnqueuer(redis: Redis, options: { prefix: string }): Enque
   }
 
   async function flush(): Promise<void> {
-    const batch = waiting;
+    const batch = waiting.filter((w) => !w.settled); // past their deadline: already answered 503
     waiting = [];
+    if (batch.length === 0) return;
     const jobs = batch.flatMap((w) => w.jobs);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -101,9 +110,22 @@ export function createEnqueuer(redis: Redis, options: { prefix: string }): Enque
   }
 
   return {
-    enqueue(jobs) {
-      return new Promise<EnqueueResult>((settle) => {
-        waiting.push({ jobs, settle });
+    enqueue(jobs, answerBy) {
+      return new Promise<EnqueueResult>((resolve) => {
+        const entry: Waiting = {
+          jobs,
+          settled: false,
+          settle(result) {
+            if (entry.settled) return;
+            entry.settled = true;
+            answerBy?.removeEventListener("abort", pastDeadline);
+            resolve(result);
+          },
+        };
+        const pastDeadline = () => entry.settle({ ok: false, reason: "not stored before the answer deadline" });
+        if (answerBy?.aborted) return pastDeadline();
+        answerBy?.addEventListener("abort", pastDeadline, { once: true });
+        waiting.push(entry);
         scheduleWrite();
       });
     },

@@ -4,4 +4,4 @@ export { createApp } from "./app";
 export type { IngestAppOptions } from "./app";
 export { createEnqueuer } from "./enqueuer";
 export { createIngestMetrics } from "./metrics";
-export { jobForKommoChange, readKommoBody } from "./routes/kommo";
+export { jobForKommoChange, jobsForKommoChanges, readKommoBody } from "./routes/kommo";
