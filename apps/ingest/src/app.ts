@@ -3,6 +3,7 @@ import express, { type ErrorRequestHandler, type Express } from "express";
 import type { Logger } from "@funnelsync/logger";
 import { ENQUEUE_TIMEOUT_MS, type Enqueuer } from "./enqueuer";
 import { createLogLimiter } from "./logLimiter";
+import { WEBHOOK_BODY_LIMITS } from "./webhookBody";
 import type { IngestMetrics } from "./metrics";
 import { kommoWebhook } from "./routes/kommo";
 import { loopsRoute } from "./routes/loops";
@@ -20,6 +21,8 @@ export interface IngestAppOptions {
   now?: () => Date;
   /** How long after arriving a webhook is answered at the latest (503 when not stored); tests shorten it. */
   answerDeadlineMs?: number;
+  /** How long a sender may take to deliver a body (default `WEBHOOK_BODY_LIMITS.timeoutMs`); tests shorten it. */
+  bodyTimeoutMs?: number;
 }
 
 /** Refusal log lines allowed per minute; the rest are counted in `funnelsync_ingest_rejection_logs_suppressed_total`. */
@@ -66,7 +69,7 @@ export function createApp(options: IngestAppOptions): Express {
     next();
   });
 
-  const deps = { enqueuer: options.enqueuer, logger, metrics, limitedLog };
+  const deps = { enqueuer: options.enqueuer, logger, metrics, limitedLog, bodyTimeoutMs: options.bodyTimeoutMs ?? WEBHOOK_BODY_LIMITS.timeoutMs };
   app.post("/webhooks/kommo/:secret", kommoWebhook({ ...deps, secret: options.secrets.kommo }));
   app.use(moosendRoute({ ...deps, secret: options.secrets.moosend }));
   app.use(loopsRoute({ ...deps, secret: options.secrets.loops, now: options.now }));

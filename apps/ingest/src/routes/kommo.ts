@@ -51,8 +51,8 @@ const JSON_TYPE = "application/json";
  * `decodeKommoForm`, or JSON of the same shape, both held to the same limits. Rejects with a
  * `WebhookBodyError` (413 over a limit, 415 another type or compressed, 408 too slow, 400 unreadable).
  */
-export async function readKommoBody(req: IncomingMessage): Promise<unknown> {
-  const text = (await readWebhookBody(req, { mediaTypes: [FORM, JSON_TYPE] })).toString("utf8");
+export async function readKommoBody(req: IncomingMessage, options: { timeoutMs?: number } = {}): Promise<unknown> {
+  const text = (await readWebhookBody(req, { mediaTypes: [FORM, JSON_TYPE], timeoutMs: options.timeoutMs })).toString("utf8");
   if (mediaTypeOf(req) === JSON_TYPE) return parseLimitedJson(text);
   try {
     return decodeKommoForm(text);
@@ -88,7 +88,7 @@ export function kommoWebhook(deps: RouteDeps & { secret: string | undefined }): 
     }
     let body: unknown;
     try {
-      body = await readKommoBody(req);
+      body = await readKommoBody(req, { timeoutMs: deps.bodyTimeoutMs });
     } catch (err) {
       return respond(res, bodyRejection(err), deps, "kommo");
     }

@@ -24,7 +24,7 @@ export function loopsRoute(deps: RouteDeps & { secret: string | undefined; now?:
   router.post("/webhooks/loops", async (req, res) => {
     let body: Buffer;
     try {
-      body = await readWebhookBody(req);
+      body = await readWebhookBody(req, { timeoutMs: deps.bodyTimeoutMs });
     } catch (err) {
       return respond(res, bodyRejection(err), deps, "loops");
     }

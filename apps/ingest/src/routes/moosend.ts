@@ -20,7 +20,7 @@ export function moosendRoute(deps: RouteDeps & { secret: string | undefined }): 
     }
     let body: unknown;
     try {
-      body = parseLimitedJson((await readWebhookBody(req)).toString("utf8"));
+      body = parseLimitedJson((await readWebhookBody(req, { timeoutMs: deps.bodyTimeoutMs })).toString("utf8"));
     } catch (err) {
       return respond(res, bodyRejection(err), deps, "moosend");
     }

@@ -11,6 +11,7 @@ export interface RouteDeps {
   metrics: IngestMetrics;
   /** Writes a log line about a refused or failed request unless over the rate limit. */
   limitedLog: (write: () => void) => void;
+  bodyTimeoutMs: number;
 }
 
 /** The request's answer deadline, set when it arrived (see `createApp`). */
