@@ -25,7 +25,7 @@ import {
   type KommoSimWebhook,
   type KommoWebhookSetting,
 } from "./kommoState";
-import { contactHookItem, deliverKommoWebhook, encodeKommoWebhook, hookBody, leadHookItem } from "./kommoWebhooks";
+import { companyHookItem, contactHookItem, deliverKommoWebhook, encodeKommoWebhook, hookBody, leadHookItem, noteHookItem, taskHookItem } from "./kommoWebhooks";
 import {
   isRecord,
   parseCustomFieldsWrite,
@@ -140,6 +140,12 @@ export interface KommoSimulator {
   updateContact(contactId: number, change: KommoSimContactChange): Promise<KommoSimContact>;
   /** Deletes a lead and fires `delete_lead`. */
   deleteLead(leadId: number): Promise<void>;
+  /** Creates a company in the UI and fires `add_company` (a `contacts[add]` item with `type=company`). */
+  addCompany(name: string): Promise<{ id: number }>;
+  /** Creates a task on a lead in the UI and fires `add_task`. */
+  addTask(leadId: number, text: string): Promise<KommoSimTask>;
+  /** Adds a note to a lead in the UI and fires `note_lead`. */
+  addNote(leadId: number, text: string): Promise<KommoSimNote>;
   /** Registers a webhook as the admin UI would (no API request counted). */
   addWebhook(destination: string, settings: KommoWebhookSetting[]): KommoSimWebhook;
   notesFor(entityType: KommoEntityType, id: number): KommoSimNote[];
@@ -278,6 +284,7 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
   const blockMs = options.blockMs ?? 60_000;
   const webhookTimeoutMs = options.webhookTimeoutMs ?? 2_000;
   const pending = new Set<Promise<unknown>>();
+  let nextCompanyId = 70000001;
 
   // ---- state changes shared by the helpers and the API -------------------------------------------
 
@@ -871,6 +878,32 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
       lead.isDeleted = true;
       lead.updatedAt = nowSec();
       await fireAll([["delete_lead", hookBody(state, "leads", "delete", { id: lead.id, status_id: lead.statusId, pipeline_id: lead.pipelineId })]]);
+    },
+
+    async addCompany(name) {
+      const company = { id: nextCompanyId++, name, createdAt: nowSec() };
+      await fireAll([["add_company", hookBody(state, "contacts", "add", companyHookItem(state, company))]]);
+      return { id: company.id };
+    },
+
+    async addTask(leadId, text) {
+      requireLead(leadId);
+      const t = nowSec();
+      const task: KommoSimTask = {
+        id: state.nextId.task++, entityType: "leads", entityId: leadId, text, completeTill: t + 86_400, taskTypeId: 1,
+        responsibleUserId: SEED.kommo.responsibleUserId, isCompleted: false, createdAt: t,
+      };
+      state.tasks.push(task);
+      await fireAll([["add_task", hookBody(state, "task", "add", taskHookItem(state, task))]]);
+      return task;
+    },
+
+    async addNote(leadId, text) {
+      requireLead(leadId);
+      const note: KommoSimNote = { id: state.nextId.note++, entityType: "leads", entityId: leadId, noteType: "common", params: { text }, createdAt: nowSec() };
+      state.notes.push(note);
+      await fireAll([["note_lead", hookBody(state, "leads", "note", noteHookItem(state, note))]]);
+      return note;
     },
 
     addWebhook,
