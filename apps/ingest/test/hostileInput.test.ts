@@ -97,6 +97,12 @@ describe("ingest under hostile input", () => {
     const res = await kommo().set("content-type", "application/json").send(body);
     expect([res.status, res.body]).toEqual([413, { status: "tooLarge", error: "more than 10000 values" }]);
     expect(await jobCount()).toBe(0);
+    // At the limit, a delivery is stored as one batch job (one Redis write) rather than holding ingest's event loop for each job.
+    const atLimit = Array.from({ length: 10_000 }, (_, i) => `leads%5Badd%5D%5B${i}%5D%5Bid%5D=${1_000_000 + i}`).join("&");
+    const accepted = await kommo().type("form").send(atLimit);
+    expect([accepted.status, accepted.body]).toEqual([200, { status: "accepted", jobs: 10_000 }]);
+    const [kommoQueue, , batches] = queues;
+    expect([await kommoQueue!.getWaitingCount(), await batches!.getWaitingCount()]).toEqual([0, 1]);
   }, 60_000);
 
   it("2. labels metrics with route patterns or `unmatched`: no random path, and never a secret", async () => {
