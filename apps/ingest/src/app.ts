@@ -89,6 +89,8 @@ export function createApp(options: IngestAppOptions): Express {
   });
 
   const onError: ErrorRequestHandler = (err, req, res, _next) => {
+    // Express' own 4xx (a path segment that is not valid percent-encoding); anything else is a bug.
+    if (typeof err?.status === "number" && err.status >= 400 && err.status < 500) return void res.status(err.status).json({ status: "malformed", error: "bad request" });
     limitedLog(() => logger.error("ingest.request: failed", { route: routeLabel(req), error: err }));
     res.status(500).json({ status: "error", error: "internal error" });
   };

@@ -78,6 +78,7 @@ const route = fc.constantFrom(
   `/webhooks/kommo/${KOMMO_SECRET}`,
   `/webhooks/kommo/${KOMMO_SECRET}/`,
   `/webhooks/kommo/not-the-secret`,
+  `/webhooks/kommo/%E0%A4%A`,
   `/webhooks/moosend/${MOOSEND_SECRET}`,
   `/webhooks/moosend/x`,
   "/webhooks/loops",
