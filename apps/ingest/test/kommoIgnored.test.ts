@@ -32,6 +32,7 @@ describe("Kommo deliveries we do not act on (end to end, Kommo simulator → ing
     const deleted = leads[0]!.id;
     const row = await eventually(async () => (await h.worker!.db.outcomes.forLead(deleted)).find((r) => r.jobName === "kommo.leadDeleted"));
     expect(row).toMatchObject({ step: "job", status: "skipped", reason: "lead deleted in Kommo", leadId: deleted });
+    expect((await h.worker!.db.events.forLead(deleted)).map((e) => e.kind)).toContain("kommo.leadDeleted");
   }, 60_000);
 });
 
