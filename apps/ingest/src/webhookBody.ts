@@ -49,9 +49,8 @@ export function mediaTypeOf(req: IncomingMessage): string | undefined {
 export async function readWebhookBody(req: IncomingMessage, options: { mediaTypes?: readonly string[]; timeoutMs?: number } = {}): Promise<Buffer> {
   const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase();
   if (encoding !== "identity") throw new WebhookBodyError(`unsupported content encoding "${encoding}"`, "unsupportedMediaType");
-  if (options.mediaTypes) {
-    const type = mediaTypeOf(req);
-    if (!type || !options.mediaTypes.includes(type)) throw new WebhookBodyError(`unsupported content type (expected ${options.mediaTypes.join(" or ")})`, "unsupportedMediaType");
+  if (options.mediaTypes && !options.mediaTypes.includes(mediaTypeOf(req) ?? "")) {
+    throw new WebhookBodyError(`unsupported content type (expected ${options.mediaTypes.join(" or ")})`, "unsupportedMediaType");
   }
   const timeoutMs = options.timeoutMs ?? WEBHOOK_BODY_LIMITS.timeoutMs;
   let timer: NodeJS.Timeout | undefined;

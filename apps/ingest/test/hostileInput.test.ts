@@ -188,6 +188,8 @@ describe("ingest under hostile input", () => {
   });
 
   it("8. counts refused deliveries by reason, and rate-limits their log lines with the rest counted", async () => {
+    await enqueuer.close();
+    ({ app, enqueuer } = ingestApp(redis, prefix, { lines, now: () => new Date("2026-12-03T12:00:00Z") })); // one rate-limit window throughout
     await kommo().type("form").send(`a=${"x".repeat(1_100_000)}`).expect(413);
     await kommo().set("content-type", "text/plain").send("x").expect(415);
     await kommo().set("content-type", "application/json").send('{"leads":').expect(400);
