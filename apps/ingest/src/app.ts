@@ -52,7 +52,7 @@ export function createApp(options: IngestAppOptions): Express {
     const requestId = (typeof req.headers["x-request-id"] === "string" && req.headers["x-request-id"].slice(0, 64)) || randomUUID();
     res.setHeader("x-request-id", requestId);
     const started = process.hrtime.bigint();
-    if (req.method === "POST") res.locals.answerBy = AbortSignal.timeout(answerDeadlineMs);
+    res.locals.answerBy = performance.now() + answerDeadlineMs;
     res.on("finish", () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = routeLabel(req);

@@ -12,11 +12,11 @@ export type EnqueueResult = { ok: true; jobIds: string[] } | { ok: false; reason
 
 export interface Enqueuer {
   /**
-   * Stores every job in Redis, or none is acknowledged: the caller answers 200 only on `ok`. When
-   * `answerBy` aborts first (the request's answer deadline) it settles `ok: false` at once, whatever
-   * write it is queued behind.
+   * Stores every job in Redis, or none is acknowledged: the caller answers 200 only on `ok`. At
+   * `answerBy` (a `performance.now()` time, the request's answer deadline) it settles `ok: false`,
+   * whatever write it is queued behind.
    */
-  enqueue(jobs: JobRequest[], answerBy?: AbortSignal): Promise<EnqueueResult>;
+  enqueue(jobs: JobRequest[], answerBy?: number): Promise<EnqueueResult>;
   close(): Promise<void>;
 }
 
@@ -34,6 +34,7 @@ const DIRECT_JOBS_MAX = 100;
 
 interface Waiting {
   jobs: JobRequest[];
+  answerBy: number;
   settled: boolean;
   settle: (result: EnqueueResult) => void;
 }
@@ -58,6 +59,20 @@ export function createEnqueuer(redis: Redis, options: { prefix: string }): Enque
 
   let waiting: Waiting[] = [];
   let writing = false;
+  /**
+   * Requests with a deadline, in arrival order: every route has the same answer deadline, so the
+   * earliest is at the head and one timer serves them all (a timer per request costs a storm CPU).
+   */
+  const byDeadline: Waiting[] = [];
+  let deadlineTimer: NodeJS.Timeout | undefined;
+
+  function watchDeadlines(): void {
+    const now = performance.now();
+    while (byDeadline.length > 0 && (byDeadline[0]!.settled || byDeadline[0]!.answerBy <= now)) {
+      byDeadline.shift()!.settle({ ok: false, reason: "not stored before the answer deadline" });
+    }
+    deadlineTimer = byDeadline.length > 0 ? setTimeout(watchDeadlines, byDeadline[0]!.answerBy - now).unref() : undefined;
+  }
   let writeScheduled = false;
 
   async function addDirectly(jobs: JobRequest[]): Promise<void> {
@@ -117,26 +132,27 @@ export function createEnqueuer(redis: Redis, options: { prefix: string }): Enque
   }
 
   return {
-    enqueue(jobs, answerBy) {
+    enqueue(jobs, answerBy = Infinity) {
       return new Promise<EnqueueResult>((resolve) => {
         const entry: Waiting = {
           jobs,
+          answerBy,
           settled: false,
           settle(result) {
             if (entry.settled) return;
             entry.settled = true;
-            answerBy?.removeEventListener("abort", pastDeadline);
             resolve(result);
           },
         };
-        const pastDeadline = () => entry.settle({ ok: false, reason: "not stored before the answer deadline" });
-        if (answerBy?.aborted) return pastDeadline();
-        answerBy?.addEventListener("abort", pastDeadline, { once: true });
         waiting.push(entry);
         scheduleWrite();
+        if (answerBy === Infinity) return;
+        byDeadline.push(entry);
+        if (!deadlineTimer) deadlineTimer = setTimeout(watchDeadlines, answerBy - performance.now()).unref();
       });
     },
     async close() {
+      clearTimeout(deadlineTimer);
       await Promise.allSettled([...queues.values()].map((queue) => queue.close()));
     },
   };

@@ -63,7 +63,7 @@ export async function readKommoBody(req: IncomingMessage, options: { timeoutMs?:
 }
 
 /** What a readable, authenticated delivery comes to: its jobs stored, ignored, or refused as not Kommo's. */
-async function outcomeOf(body: unknown, deps: RouteDeps, deadline: AbortSignal | undefined): Promise<IngestOutcome> {
+async function outcomeOf(body: unknown, deps: RouteDeps, deadline: number | undefined): Promise<IngestOutcome> {
   const jobs = jobsForKommoChanges(parseKommoWebhook(body));
   if (jobs.length === 0) {
     // Kommo disables a hook after 100 non-2xx answers in 2 h: a delivery of its own that we do not

@@ -14,9 +14,9 @@ export interface RouteDeps {
   bodyTimeoutMs: number;
 }
 
-/** The request's answer deadline, set when it arrived (see `createApp`). */
-export function answerBy(res: Response): AbortSignal | undefined {
-  return res.locals.answerBy as AbortSignal | undefined;
+/** The request's answer deadline (a `performance.now()` time), set when it arrived (see `createApp`). */
+export function answerBy(res: Response): number | undefined {
+  return res.locals.answerBy as number | undefined;
 }
 
 function errorText(outcome: Exclude<IngestOutcome, { kind: "accepted" | "ignored" }>): string {
