@@ -5,7 +5,7 @@ import { Writable } from "node:stream";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import request from "supertest";
-import { createApp, createEnqueuer, createIngestMetrics } from "@funnelsync/ingest";
+import { createApp, createEnqueuer, createIngestMetrics, type Enqueuer } from "@funnelsync/ingest";
 import { createRedisConnection, QUEUES } from "@funnelsync/jobs";
 import { parseKommoWebhook } from "@funnelsync/kommo-client";
 import { createLogger } from "@funnelsync/logger";
@@ -18,10 +18,10 @@ const LOOPS_SECRET = `whsec_${randomBytes(24).toString("base64")}`;
 const ACCOUNT = { id: 32720107, subdomain: "acme" };
 const MOOSEND_HOOK = { Event: { ContactContext: { Id: "f582c388-7916-4890-a9ab-b592615ef095", Tags: ["potential"] } } };
 
-function ingestApp(redis: Redis, prefix: string, options: { lines?: string[]; answerDeadlineMs?: number; bodyTimeoutMs?: number; now?: () => Date } = {}) {
+function ingestApp(redis: Redis, prefix: string, options: { lines?: string[]; answerDeadlineMs?: number; bodyTimeoutMs?: number; now?: () => Date; enqueuer?: Enqueuer } = {}) {
   const lines = options.lines ?? [];
   const stream = new Writable({ write: (chunk, _e, done) => (lines.push(chunk.toString()), done()) });
-  const enqueuer = createEnqueuer(redis, { prefix });
+  const enqueuer = options.enqueuer ?? createEnqueuer(redis, { prefix });
   const app = createApp({
     enqueuer,
     logger: createLogger({ service: "test", level: "info", stream, secrets: [KOMMO_SECRET, MOOSEND_SECRET, LOOPS_SECRET] }),
@@ -88,7 +88,8 @@ describe("ingest under hostile input", () => {
   });
 
   const jobCount = async () => (await Promise.all(queues.map((q) => q.getJobCountByTypes("waiting", "delayed", "active", "completed", "failed")))).reduce((a, b) => a + b, 0);
-  const kommo = () => request(app).post(`/webhooks/kommo/${KOMMO_SECRET}`);
+  const kommoOf = (target: typeof app) => request(target).post(`/webhooks/kommo/${KOMMO_SECRET}`);
+  const kommo = () => kommoOf(app);
 
   it("1. caps a JSON body's changes as the form's parameters are capped: 413 naming the limit, nothing enqueued", async () => {
     const leads = Array.from({ length: 12_000 }, (_, i) => ({ id: 1_000_000 + i }));
@@ -144,6 +145,15 @@ describe("ingest under hostile input", () => {
       const settledFirst = await Promise.race([second.then((result) => ({ second: result })), first.then(() => "the stuck write settled first")]);
       expect(settledFirst).toEqual({ second: { ok: false, reason: "not stored before the answer deadline" } });
       await first;
+
+      // Through HTTP: two webhooks behind a stuck write are both answered 503 at their own deadline, before that write gives up.
+      const { app: hungApp } = ingestApp(hung, prefix, { answerDeadlineMs: 100, enqueuer: hungEnqueuer });
+      const stuck = hungEnqueuer.enqueue([job(3)]).then(() => "the stuck write settled first");
+      await new Promise((resolve) => setImmediate(resolve));
+      const form = encodeKommoWebhook({ leads: { add: [{ id: 4 }, { id: 5 }] }, account: ACCOUNT });
+      const answers = Promise.all([kommoOf(hungApp).type("form").send(form), kommoOf(hungApp).type("form").send(form)]).then((all) => all.map((r) => [r.status, r.body.status]));
+      expect(await Promise.race([answers, stuck])).toEqual([[503, "unavailable"], [503, "unavailable"]]);
+      await stuck;
     } finally {
       await hungEnqueuer.close();
       hung.disconnect();
