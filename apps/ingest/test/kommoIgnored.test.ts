@@ -14,6 +14,7 @@ describe("Kommo deliveries we do not act on (end to end, Kommo simulator → ing
     const hook = h.kommo.state.webhooks[0]!;
     hook.settings.push("add_company", "add_task", "note_lead", "delete_lead");
     const leads = await Promise.all(Array.from({ length: 38 }, () => h.kommo.addLead({ id: uniqueId() })));
+    const live = await h.kommo.addLead({ id: uniqueId() });
     const sentBefore = h.kommo.state.deliveries.length;
     for (let i = 0; i < 38; i++) {
       const lead = leads[i]!;
@@ -22,8 +23,16 @@ describe("Kommo deliveries we do not act on (end to end, Kommo simulator → ing
       await h.kommo.addNote(lead.id, "Spoke on the phone");
       await h.kommo.deleteLead(lead.id);
     }
+    // A note written over the API (as the worker's reverse sync does) fires `note_lead` too.
+    const apiNote = await fetch(`${h.kommo.url}/api/v4/leads/${live.id}/notes`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${h.config.kommo.accessToken}`, "content-type": "application/json" },
+      body: JSON.stringify([{ note_type: "common", params: { text: "Opted out in Moosend" } }]),
+    });
+    expect(apiNote.status).toBe(200);
+    await h.kommo.settled();
     const deliveries = h.kommo.state.deliveries.slice(sentBefore);
-    expect(deliveries).toHaveLength(152);
+    expect(deliveries).toHaveLength(153);
     expect(new Set(deliveries.map((d) => d.event))).toEqual(new Set(["add_company", "add_task", "note_lead", "delete_lead"]));
     expect(deliveries.filter((d) => !d.ok).map((d) => [d.event, d.status])).toEqual([]);
     expect(hook.disabled).toBe(false);

@@ -621,12 +621,15 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
       return { requestId, entityId: entityId ?? 0, noteType: String(noteType), params };
     });
     if (failures.length) return validationFailed(res, failures);
-    const created = drafts.map((draft) => {
+    const notes = drafts.map((draft) => {
       const note: KommoSimNote = { id: state.nextId.note++, entityType, entityId: draft.entityId, noteType: draft.noteType, params: draft.params, createdAt: nowSec() };
       state.notes.push(note);
-      return { id: note.id, entity_id: note.entityId, request_id: draft.requestId, _links: { self: { href: `${baseOf(req)}/${entityType}/${note.entityId}/notes/${note.id}` } } };
+      return note;
     });
+    const created = notes.map((note, i) => ({ id: note.id, entity_id: note.entityId, request_id: drafts[i]!.requestId, _links: { self: { href: `${baseOf(req)}/${entityType}/${note.entityId}/notes/${note.id}` } } }));
     hal(res, 200, { _links: { self: { href: `${baseOf(req)}/${entityType}/notes` } }, _embedded: { notes: created } });
+    // API writes fire the hooks subscribed to them, as the UI's do (vendor-apis.md §1.7).
+    void fireAll(notes.map((note) => [entityType === "leads" ? "note_lead" : "note_contact", hookBody(state, entityType, "note", noteHookItem(state, note))]));
   }
 
   app.post(`${API}/:entity/notes`, (req, res, next) => {
