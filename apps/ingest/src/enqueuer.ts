@@ -59,6 +59,7 @@ export function createEnqueuer(redis: Redis, options: { prefix: string }): Enque
 
   let waiting: Waiting[] = [];
   let writing = false;
+  let writeScheduled = false;
   /**
    * Requests with a deadline, in arrival order: every route has the same answer deadline, so the
    * earliest is at the head and one timer serves them all (a timer per request costs a storm CPU).
@@ -73,7 +74,6 @@ export function createEnqueuer(redis: Redis, options: { prefix: string }): Enque
     }
     deadlineTimer = byDeadline.length > 0 ? setTimeout(watchDeadlines, byDeadline[0]!.answerBy - now).unref() : undefined;
   }
-  let writeScheduled = false;
 
   async function addDirectly(jobs: JobRequest[]): Promise<void> {
     const byQueue = new Map<string, Array<{ name: string; data: unknown; opts: { jobId: string } }>>();
