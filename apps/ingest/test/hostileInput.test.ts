@@ -128,6 +128,10 @@ describe("ingest under hostile input", () => {
     const viaMoosend = await request(app).post(`/webhooks/moosend/${MOOSEND_SECRET}`).set("content-type", "application/json").send(moosendDeep);
     expect([viaMoosend.status, viaMoosend.body.error]).toEqual([413, "nested deeper than 32 levels"]);
     expect(await jobCount()).toBe(0);
+    // Brackets, commas and escaped quotes inside strings are text, not structure.
+    const textual = JSON.stringify({ leads: { add: [{ id: "15318175", name: `\\"${"[{,".repeat(20_000)}` }] }, account: { id: "1" } });
+    const read = await kommo().set("content-type", "application/json").send(textual);
+    expect([read.status, read.body]).toEqual([200, { status: "accepted", jobs: 1 }]);
   });
 
   it("4. settles a request at its own deadline even while it waits behind a Redis write that hangs", async () => {
