@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import express, { type ErrorRequestHandler, type Express } from "express";
 import type { Logger } from "@funnelsync/logger";
-import type { Enqueuer } from "./enqueuer";
+import { ENQUEUE_TIMEOUT_MS, type Enqueuer } from "./enqueuer";
+import { createLogLimiter } from "./logLimiter";
+import { WEBHOOK_BODY_LIMITS } from "./webhookBody";
 import type { IngestMetrics } from "./metrics";
 import { kommoWebhook } from "./routes/kommo";
 import { loopsRoute } from "./routes/loops";
@@ -17,17 +19,30 @@ export interface IngestAppOptions {
   /** Hops of reverse proxies in front (Express `trust proxy`), so client addresses are the real ones. */
   trustProxy?: number | boolean;
   now?: () => Date;
+  /** How long after arriving a webhook is answered at the latest (503 when not stored); tests shorten it. */
+  answerDeadlineMs?: number;
+  /** How long a sender may take to deliver a body (default `WEBHOOK_BODY_LIMITS.timeoutMs`); tests shorten it. */
+  bodyTimeoutMs?: number;
 }
 
-/** Route patterns, never URLs: the Kommo and Moosend paths carry their secrets. */
-function routePattern(req: express.Request): string {
-  const path = req.route?.path ?? req.path;
-  return typeof path === "string" ? path.replace(/^\/webhooks\/(kommo|moosend)\/[^/]+$/, "/webhooks/$1/:secret") : "unknown";
+/** Refusal log lines allowed per minute; the rest are counted in `funnelsync_ingest_rejection_logs_suppressed_total`. */
+const REJECTION_LOGS_PER_MINUTE = 60;
+
+/**
+ * The route pattern that answered, or `unmatched`: a closed set, so neither a random path nor the
+ * secret in a Kommo or Moosend URL ever becomes a metric label or a log field.
+ */
+function routeLabel(req: express.Request): string {
+  const path: unknown = req.route?.path;
+  return typeof path === "string" ? path : "unmatched";
 }
 
 /** The ingest HTTP app, without listening: it authenticates, splits and enqueues, then answers. */
 export function createApp(options: IngestAppOptions): Express {
   const { logger, metrics } = options;
+  const now = options.now ?? (() => new Date());
+  const limitedLog = createLogLimiter({ perWindow: REJECTION_LOGS_PER_MINUTE, windowMs: 60_000, now: () => now().getTime(), onSuppressed: () => metrics.logsSuppressed.inc() });
+  const answerDeadlineMs = options.answerDeadlineMs ?? ENQUEUE_TIMEOUT_MS;
   const app = express();
   app.disable("x-powered-by");
   app.disable("etag"); // webhook answers are never cached; hashing each one costs ingest CPU
@@ -37,21 +52,24 @@ export function createApp(options: IngestAppOptions): Express {
     const requestId = (typeof req.headers["x-request-id"] === "string" && req.headers["x-request-id"].slice(0, 64)) || randomUUID();
     res.setHeader("x-request-id", requestId);
     const started = process.hrtime.bigint();
+    res.locals.answerBy = performance.now() + answerDeadlineMs;
     res.on("finish", () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = routePattern(req);
+      const route = routeLabel(req);
       metrics.ackSeconds.observe({ route, status: String(res.statusCode) }, seconds);
       // Accepted deliveries are counted in /metrics and recorded per change by the worker; a line each
       // would cost a webhook storm a fifth of ingest's CPU, so they show at LOG_LEVEL=debug only.
-      if (route.startsWith("/webhooks")) {
-        const level = res.statusCode < 300 ? "debug" : res.statusCode < 500 ? "info" : "warn";
-        logger.log(level, "ingest.request: answered", { requestId, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000), ip: req.ip });
+      // Refusals show at the default level, rate-limited: anyone can send them.
+      if (route.startsWith("/webhooks") || route === "unmatched") {
+        const fields = { requestId, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000), ip: req.ip };
+        if (res.statusCode < 300) logger.debug("ingest.request: answered", fields);
+        else limitedLog(() => logger.log(res.statusCode < 500 ? "info" : "warn", "ingest.request: answered", fields));
       }
     });
     next();
   });
 
-  const deps = { enqueuer: options.enqueuer, logger, metrics };
+  const deps = { enqueuer: options.enqueuer, logger, metrics, limitedLog, bodyTimeoutMs: options.bodyTimeoutMs ?? WEBHOOK_BODY_LIMITS.timeoutMs };
   app.post("/webhooks/kommo/:secret", kommoWebhook({ ...deps, secret: options.secrets.kommo }));
   app.use(moosendRoute({ ...deps, secret: options.secrets.moosend }));
   app.use(loopsRoute({ ...deps, secret: options.secrets.loops, now: options.now }));
@@ -71,11 +89,10 @@ export function createApp(options: IngestAppOptions): Express {
   });
 
   const onError: ErrorRequestHandler = (err, req, res, _next) => {
-    const status = typeof err?.status === "number" && err.status >= 400 && err.status < 500 ? err.status : 500;
-    if (status === 500) logger.error("ingest.request: failed", { route: routePattern(req), error: err });
-    const tooLarge = status === 413 && err?.type === "entity.too.large";
-    const message = tooLarge ? "body too large (limit 1 MB)" : status === 500 ? "internal error" : String(err?.message ?? "bad request");
-    res.status(status).json({ status: status === 413 ? "tooLarge" : status === 500 ? "error" : "malformed", error: message });
+    // Express' own 4xx (a path segment that is not valid percent-encoding); anything else is a bug.
+    if (typeof err?.status === "number" && err.status >= 400 && err.status < 500) return void res.status(err.status).json({ status: "malformed", error: "bad request" });
+    limitedLog(() => logger.error("ingest.request: failed", { route: routeLabel(req), error: err }));
+    res.status(500).json({ status: "error", error: "internal error" });
   };
   app.use(onError);
 

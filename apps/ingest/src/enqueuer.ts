@@ -11,16 +11,31 @@ export interface JobRequest<K extends JobName = JobName> {
 export type EnqueueResult = { ok: true; jobIds: string[] } | { ok: false; reason: string };
 
 export interface Enqueuer {
-  /** Stores every job in Redis, or none is acknowledged: the caller answers 200 only on `ok`. */
-  enqueue(jobs: JobRequest[]): Promise<EnqueueResult>;
+  /**
+   * Stores every job in Redis, or none is acknowledged: the caller answers 200 only on `ok`. At
+   * `answerBy` (a `performance.now()` time, the request's answer deadline) it settles `ok: false`,
+   * whatever write it is queued behind.
+   */
+  enqueue(jobs: JobRequest[], answerBy?: number): Promise<EnqueueResult>;
   close(): Promise<void>;
 }
 
-/** How long ingest waits for Redis before answering 503: Kommo gives up on us after 2 s. */
+/**
+ * How long after a webhook arrives ingest answers it at the latest (503 when its jobs are not stored
+ * by then), and how long one Redis write may take: Kommo gives up on us after 2 s.
+ */
 export const ENQUEUE_TIMEOUT_MS = 1_500;
+
+/**
+ * A lone webhook with more jobs than this travels as a batch too: adding each job costs ingest's
+ * event loop ~0.1 ms, so a delivery at the 10,000-change limit would hold every other webhook ~1 s.
+ */
+const DIRECT_JOBS_MAX = 100;
 
 interface Waiting {
   jobs: JobRequest[];
+  answerBy: number;
+  settled: boolean;
   settle: (result: EnqueueResult) => void;
 }
 
@@ -45,6 +60,20 @@ export function createEnqueuer(redis: Redis, options: { prefix: string }): Enque
   let waiting: Waiting[] = [];
   let writing = false;
   let writeScheduled = false;
+  /**
+   * Requests with a deadline, in arrival order: every route has the same answer deadline, so the
+   * earliest is at the head and one timer serves them all (a timer per request costs a storm CPU).
+   */
+  const byDeadline: Waiting[] = [];
+  let deadlineTimer: NodeJS.Timeout | undefined;
+
+  function watchDeadlines(): void {
+    const now = performance.now();
+    while (byDeadline.length > 0 && (byDeadline[0]!.settled || byDeadline[0]!.answerBy <= now)) {
+      byDeadline.shift()!.settle({ ok: false, reason: "not stored before the answer deadline" });
+    }
+    deadlineTimer = byDeadline.length > 0 ? setTimeout(watchDeadlines, byDeadline[0]!.answerBy - now).unref() : undefined;
+  }
 
   async function addDirectly(jobs: JobRequest[]): Promise<void> {
     const byQueue = new Map<string, Array<{ name: string; data: unknown; opts: { jobId: string } }>>();
@@ -83,15 +112,17 @@ export function createEnqueuer(redis: Redis, options: { prefix: string }): Enque
   }
 
   async function flush(): Promise<void> {
-    const batch = waiting;
+    const batch = waiting.filter((w) => !w.settled); // past their deadline: already answered 503
     waiting = [];
+    if (batch.length === 0) return;
     const jobs = batch.flatMap((w) => w.jobs);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ENQUEUE_TIMEOUT_MS} ms`)), ENQUEUE_TIMEOUT_MS);
     });
     try {
-      await Promise.race([batch.length === 1 ? addDirectly(jobs) : addAsBatch(jobs), timeout]);
+      const alone = batch.length === 1 && jobs.length <= DIRECT_JOBS_MAX;
+      await Promise.race([alone ? addDirectly(jobs) : addAsBatch(jobs), timeout]);
       for (const w of batch) w.settle({ ok: true, jobIds: w.jobs.map((job) => jobIdFor(job.name, job.data)) });
     } catch (err) {
       for (const w of batch) w.settle({ ok: false, reason: (err as Error).message });
@@ -101,13 +132,27 @@ export function createEnqueuer(redis: Redis, options: { prefix: string }): Enque
   }
 
   return {
-    enqueue(jobs) {
-      return new Promise<EnqueueResult>((settle) => {
-        waiting.push({ jobs, settle });
+    enqueue(jobs, answerBy = Infinity) {
+      return new Promise<EnqueueResult>((resolve) => {
+        const entry: Waiting = {
+          jobs,
+          answerBy,
+          settled: false,
+          settle(result) {
+            if (entry.settled) return;
+            entry.settled = true;
+            resolve(result);
+          },
+        };
+        waiting.push(entry);
         scheduleWrite();
+        if (answerBy === Infinity) return;
+        byDeadline.push(entry);
+        if (!deadlineTimer) deadlineTimer = setTimeout(watchDeadlines, answerBy - performance.now()).unref();
       });
     },
     async close() {
+      clearTimeout(deadlineTimer);
       await Promise.allSettled([...queues.values()].map((queue) => queue.close()));
     },
   };

@@ -50,6 +50,9 @@ export async function startIngest(options: {
   });
   // Kommo drops a delivery after 2 s; a keep-alive socket must outlive the proxy's idle timeout.
   server.keepAliveTimeout = 65_000;
+  // Trickling senders: the routes cut a body off after 10 s; these bound the headers and the whole request.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 20_000;
   const { port } = server.address() as AddressInfo;
   let closing: Promise<void> | undefined;
   return {

@@ -137,11 +137,18 @@ describe("ingest", () => {
       expect(lines.join("")).not.toContain(KOMMO_SECRET);
     });
 
-    it("answers 400 for a body with no recognisable change", async () => {
-      const res = await request(app).post(`/webhooks/kommo/${KOMMO_SECRET}`).type("form").send("account%5Bid%5D=32720107&foo=bar");
-      expect(res.status).toBe(400);
-      expect(res.body.error).toMatch(/no recognisable/);
+    it("acknowledges a Kommo delivery it does not act on (200 ignored, counted) and answers 400 for a body that is not Kommo's", async () => {
+      const company = encodeKommoWebhook({ contacts: { add: [{ id: 52000001, name: "Acme", type: "company" }] }, account: { id: 32720107, subdomain: "acme" } });
+      const task = encodeKommoWebhook({ task: { add: [{ id: 50000001, element_id: 15318175, element_type: 2, text: "Call" }] }, account: { id: 32720107 } });
+      for (const body of [company, task, "account%5Bid%5D=32720107&foo=bar"]) {
+        const res = await request(app).post(`/webhooks/kommo/${KOMMO_SECRET}`).type("form").send(body);
+        expect([res.status, res.body]).toEqual([200, { status: "ignored" }]);
+      }
+      const foreign = await request(app).post(`/webhooks/kommo/${KOMMO_SECRET}`).type("form").send("foo=bar");
+      expect([foreign.status, foreign.body.error]).toEqual([400, "not a Kommo webhook body"]);
       expect(await jobsIn(queues.kommo)).toHaveLength(0);
+      const metrics = await request(app).get("/metrics").expect(200);
+      expect(metrics.text).toContain('funnelsync_webhooks_total{source="kommo",outcome="ignored"} 3');
     });
 
     it("answers 413 for a body over 1 MB", async () => {

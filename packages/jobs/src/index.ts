@@ -1,4 +1,4 @@
-export { isJobName, jobCatalog, jobIdFor, parseJobData, QUEUES, queueNameFor } from "./jobCatalog";
+export { isJobName, isValidJobData, jobCatalog, jobIdFor, parseJobData, QUEUES, queueNameFor } from "./jobCatalog";
 export type { JobData, JobName, QueueKey } from "./jobCatalog";
 export {
   backoffDelayMs,

@@ -62,6 +62,7 @@ export const jobCatalog = {
   "kommo.leadStatusChanged": { queue: "kommo", payload: leadChange },
   "kommo.leadUpdated": { queue: "kommo", payload: leadChange },
   "kommo.contactChanged": { queue: "kommo", payload: contactChange },
+  "kommo.leadDeleted": { queue: "kommo", payload: z.object({ leadId: id, pipelineId: nullableId, statusId: nullableId, accountId: nullableId }) },
   "loops.webhook": { queue: "esp", payload: loopsWebhook },
   "moosend.webhook": { queue: "esp", payload: moosendWebhook },
   "ingest.batch": {
@@ -91,6 +92,11 @@ export function parseJobData<K extends JobName>(name: K, data: unknown): JobData
   return jobCatalog[name].payload.parse(data) as JobData<K>;
 }
 
+/** Whether a payload passes its schema: ingest refuses what the worker would refuse. */
+export function isValidJobData<K extends JobName>(name: K, data: unknown): data is JobData<K> {
+  return jobCatalog[name].payload.safeParse(data).success;
+}
+
 /** BullMQ rejects `:` in custom ids; vendor ids may carry anything. */
 function idPart(value: string | number | null): string {
   return value === null ? "none" : String(value).replace(/[^A-Za-z0-9_-]/g, "-");
@@ -118,6 +124,10 @@ export function jobIdFor<K extends JobName>(name: K, data: JobData<K>): string {
       const d = data as JobData<"kommo.contactChanged">;
       if (d.action === "added") return `kommo-contact-${d.contactId}-added`;
       return `kommo-contact-${d.contactId}-update-${idPart(d.updatedAt)}-${idPart(d.fingerprint)}`;
+    }
+    case "kommo.leadDeleted": {
+      const d = data as JobData<"kommo.leadDeleted">;
+      return `kommo-lead-${d.leadId}-deleted`;
     }
     case "loops.webhook":
       return `loops-${idPart((data as JobData<"loops.webhook">).webhookId)}`;

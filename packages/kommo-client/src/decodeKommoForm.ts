@@ -1,17 +1,17 @@
 import { unescape as unescapeLeniently } from "node:querystring";
 
 /**
- * What a Kommo webhook body may hold. Real bodies reach ~100 parameters (a contact with 30 linked
- * leads) and depth 7; the limits are body-parser 2.x's extended defaults, raised where they cut real bodies.
+ * What a webhook body may hold, form or JSON, on every ingest route: bytes, values (form
+ * parameters; JSON members and elements) and levels below the top. Kommo's are the largest real
+ * bodies: ~100 parameters (a contact with 30 linked leads) and depth 7; the limits are body-parser
+ * 2.x's extended defaults, raised where they cut real bodies.
  */
 export const KOMMO_WEBHOOK_LIMITS = { bytes: "1mb", parameters: 10_000, depth: 32 } as const;
 
-/** A form body ingest refuses: `status` is the HTTP answer (413 too many parameters, 400 too deep). */
+/** A form body over one of the limits: ingest answers 413, naming the limit. */
 export class KommoFormError extends Error {
-  constructor(
-    message: string,
-    readonly status: 400 | 413,
-  ) {
+  readonly status = 413;
+  constructor(message: string) {
     super(message);
     this.name = "KommoFormError";
   }
@@ -49,13 +49,29 @@ function segmentsOf(key: string): string[] {
   return segments;
 }
 
-/** An object keyed exactly "0" … "n-1" becomes an array, as qs (and a JSON body) would give it. */
-function listsAsArrays(value: unknown): unknown {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
-  const record = value as Json;
+function asListIfIndexed(record: Json): unknown {
   const keys = Object.keys(record); // integer-like keys come first, ascending
-  for (const key of keys) record[key] = listsAsArrays(record[key]);
   return keys.length > 0 && keys.every((key, i) => key === String(i)) ? keys.map((key) => record[key]) : record;
+}
+
+/**
+ * Every object keyed exactly "0" … "n-1" becomes an array, as qs (and a JSON body) would give it.
+ * Iterative, deepest first: the tree comes from untrusted input.
+ */
+function listsAsArrays(root: Json): unknown {
+  const holder: Json = { root };
+  const slots: Array<[Json, string]> = [[holder, "root"]];
+  for (let i = 0; i < slots.length; i++) {
+    const [parent, key] = slots[i]!;
+    const node = parent[key];
+    if (typeof node === "object" && node !== null) for (const child of Object.keys(node)) slots.push([node as Json, child]);
+  }
+  for (let i = slots.length - 1; i >= 0; i--) {
+    const [parent, key] = slots[i]!;
+    const node = parent[key];
+    if (typeof node === "object" && node !== null && !Array.isArray(node)) parent[key] = asListIfIndexed(node as Json);
+  }
+  return holder.root;
 }
 
 function isSafe(path: string[]): boolean {
@@ -91,11 +107,11 @@ export function decodeKommoForm(text: string): Json {
     let end = text.indexOf("&", start);
     if (end === -1) end = text.length;
     if (end > start) {
-      if (++parameters > KOMMO_WEBHOOK_LIMITS.parameters) throw new KommoFormError("too many parameters", 413);
+      if (++parameters > KOMMO_WEBHOOK_LIMITS.parameters) throw new KommoFormError(`more than ${KOMMO_WEBHOOK_LIMITS.parameters} parameters`);
       const eq = text.indexOf("=", start);
       const split = eq !== -1 && eq < end;
       const path = segmentsOf(decodeComponent(text.slice(start, split ? eq : end)));
-      if (path.length - 1 > KOMMO_WEBHOOK_LIMITS.depth) throw new KommoFormError(`nested deeper than ${KOMMO_WEBHOOK_LIMITS.depth} levels`, 400);
+      if (path.length - 1 > KOMMO_WEBHOOK_LIMITS.depth) throw new KommoFormError(`nested deeper than ${KOMMO_WEBHOOK_LIMITS.depth} levels`);
       if (isSafe(path)) place(root, path, split ? decodeComponent(text.slice(eq + 1, end)) : "");
     }
     start = end + 1;

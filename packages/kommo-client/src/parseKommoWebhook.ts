@@ -25,22 +25,26 @@ export type KommoContactChange = {
 /** One entity change announced by a Kommo webhook. */
 export type KommoChange = KommoLeadChange | KommoContactChange;
 
-const LEAD_ACTIONS: Record<string, KommoLeadChange["kind"]> = {
-  add: "lead.added",
-  status: "lead.statusChanged",
-  update: "lead.updated",
-  restore: "lead.updated",
-  responsible: "lead.updated",
-  delete: "lead.deleted",
-};
+// Maps, not object literals: a body's action key (`toString`, `__proto__`) must never find a prototype member.
+const LEAD_ACTIONS = new Map<string, KommoLeadChange["kind"]>([
+  ["add", "lead.added"],
+  ["status", "lead.statusChanged"],
+  ["update", "lead.updated"],
+  ["restore", "lead.updated"],
+  ["responsible", "lead.updated"],
+  ["delete", "lead.deleted"],
+]);
 
-const CONTACT_ACTIONS: Record<string, KommoContactChange["kind"]> = {
-  add: "contact.added",
-  update: "contact.updated",
-  restore: "contact.updated",
-  responsible: "contact.updated",
-  delete: "contact.deleted",
-};
+const CONTACT_ACTIONS = new Map<string, KommoContactChange["kind"]>([
+  ["add", "contact.added"],
+  ["update", "contact.updated"],
+  ["restore", "contact.updated"],
+  ["responsible", "contact.updated"],
+  ["delete", "contact.deleted"],
+]);
+
+/** The top-level keys of Kommo's webhook bodies: the account block and every entity it reports on. */
+const KOMMO_BODY_KEYS = ["account", "leads", "contacts", "companies", "task", "unsorted", "catalogs", "message", "talk", "customers"];
 
 type Json = Record<string, unknown>;
 
@@ -50,6 +54,20 @@ function fingerprintOf(item: Json): string {
 
 function isRecord(value: unknown): value is Json {
   return typeof value === "object" && value !== null;
+}
+
+/** A property the body itself holds, never one inherited from `Object.prototype`. */
+function own(record: Json, key: string): unknown {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+/**
+ * Whether a decoded body is recognisably a Kommo webhook (its account block or an entity key), so
+ * one that holds nothing we act on can be acknowledged rather than refused: Kommo disables a hook
+ * after 100 refusals in 2 h.
+ */
+export function isKommoWebhookBody(body: unknown): boolean {
+  return isRecord(body) && !Array.isArray(body) && KOMMO_BODY_KEYS.some((key) => Object.hasOwn(body, key));
 }
 
 /**
@@ -81,12 +99,12 @@ function linkedLeadIdsOf(value: unknown): number[] {
   const ids = new Set<number>();
   if (Array.isArray(value)) {
     for (const item of value) {
-      const id = positiveId(isRecord(item) ? item.ID ?? item.id : item);
+      const id = positiveId(isRecord(item) ? own(item, "ID") ?? own(item, "id") : item);
       if (id !== null) ids.add(id);
     }
   } else if (isRecord(value)) {
     for (const [key, item] of Object.entries(value)) {
-      const id = positiveId(isRecord(item) ? item.ID ?? item.id : item) ?? positiveId(key);
+      const id = positiveId(isRecord(item) ? own(item, "ID") ?? own(item, "id") : item) ?? positiveId(key);
       if (id !== null) ids.add(id);
     }
   }
@@ -103,48 +121,48 @@ function linkedLeadIdsOf(value: unknown): number[] {
  */
 export function parseKommoWebhook(body: unknown): KommoChange[] {
   if (!isRecord(body) || Array.isArray(body)) return [];
-  const account = isRecord(body.account) ? body.account : {};
-  const bodyAccountId = positiveId(account.id);
+  const account = own(body, "account");
+  const bodyAccountId = isRecord(account) ? positiveId(own(account, "id")) : null;
   const changes: KommoChange[] = [];
 
-  const leads = isRecord(body.leads) ? body.leads : {};
-  for (const [action, items] of Object.entries(leads)) {
-    const actionKind = LEAD_ACTIONS[action];
+  const leads = own(body, "leads");
+  for (const [action, items] of Object.entries(isRecord(leads) ? leads : {})) {
+    const actionKind = LEAD_ACTIONS.get(action);
     if (!actionKind) continue;
     for (const item of itemsOf(items)) {
       if (!isRecord(item)) continue;
-      const leadId = positiveId(item.id);
+      const leadId = positiveId(own(item, "id"));
       if (leadId === null) continue;
-      const statusId = strictInt(item.status_id);
-      const oldStatusId = strictInt(item.old_status_id);
+      const statusId = strictInt(own(item, "status_id"));
+      const oldStatusId = strictInt(own(item, "old_status_id"));
       const moved = actionKind === "lead.updated" && action === "update" && oldStatusId !== null && statusId !== null && oldStatusId !== statusId;
       changes.push({
         kind: moved ? "lead.statusChanged" : actionKind,
         leadId,
-        pipelineId: positiveId(item.pipeline_id),
+        pipelineId: positiveId(own(item, "pipeline_id")),
         statusId,
         oldStatusId,
-        updatedAt: positiveId(item.updated_at) ?? positiveId(item.last_modified),
-        accountId: bodyAccountId ?? positiveId(item.account_id),
+        updatedAt: positiveId(own(item, "updated_at")) ?? positiveId(own(item, "last_modified")),
+        accountId: bodyAccountId ?? positiveId(own(item, "account_id")),
         fingerprint: fingerprintOf(item),
       });
     }
   }
 
-  const contacts = isRecord(body.contacts) ? body.contacts : {};
-  for (const [action, items] of Object.entries(contacts)) {
-    const kind = CONTACT_ACTIONS[action];
+  const contacts = own(body, "contacts");
+  for (const [action, items] of Object.entries(isRecord(contacts) ? contacts : {})) {
+    const kind = CONTACT_ACTIONS.get(action);
     if (!kind) continue;
     for (const item of itemsOf(items)) {
-      if (!isRecord(item) || item.type === "company") continue;
-      const contactId = positiveId(item.id);
+      if (!isRecord(item) || own(item, "type") === "company") continue;
+      const contactId = positiveId(own(item, "id"));
       if (contactId === null) continue;
       changes.push({
         kind,
         contactId,
-        updatedAt: positiveId(item.updated_at) ?? positiveId(item.last_modified),
-        accountId: bodyAccountId ?? positiveId(item.account_id),
-        linkedLeadIds: linkedLeadIdsOf(item.linked_leads_id),
+        updatedAt: positiveId(own(item, "updated_at")) ?? positiveId(own(item, "last_modified")),
+        accountId: bodyAccountId ?? positiveId(own(item, "account_id")),
+        linkedLeadIds: linkedLeadIdsOf(own(item, "linked_leads_id")),
         fingerprint: fingerprintOf(item),
       });
     }

@@ -130,7 +130,7 @@ describe("parseKommoWebhook", () => {
     expect(decodeKommoForm("leads%5Bstatus%5D%5B0%5D%5Bname%5D=100%25+off%ZZ")).toEqual({ leads: { status: [{ name: "100% off%ZZ" }] } });
   });
 
-  it("refuses a form with more than 10,000 parameters (413) or nested deeper than 32 levels (400), through ingest's error answer", async () => {
+  it("refuses a form with more than 10,000 parameters or nested deeper than 32 levels (413 naming the limit), through ingest's error answer", async () => {
     const many = Array.from({ length: 10_001 }, (_, i) => `p${i}=1`).join("&");
     expect(() => decodeKommoForm(many)).toThrow(expect.objectContaining({ status: 413 }));
     const deep = `leads${"%5Bx%5D".repeat(33)}=1`;
@@ -139,7 +139,7 @@ describe("parseKommoWebhook", () => {
     const app = express().post("/hook", kommoBody, (_req, res) => void res.sendStatus(200));
     app.use(((err, _req, res, _next) => void res.status(err.status).send(err.message)) as express.ErrorRequestHandler);
     const refused = await request(app).post("/hook").type("form").send(deep);
-    expect([refused.status, refused.text]).toEqual([400, "nested deeper than 32 levels"]);
+    expect([refused.status, refused.text]).toEqual([413, "nested deeper than 32 levels"]);
   });
 
   it("never writes to a prototype, and keeps every value of a repeated key", () => {

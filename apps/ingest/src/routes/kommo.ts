@@ -1,13 +1,14 @@
 import type { IncomingMessage } from "node:http";
 import type { RequestHandler } from "express";
-import getRawBody from "raw-body";
-import { decodeKommoForm, KOMMO_WEBHOOK_LIMITS, parseKommoWebhook, type KommoChange } from "@funnelsync/kommo-client";
+import { isValidJobData } from "@funnelsync/jobs";
+import { decodeKommoForm, isKommoWebhookBody, KommoFormError, parseKommoWebhook, type KommoChange } from "@funnelsync/kommo-client";
 import type { JobRequest } from "../enqueuer";
 import type { IngestOutcome } from "../ingestOutcome";
 import { secretMatcher } from "../secretMatches";
-import { respond, type RouteDeps } from "./respond";
+import { mediaTypeOf, parseLimitedJson, readWebhookBody, WebhookBodyError } from "../webhookBody";
+import { answerBy, bodyRejection, respond, type RouteDeps } from "./respond";
 
-/** One job per entity change; deletions and other entities are acknowledged and left alone. */
+/** One job per entity change; contact deletions and other entities are acknowledged and left alone. */
 export function jobForKommoChange(change: KommoChange): JobRequest | undefined {
   switch (change.kind) {
     case "lead.added":
@@ -16,6 +17,10 @@ export function jobForKommoChange(change: KommoChange): JobRequest | undefined {
       const name = change.kind === "lead.added" ? "kommo.leadAdded" : change.kind === "lead.statusChanged" ? "kommo.leadStatusChanged" : "kommo.leadUpdated";
       const { leadId, pipelineId, statusId, oldStatusId, updatedAt, accountId, fingerprint } = change;
       return { name, data: { leadId, pipelineId, statusId, oldStatusId, updatedAt, accountId, fingerprint } };
+    }
+    case "lead.deleted": {
+      const { leadId, pipelineId, statusId, accountId } = change;
+      return { name: "kommo.leadDeleted", data: { leadId, pipelineId, statusId, accountId } };
     }
     case "contact.added":
     case "contact.updated": {
@@ -28,34 +33,45 @@ export function jobForKommoChange(change: KommoChange): JobRequest | undefined {
   }
 }
 
-/** A body that cannot be read: the answer's status (400, 415) and message, like body-parser's errors. */
-class KommoBodyError extends Error {
-  constructor(
-    message: string,
-    readonly status: number,
-  ) {
-    super(message);
+/** The jobs a delivery's changes call for, each valid against the schema the worker checks it with. */
+export function jobsForKommoChanges(changes: KommoChange[]): JobRequest[] {
+  const jobs: JobRequest[] = [];
+  for (const change of changes) {
+    const job = jobForKommoChange(change);
+    if (job && isValidJobData(job.name, job.data)) jobs.push(job);
   }
+  return jobs;
 }
+
+const FORM = "application/x-www-form-urlencoded";
+const JSON_TYPE = "application/json";
 
 /**
  * A Kommo webhook body as nested records: the form Kommo sends (PHP bracket keys) through
- * `decodeKommoForm`, or JSON of the same shape; any other type reads as empty. Rejects with a
- * `status` (413 over 1 MB or too many parameters, 415 compressed, 400 unreadable) for the app's error answer.
+ * `decodeKommoForm`, or JSON of the same shape, both held to the same limits. Rejects with a
+ * `WebhookBodyError` (413 over a limit, 415 another type or compressed, 408 too slow, 400 unreadable).
  */
-export async function readKommoBody(req: IncomingMessage): Promise<unknown> {
-  const type = (req.headers["content-type"] ?? "").toLowerCase();
-  const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase();
-  // Kommo never compresses its webhooks; a compressed body would only decode to nonsense.
-  if (encoding !== "identity") throw new KommoBodyError(`unsupported content encoding "${encoding}"`, 415);
-  const text = await getRawBody(req, { length: req.headers["content-length"], limit: KOMMO_WEBHOOK_LIMITS.bytes, encoding: "utf8" });
-  if (type.startsWith("application/x-www-form-urlencoded")) return decodeKommoForm(text);
-  if (!type.startsWith("application/json")) return undefined;
+export async function readKommoBody(req: IncomingMessage, options: { timeoutMs?: number } = {}): Promise<unknown> {
+  const text = (await readWebhookBody(req, { mediaTypes: [FORM, JSON_TYPE], timeoutMs: options.timeoutMs })).toString("utf8");
+  if (mediaTypeOf(req) === JSON_TYPE) return parseLimitedJson(text);
   try {
-    return JSON.parse(text);
-  } catch {
-    throw new KommoBodyError("body is not valid JSON", 400);
+    return decodeKommoForm(text);
+  } catch (err) {
+    if (err instanceof KommoFormError) throw new WebhookBodyError(err.message, "tooLarge");
+    throw err;
   }
+}
+
+/** What a readable, authenticated delivery comes to: its jobs stored, ignored, or refused as not Kommo's. */
+async function outcomeOf(body: unknown, deps: RouteDeps, deadline: number | undefined): Promise<IngestOutcome> {
+  const jobs = jobsForKommoChanges(parseKommoWebhook(body));
+  if (jobs.length === 0) {
+    // Kommo disables a hook after 100 non-2xx answers in 2 h: a delivery of its own that we do not
+    // act on (a company, task or note, an event ticked by mistake) is acknowledged.
+    return isKommoWebhookBody(body) ? { kind: "ignored", reason: "no lead or contact change we act on" } : { kind: "malformed", reason: "not a Kommo webhook body" };
+  }
+  const stored = await deps.enqueuer.enqueue(jobs, deadline);
+  return stored.ok ? { kind: "accepted", jobIds: stored.jobIds } : { kind: "unavailable", reason: stored.reason };
 }
 
 /**
@@ -65,26 +81,17 @@ export async function readKommoBody(req: IncomingMessage): Promise<unknown> {
  */
 export function kommoWebhook(deps: RouteDeps & { secret: string | undefined }): RequestHandler {
   const matches = secretMatcher(deps.secret);
-  return async (req, res, next) => {
+  return async (req, res) => {
     if (!matches(String(req.params.secret))) {
       req.resume();
       return respond(res, { kind: "notFound" }, deps, "kommo");
     }
     let body: unknown;
     try {
-      body = await readKommoBody(req);
+      body = await readKommoBody(req, { timeoutMs: deps.bodyTimeoutMs });
     } catch (err) {
-      return next(err);
+      return respond(res, bodyRejection(err), deps, "kommo");
     }
-    const changes = parseKommoWebhook(body);
-    let outcome: IngestOutcome;
-    if (changes.length === 0) {
-      outcome = { kind: "malformed", reason: "no recognisable lead or contact change" };
-    } else {
-      const jobs = changes.map(jobForKommoChange).filter((job): job is JobRequest => job !== undefined);
-      const stored = jobs.length === 0 ? { ok: true as const, jobIds: [] } : await deps.enqueuer.enqueue(jobs);
-      outcome = stored.ok ? { kind: "accepted", jobIds: stored.jobIds } : { kind: "unavailable", reason: stored.reason };
-    }
-    respond(res, outcome, deps, "kommo");
+    respond(res, await outcomeOf(body, deps, answerBy(res)), deps, "kommo");
   };
 }

@@ -1,7 +1,8 @@
-import express, { Router } from "express";
+import { Router } from "express";
 import { LoopsWebhookPayloadError, LoopsWebhookVerificationError, verifyLoopsWebhook, type LoopsWebhookEvent } from "@funnelsync/loops-client";
 import type { IngestOutcome } from "../ingestOutcome";
-import { respond, type RouteDeps } from "./respond";
+import { readWebhookBody } from "../webhookBody";
+import { answerBy, bodyRejection, respond, type RouteDeps } from "./respond";
 
 function verify(secret: string | undefined, body: Buffer, headers: Record<string, string | string[] | undefined>, now: () => Date): LoopsWebhookEvent | IngestOutcome {
   if (!secret) return { kind: "notFound" };
@@ -20,12 +21,17 @@ function verify(secret: string | undefined, body: Buffer, headers: Record<string
  */
 export function loopsRoute(deps: RouteDeps & { secret: string | undefined; now?: () => Date }): Router {
   const router = Router();
-  router.post("/webhooks/loops", express.raw({ type: () => true, limit: "1mb" }), async (req, res) => {
-    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  router.post("/webhooks/loops", async (req, res) => {
+    let body: Buffer;
+    try {
+      body = await readWebhookBody(req, { timeoutMs: deps.bodyTimeoutMs });
+    } catch (err) {
+      return respond(res, bodyRejection(err), deps, "loops");
+    }
     const verified = verify(deps.secret, body, req.headers, deps.now ?? (() => new Date()));
     if ("kind" in verified) return respond(res, verified, deps, "loops");
     const event = verified;
-    if (!event.contactIdentity) return respond(res, { kind: "accepted", jobIds: [] }, deps, "loops"); // Loops' test send
+    if (!event.contactIdentity) return respond(res, { kind: "ignored", reason: "Loops' test send" }, deps, "loops");
     const stored = await deps.enqueuer.enqueue([
       {
         name: "loops.webhook",
@@ -40,7 +46,7 @@ export function loopsRoute(deps: RouteDeps & { secret: string | undefined; now?:
           sourceType: "sourceType" in event && typeof event.sourceType === "string" ? event.sourceType : null,
         },
       },
-    ]);
+    ], answerBy(res));
     respond(res, stored.ok ? { kind: "accepted", jobIds: stored.jobIds } : { kind: "unavailable", reason: stored.reason }, deps, "loops");
   });
   return router;

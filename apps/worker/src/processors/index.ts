@@ -1,6 +1,7 @@
 import { contactChanged } from "./contactChanged";
 import { ingestBatch } from "./ingestBatch";
 import { leadAdded } from "./leadAdded";
+import { leadDeleted } from "./leadDeleted";
 import { leadStatusChanged } from "./leadStatusChanged";
 import { leadUpdated } from "./leadUpdated";
 import { loopsWebhook } from "./loopsWebhook";
@@ -14,6 +15,7 @@ export const processors: ProcessorMap = {
   "kommo.leadStatusChanged": leadStatusChanged,
   "kommo.leadUpdated": leadUpdated,
   "kommo.contactChanged": contactChanged,
+  "kommo.leadDeleted": leadDeleted,
   "loops.webhook": loopsWebhook,
   "moosend.webhook": moosendWebhook,
   "moosend.poll": moosendPoll,

@@ -89,7 +89,14 @@ export type KommoWebhookSetting =
   | "add_contact"
   | "update_contact"
   | "delete_contact"
-  | "note_contact";
+  | "note_contact"
+  | "add_company"
+  | "update_company"
+  | "delete_company"
+  | "note_company"
+  | "add_task"
+  | "update_task"
+  | "delete_task";
 
 export const KOMMO_WEBHOOK_SETTINGS: readonly KommoWebhookSetting[] = [
   "add_lead",
@@ -101,6 +108,13 @@ export const KOMMO_WEBHOOK_SETTINGS: readonly KommoWebhookSetting[] = [
   "update_contact",
   "delete_contact",
   "note_contact",
+  "add_company",
+  "update_company",
+  "delete_company",
+  "note_company",
+  "add_task",
+  "update_task",
+  "delete_task",
 ];
 
 export interface KommoSimWebhook {

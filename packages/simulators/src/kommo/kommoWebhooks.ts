@@ -1,9 +1,12 @@
+import { SEED } from "../seed";
 import type {
   KommoSimContact,
   KommoSimDelivery,
   KommoSimFieldValue,
   KommoSimLead,
+  KommoSimNote,
   KommoSimState,
+  KommoSimTask,
   KommoSimWebhook,
   KommoWebhookSetting,
 } from "./kommoState";
@@ -95,8 +98,56 @@ export function contactHookItem(state: KommoSimState, contact: KommoSimContact):
   };
 }
 
+/** A company as its hooks carry it: companies travel under `contacts` with `type=company` (vendor-apis.md §1.6). */
+export function companyHookItem(state: KommoSimState, company: { id: number; name: string; createdAt: number }): Record<string, unknown> {
+  return {
+    id: company.id,
+    name: company.name,
+    responsible_user_id: SEED.kommo.responsibleUserId,
+    date_create: company.createdAt,
+    last_modified: company.createdAt,
+    account_id: state.account.id,
+    type: "company",
+    created_at: company.createdAt,
+    updated_at: company.createdAt,
+  };
+}
+
+/** A task in API v2 webhook form: `element_type` 1 contact, 2 lead. */
+export function taskHookItem(state: KommoSimState, task: KommoSimTask): Record<string, unknown> {
+  return {
+    id: task.id,
+    element_id: task.entityId ?? undefined,
+    element_type: task.entityType === "contacts" ? 1 : task.entityType === "leads" ? 2 : undefined,
+    task_type: task.taskTypeId,
+    text: task.text,
+    status: task.isCompleted ? 1 : 0,
+    complete_till: task.completeTill,
+    responsible_user_id: task.responsibleUserId,
+    account_id: state.account.id,
+    created_at: task.createdAt,
+    updated_at: task.createdAt,
+  };
+}
+
+/** A note as `<entity>[note][0][note][…]`. */
+export function noteHookItem(state: KommoSimState, note: KommoSimNote): Record<string, unknown> {
+  return {
+    note: {
+      id: note.id,
+      element_id: note.entityId,
+      element_type: note.entityType === "contacts" ? 1 : 2,
+      note_type: note.noteType === "common" ? 4 : note.noteType,
+      text: typeof note.params.text === "string" ? note.params.text : undefined,
+      account_id: state.account.id,
+      created_at: note.createdAt,
+      date_create: note.createdAt,
+    },
+  };
+}
+
 /** The decoded body of one webhook: `{<entity>:{<action>:[item]}, account:{…}}`. */
-export function hookBody(state: KommoSimState, entity: "leads" | "contacts", action: string, item: Record<string, unknown>): Record<string, unknown> {
+export function hookBody(state: KommoSimState, entity: "leads" | "contacts" | "task", action: string, item: Record<string, unknown>): Record<string, unknown> {
   return {
     [entity]: { [action]: [item] },
     account: {

@@ -26,7 +26,7 @@ import {
   type KommoSimWebhook,
   type KommoWebhookSetting,
 } from "./kommoState";
-import { contactHookItem, deliverKommoWebhook, encodeKommoWebhook, hookBody, leadHookItem } from "./kommoWebhooks";
+import { companyHookItem, contactHookItem, deliverKommoWebhook, encodeKommoWebhook, hookBody, leadHookItem, noteHookItem, taskHookItem } from "./kommoWebhooks";
 import {
   isRecord,
   parseCustomFieldsWrite,
@@ -146,6 +146,12 @@ export interface KommoSimulator {
   updateContact(contactId: number, change: KommoSimContactChange): Promise<KommoSimContact>;
   /** Deletes a lead and fires `delete_lead`. */
   deleteLead(leadId: number): Promise<void>;
+  /** Creates a company in the UI and fires `add_company` (a `contacts[add]` item with `type=company`). */
+  addCompany(name: string): Promise<{ id: number }>;
+  /** Creates a task on a lead in the UI and fires `add_task`. */
+  addTask(leadId: number, text: string): Promise<KommoSimTask>;
+  /** Adds a note to a lead in the UI and fires `note_lead`. */
+  addNote(leadId: number, text: string): Promise<KommoSimNote>;
   /** Registers a webhook as the admin UI would (no API request counted). */
   addWebhook(destination: string, settings: KommoWebhookSetting[]): KommoSimWebhook;
   notesFor(entityType: KommoEntityType, id: number): KommoSimNote[];
@@ -284,6 +290,7 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
   const blockMs = options.blockMs ?? Number.POSITIVE_INFINITY;
   const webhookTimeoutMs = options.webhookTimeoutMs ?? 2_000;
   const pending = new Set<Promise<unknown>>();
+  let nextCompanyId = 70000001;
 
   // ---- state changes shared by the helpers and the API -------------------------------------------
 
@@ -620,12 +627,15 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
       return { requestId, entityId: entityId ?? 0, noteType: String(noteType), params };
     });
     if (failures.length) return validationFailed(res, failures);
-    const created = drafts.map((draft) => {
+    const notes = drafts.map((draft) => {
       const note: KommoSimNote = { id: state.nextId.note++, entityType, entityId: draft.entityId, noteType: draft.noteType, params: draft.params, createdAt: nowSec() };
       state.notes.push(note);
-      return { id: note.id, entity_id: note.entityId, request_id: draft.requestId, _links: { self: { href: `${baseOf(req)}/${entityType}/${note.entityId}/notes/${note.id}` } } };
+      return note;
     });
+    const created = notes.map((note, i) => ({ id: note.id, entity_id: note.entityId, request_id: drafts[i]!.requestId, _links: { self: { href: `${baseOf(req)}/${entityType}/${note.entityId}/notes/${note.id}` } } }));
     hal(res, 200, { _links: { self: { href: `${baseOf(req)}/${entityType}/notes` } }, _embedded: { notes: created } });
+    // API writes fire the hooks subscribed to them, as the UI's do (vendor-apis.md §1.7).
+    void fireAll(notes.map((note) => [entityType === "leads" ? "note_lead" : "note_contact", hookBody(state, entityType, "note", noteHookItem(state, note))]));
   }
 
   app.post(`${API}/:entity/notes`, (req, res, next) => {
@@ -877,6 +887,32 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
       lead.isDeleted = true;
       lead.updatedAt = nowSec();
       await fireAll([["delete_lead", hookBody(state, "leads", "delete", { id: lead.id, status_id: lead.statusId, pipeline_id: lead.pipelineId })]]);
+    },
+
+    async addCompany(name) {
+      const company = { id: nextCompanyId++, name, createdAt: nowSec() };
+      await fireAll([["add_company", hookBody(state, "contacts", "add", companyHookItem(state, company))]]);
+      return { id: company.id };
+    },
+
+    async addTask(leadId, text) {
+      requireLead(leadId);
+      const t = nowSec();
+      const task: KommoSimTask = {
+        id: state.nextId.task++, entityType: "leads", entityId: leadId, text, completeTill: t + 86_400, taskTypeId: 1,
+        responsibleUserId: SEED.kommo.responsibleUserId, isCompleted: false, createdAt: t,
+      };
+      state.tasks.push(task);
+      await fireAll([["add_task", hookBody(state, "task", "add", taskHookItem(state, task))]]);
+      return task;
+    },
+
+    async addNote(leadId, text) {
+      requireLead(leadId);
+      const note: KommoSimNote = { id: state.nextId.note++, entityType: "leads", entityId: leadId, noteType: "common", params: { text }, createdAt: nowSec() };
+      state.notes.push(note);
+      await fireAll([["note_lead", hookBody(state, "leads", "note", noteHookItem(state, note))]]);
+      return note;
     },
 
     addWebhook,
