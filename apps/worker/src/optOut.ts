@@ -11,3 +11,9 @@ export async function optOutsAmong(db: Db, emails: string[]): Promise<Map<string
   const reasons = await Promise.all(emails.map(async (email) => [email, optOutReason(await db.consent.get(email))] as const));
   return new Map(reasons.filter((pair): pair is readonly [string, string] => pair[1] !== undefined));
 }
+
+/** The addresses among `emails` that opted out once and back in since: their consent row says subscribed. */
+export async function optedBackInAmong(db: Db, emails: string[]): Promise<Set<string>> {
+  const rows = await Promise.all(emails.map((email) => db.consent.get(email)));
+  return new Set(emails.filter((_, i) => rows[i]?.state === "subscribed"));
+}

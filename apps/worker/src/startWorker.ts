@@ -20,7 +20,7 @@ import { MoosendSubscriptions } from "./moosendSubscriptions";
 import { PipelineNames } from "./pipelineNames";
 import { processors } from "./processors";
 import type { WorkerDeps } from "./processors/types";
-import { optOutsAmong } from "./optOut";
+import { optedBackInAmong, optOutsAmong } from "./optOut";
 import { RecentRate } from "./recentRate";
 import { MoosendRemovals } from "./moosendRemovals";
 import { createRedisGate } from "./redisGate";
@@ -140,6 +140,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       moosend,
       async (horizonMs) => (await jobsQueued(queues)) + kommoJobsStarted.perMs() * horizonMs,
       (emails) => optOutsAmong(db, emails),
+      (emails) => optedBackInAmong(db, emails),
     ),
     pipelines: new PipelineNames(kommo),
     loopsProperties: new LoopsPropertyTypes(loops),

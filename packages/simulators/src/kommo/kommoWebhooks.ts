@@ -95,10 +95,15 @@ export function contactHookItem(state: KommoSimState, contact: KommoSimContact):
   };
 }
 
-/** The decoded body of one webhook: `{<entity>:{<action>:[item]}, account:{…}}`. */
-export function hookBody(state: KommoSimState, entity: "leads" | "contacts", action: string, item: Record<string, unknown>): Record<string, unknown> {
+/** The decoded body of one webhook: `{<entity>:{<action>:[item, …]}, account:{…}}`. */
+export function hookBody(
+  state: KommoSimState,
+  entity: "leads" | "contacts",
+  action: string,
+  items: Record<string, unknown> | Array<Record<string, unknown>>,
+): Record<string, unknown> {
   return {
-    [entity]: { [action]: [item] },
+    [entity]: { [action]: Array.isArray(items) ? items : [items] },
     account: {
       subdomain: state.account.subdomain,
       id: state.account.id,
