@@ -149,3 +149,12 @@ export async function eventually<T>(check: () => Promise<T | undefined | false> 
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Waits until the worker's queues hold no waiting, active or delayed job (a moment first, for jobs still being enqueued). */
+export async function queuesDrained(h: Harness, timeoutMs = 15_000): Promise<void> {
+  await new Promise((r) => setTimeout(r, 300));
+  await eventually(async () => {
+    const counts = await Promise.all(h.worker!.queues.map((q) => q.getJobCounts("waiting", "active", "delayed")));
+    return counts.every((c) => (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0);
+  }, timeoutMs);
+}

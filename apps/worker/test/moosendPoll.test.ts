@@ -1,5 +1,5 @@
 import { MOOSEND_MAX_BATCH } from "@funnelsync/moosend-client";
-import { eventually, LISTS, startHarness, uniqueEmail, type Harness } from "../../../test/harness";
+import { eventually, LISTS, queuesDrained, startHarness, uniqueEmail, type Harness } from "../../../test/harness";
 
 jest.setTimeout(90_000);
 
@@ -12,13 +12,7 @@ describe("moosend.poll", () => {
 
   const consentOf = (email: string) => h.worker!.db.consent.get(email);
   const poll = (requestedAt: number) => h.worker!.deps.enqueue([{ name: "moosend.poll", data: { listId: LISTS.newLead, requestedAt } }]);
-  const settle = async () => {
-    await new Promise((r) => setTimeout(r, 300));
-    await eventually(async () => {
-      const counts = await Promise.all(h.worker!.queues.map((q) => q.getJobCounts("waiting", "active", "delayed")));
-      return counts.every((c) => (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0);
-    }, 60_000);
-  };
+  const settle = () => queuesDrained(h, 60_000);
 
   it("picks up, at the next poll, an unsubscribe that landed during a poll on a page already read", async () => {
     // Moosend lists members newest first by CreatedOn: the oldest member is on the last page, the newest on the first.

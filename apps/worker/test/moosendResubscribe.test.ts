@@ -1,4 +1,4 @@
-import { eventually, LISTS, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
+import { eventually, LISTS, queuesDrained, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
 
 const OPT_IN = 880001;
 const PEOPLE = 20;
@@ -14,13 +14,7 @@ describe("Moosend: someone who opted back in is subscribed again", () => {
 
   const optInOf = (contactId: number) => h.kommo.fieldValues(h.kommo.contact(contactId)!, OPT_IN)[0];
   const statusesOn = (listId: string, emails: string[]) => emails.map((email) => h.moosend.subscribers(listId).find((s) => s.Email === email)?.Status);
-  const settle = async () => {
-    await new Promise((r) => setTimeout(r, 300));
-    await eventually(async () => {
-      const counts = await Promise.all(h.worker!.queues.map((q) => q.getJobCounts("waiting", "active", "delayed")));
-      return counts.every((c) => (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0);
-    }, 120_000);
-  };
+  const settle = () => queuesDrained(h, 120_000);
 
   it("re-activates 20 people who unsubscribed at Moosend once their opt-in is back in one webhook, and their stage move subscribes them too", async () => {
     const people: Array<{ email: string; contact: { id: number }; lead: { id: number } }> = [];
