@@ -17,11 +17,17 @@ interface Pending {
 export type OptOuts = (emails: string[]) => Promise<Map<string, string>>;
 
 /**
- * Which of these addresses opted out once and back in since (per the consent ledger): Moosend may
- * still hold them as unsubscribed or bounced, on this list or account-wide, and `subscribe_many`
- * leaves such members as they are while answering success.
+ * People Moosend may hold as unsubscribed or bounced on a list, although they may be subscribed now:
+ * `subscribe_many` leaves such members as they are while answering success.
  */
-export type OptedBackIn = (emails: string[]) => Promise<Set<string>>;
+export interface Reactivations {
+  /** Which of these addresses opted back in since Moosend last showed them subscribed on the list. */
+  needed(listId: string, emails: string[]): Promise<Set<string>>;
+  /** `view.json` shows the address subscribed on the list again. */
+  confirmed(listId: string, subscriber: MoosendSubscriber): Promise<void>;
+}
+
+const NO_REACTIVATIONS: Reactivations = { needed: async () => new Set(), confirmed: async () => undefined };
 
 /**
  * What this process has spent of one Moosend window; the shared Redis gate stays the authority.
@@ -100,7 +106,7 @@ export class MoosendSubscriptions {
     private readonly moosend: MoosendClient,
     private readonly upstream: UpstreamCount = async () => 0,
     private readonly optOuts: OptOuts = async () => new Map(),
-    private readonly optedBackIn: OptedBackIn = async () => new Set(),
+    private readonly reactivations: Reactivations = NO_REACTIVATIONS,
     private readonly now: () => number = Date.now,
   ) {
     this.single = new LocalWindow(MOOSEND_LIMITS.subscribe, now);
@@ -191,7 +197,7 @@ export class MoosendSubscriptions {
     let batch = waiting;
     try {
       const emails = waiting.map((p) => p.input.email);
-      const [optedOut, backIn] = await Promise.all([this.optOuts(emails), this.optedBackIn(emails)]);
+      const [optedOut, backIn] = await Promise.all([this.optOuts(emails), this.reactivations.needed(listId, emails)]);
       batch = [];
       for (const entry of waiting) {
         const reason = optedOut.get(entry.input.email);
@@ -246,6 +252,7 @@ export class MoosendSubscriptions {
           retryable: true,
         });
       }
+      await this.reactivations.confirmed(listId, member);
       for (const waiter of entry.waiters) waiter.resolve(member);
     } catch (error) {
       for (const waiter of entry.waiters) waiter.reject(error);

@@ -1,4 +1,5 @@
 import type { ConsentRow, Db } from "@funnelsync/db";
+import type { Reactivations } from "./moosendSubscriptions";
 
 /** Why an address gets no marketing, for a skipped step's reason; undefined while it may. */
 export function optOutReason(consent: ConsentRow | null): string | undefined {
@@ -12,8 +13,25 @@ export async function optOutsAmong(db: Db, emails: string[]): Promise<Map<string
   return new Map(reasons.filter((pair): pair is readonly [string, string] => pair[1] !== undefined));
 }
 
-/** The addresses among `emails` that opted out once and back in since: their consent row says subscribed. */
-export async function optedBackInAmong(db: Db, emails: string[]): Promise<Set<string>> {
-  const rows = await Promise.all(emails.map((email) => db.consent.get(email)));
-  return new Set(emails.filter((_, i) => rows[i]?.state === "subscribed"));
+/**
+ * Someone needs re-activating on a list when they opted back in (their consent row says subscribed
+ * again) and Moosend has not shown them subscribed on that list since.
+ */
+export function reactivationsIn(db: Db): Reactivations {
+  return {
+    async needed(listId, emails) {
+      const [consents, confirmations] = await Promise.all([
+        Promise.all(emails.map((email) => db.consent.get(email))),
+        Promise.all(emails.map((email) => db.memberships.confirmedAt(email, listId))),
+      ]);
+      return new Set(
+        emails.filter((_, i) => {
+          const consent = consents[i];
+          const confirmedAt = confirmations[i];
+          return consent?.state === "subscribed" && !(confirmedAt && confirmedAt >= consent.changedAt);
+        }),
+      );
+    },
+    confirmed: (listId, subscriber) => db.memberships.add({ email: subscriber.email, listId, subscriberId: subscriber.id, confirmedAt: new Date() }),
+  };
 }

@@ -16,7 +16,7 @@ describe("Moosend: someone who opted back in is subscribed again", () => {
   const statusesOn = (listId: string, emails: string[]) => emails.map((email) => h.moosend.subscribers(listId).find((s) => s.Email === email)?.Status);
   const settle = () => queuesDrained(h, 120_000);
 
-  it("re-activates 20 people who unsubscribed at Moosend once their opt-in is back in one webhook, and their stage move subscribes them too", async () => {
+  it("re-activates 20 people who unsubscribed at Moosend once their opt-in is back in one webhook, and their stage moves subscribe them too", async () => {
     const people: Array<{ email: string; contact: { id: number }; lead: { id: number } }> = [];
     for (let i = 0; i < PEOPLE; i++) {
       const email = uniqueEmail(`back-${i}`);
@@ -48,5 +48,12 @@ describe("Moosend: someone who opted back in is subscribed again", () => {
       .flatMap((r) => (r.body as { Subscribers: Array<{ Email: string }> }).Subscribers.map((s) => s.Email));
     expect(inBulk.filter((email) => emails.includes(email))).toEqual([]);
     expect(since.filter((r) => r.path.endsWith("/view.json")).length).toBeGreaterThanOrEqual(2 * PEOPLE);
+
+    // Back to New lead, where Moosend has shown them subscribed since their opt-in: no re-activation.
+    const sentBeforeReturn = h.moosend.requests.entries.length;
+    await Promise.all(people.map((p) => h.kommo.moveLead(p.lead.id, 6001)));
+    await settle();
+    expect(h.moosend.requests.entries.slice(sentBeforeReturn).filter((r) => r.path.endsWith("/view.json"))).toEqual([]);
+    expect(statusesOn(LISTS.newLead, emails)).toEqual(emails.map(() => "Subscribed"));
   });
 });

@@ -111,7 +111,11 @@ describe("MoosendSubscriptions under a burst", () => {
   it("re-activates people who opted back in with the single subscribe, confirmed by view.json, while the others share a subscribe_many", async () => {
     const backIn = new Set([0, 1, 2, 3].map((i) => person(i).email));
     for (const email of backIn) sim.addSubscriber(LIST, { email, status: "Unsubscribed" });
-    const scheduler = new MoosendSubscriptions(client(), async () => 0, async () => new Map(), async (emails) => new Set(emails.filter((e) => backIn.has(e))));
+    const confirmed: string[] = [];
+    const scheduler = new MoosendSubscriptions(client(), async () => 0, async () => new Map(), {
+      needed: async (_listId, emails) => new Set(emails.filter((e) => backIn.has(e))),
+      confirmed: async (_listId, subscriber) => void confirmed.push(subscriber.email),
+    });
     const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => scheduler.subscribe(LIST, person(i))));
 
     expect(answers.map((a) => (a as { status: string }).status)).toEqual(Array(12).fill("subscribed"));
@@ -121,6 +125,7 @@ describe("MoosendSubscriptions under a burst", () => {
     const single = sim.requests.filter((r) => r.path.endsWith("/subscribe.json")).map((r) => (r.body as { Email: string }).Email);
     expect(single).toEqual(expect.arrayContaining([...backIn]));
     expect(sim.requests.filter((r) => r.path.endsWith("/view.json")).map((r) => r.query.Email).sort()).toEqual([...backIn].sort());
+    expect(confirmed.sort()).toEqual([...backIn].sort());
   });
 
   it("records a step whose effect decided at the last moment not to act as skipped, with the reason", async () => {
