@@ -1,5 +1,5 @@
-import { MOOSEND_LIMITS, MOOSEND_MAX_BATCH, type MoosendClient, type MoosendSubscriber, type MoosendSubscriberInput } from "@funnelsync/moosend-client";
 import { setTimeout as sleep } from "node:timers/promises";
+import { MOOSEND_LIMITS, MOOSEND_MAX_BATCH, type MoosendClient, type MoosendSubscriber, type MoosendSubscriberInput } from "@funnelsync/moosend-client";
 import { createVendorError, type RateLimit } from "@funnelsync/vendor-http";
 import { StepSkipped } from "./outcomeRecorder";
 import { defaultMargin } from "./redisGate";
