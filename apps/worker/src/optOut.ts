@@ -20,17 +20,10 @@ export async function optOutsAmong(db: Db, emails: string[]): Promise<Map<string
 export function reactivationsIn(db: Db): Reactivations {
   return {
     async needed(listId, emails) {
-      const [consents, confirmations] = await Promise.all([
-        Promise.all(emails.map((email) => db.consent.get(email))),
-        Promise.all(emails.map((email) => db.memberships.confirmedAt(email, listId))),
-      ]);
-      return new Set(
-        emails.filter((_, i) => {
-          const consent = consents[i];
-          const confirmedAt = confirmations[i];
-          return consent?.state === "subscribed" && !(confirmedAt && confirmedAt >= consent.changedAt);
-        }),
-      );
+      const consents = await Promise.all(emails.map((email) => db.consent.get(email)));
+      const backIn = emails.flatMap((email, i) => (consents[i]?.state === "subscribed" ? [{ email, since: consents[i].changedAt }] : []));
+      const confirmations = await Promise.all(backIn.map(({ email }) => db.memberships.confirmedAt(email, listId)));
+      return new Set(backIn.filter(({ since }, i) => !(confirmations[i] && confirmations[i] >= since)).map(({ email }) => email));
     },
     confirmed: (listId, subscriber) => db.memberships.add({ email: subscriber.email, listId, subscriberId: subscriber.id, confirmedAt: new Date() }),
   };
