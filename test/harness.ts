@@ -160,3 +160,12 @@ export function editedMapping(edit: (yaml: string) => string): string {
   writeFileSync(path, edit(readFileSync(resolve(REPO_ROOT, "funnelsync.yaml"), "utf8")));
   return path;
 }
+
+/** Waits until the worker's queues hold no waiting, active or delayed job (a moment first, for jobs still being enqueued). */
+export async function queuesDrained(h: Harness, timeoutMs = 15_000): Promise<void> {
+  await new Promise((r) => setTimeout(r, 300));
+  await eventually(async () => {
+    const counts = await Promise.all(h.worker!.queues.map((q) => q.getJobCounts("waiting", "active", "delayed")));
+    return counts.every((c) => (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0);
+  }, timeoutMs);
+}

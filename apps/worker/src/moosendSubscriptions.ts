@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { MOOSEND_LIMITS, MOOSEND_MAX_BATCH, type MoosendClient, type MoosendSubscriber, type MoosendSubscriberInput } from "@funnelsync/moosend-client";
 import { createVendorError, type RateLimit } from "@funnelsync/vendor-http";
 import { StepSkipped } from "./outcomeRecorder";
@@ -14,6 +15,19 @@ interface Pending {
  * would re-subscribe someone whose opt-out arrived meanwhile.
  */
 export type OptOuts = (emails: string[]) => Promise<Map<string, string>>;
+
+/**
+ * People Moosend may hold as unsubscribed or bounced on a list, although they may be subscribed now:
+ * `subscribe_many` leaves such members as they are while answering success.
+ */
+export interface Reactivations {
+  /** Which of these addresses opted back in since Moosend last showed them subscribed on the list. */
+  needed(listId: string, emails: string[]): Promise<Set<string>>;
+  /** `view.json` shows the address subscribed on the list again. */
+  confirmed(listId: string, subscriber: MoosendSubscriber): Promise<void>;
+}
+
+const NO_REACTIVATIONS: Reactivations = { needed: async () => new Set(), confirmed: async () => undefined };
 
 /**
  * What this process has spent of one Moosend window; the shared Redis gate stays the authority.
@@ -70,7 +84,9 @@ export type UpstreamCount = (horizonMs: number) => Promise<number>;
  * while it waited for its window. Bulk calls are spaced through the window, except when a full call's
  * worth is waiting (a burst), or half a call's worth with nothing more coming (a burst's tail): then
  * it goes as soon as the window allows. Two jobs for one address collapse to the latest fields. Every
- * subscriber carries every mapped field, since Moosend clears omitted ones.
+ * subscriber carries every mapped field, since Moosend clears omitted ones. Someone who opted back in
+ * never rides in a bulk call: only the single `subscribe` re-activates a member Moosend holds as
+ * unsubscribed, and `view.json` confirms it before the step counts as done.
  */
 export class MoosendSubscriptions {
   private readonly lists = new Map<string, Map<string, Pending>>();
@@ -90,6 +106,7 @@ export class MoosendSubscriptions {
     private readonly moosend: MoosendClient,
     private readonly upstream: UpstreamCount = async () => 0,
     private readonly optOuts: OptOuts = async () => new Map(),
+    private readonly reactivations: Reactivations = NO_REACTIVATIONS,
     private readonly now: () => number = Date.now,
   ) {
     this.single = new LocalWindow(MOOSEND_LIMITS.subscribe, now);
@@ -179,11 +196,14 @@ export class MoosendSubscriptions {
   private async send(listId: string, waiting: Pending[], kind: "single" | "bulk"): Promise<void> {
     let batch = waiting;
     try {
-      const optedOut = await this.optOuts(waiting.map((p) => p.input.email));
-      batch = waiting.filter((entry) => !optedOut.has(entry.input.email));
+      const emails = waiting.map((p) => p.input.email);
+      const [optedOut, backIn] = await Promise.all([this.optOuts(emails), this.reactivations.needed(listId, emails)]);
+      batch = [];
       for (const entry of waiting) {
         const reason = optedOut.get(entry.input.email);
         if (reason !== undefined) for (const waiter of entry.waiters) waiter.resolve(new StepSkipped(reason));
+        else if (backIn.has(entry.input.email)) void this.resubscribe(listId, entry);
+        else batch.push(entry);
       }
       if (batch.length === 0) return;
       (kind === "single" ? this.single : this.bulk).spend();
@@ -210,6 +230,32 @@ export class MoosendSubscriptions {
       else answer();
     } catch (error) {
       for (const entry of batch) for (const waiter of entry.waiters) waiter.reject(error);
+    }
+  }
+
+  /**
+   * Re-activates someone who opted back in: the single `subscribe` (in the single calls' window), then
+   * `view.json`, since a member left unsubscribed must not count as subscribed.
+   */
+  private async resubscribe(listId: string, entry: Pending): Promise<void> {
+    try {
+      for (let ms = this.single.waitMs(); ms > 0; ms = this.single.waitMs()) await sleep(ms);
+      this.single.spend();
+      await this.moosend.subscribe(listId, entry.input);
+      const member = await this.moosend.findByEmail(listId, entry.input.email);
+      if (member?.status !== "subscribed") {
+        throw createVendorError({
+          vendor: "moosend",
+          status: 200,
+          what: `subscribe to ${listId}`,
+          detail: `${entry.input.email} is ${member?.status ?? "not on the list"} after subscribe (view.json)`,
+          retryable: true,
+        });
+      }
+      await this.reactivations.confirmed(listId, member);
+      for (const waiter of entry.waiters) waiter.resolve(member);
+    } catch (error) {
+      for (const waiter of entry.waiters) waiter.reject(error);
     }
   }
 

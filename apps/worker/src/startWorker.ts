@@ -20,7 +20,7 @@ import { MoosendSubscriptions } from "./moosendSubscriptions";
 import { PipelineNames } from "./pipelineNames";
 import { processors } from "./processors";
 import type { WorkerDeps } from "./processors/types";
-import { optOutsAmong } from "./optOut";
+import { optOutsAmong, reactivationsIn } from "./optOut";
 import { RecentRate } from "./recentRate";
 import { MoosendRemovals } from "./moosendRemovals";
 import { createRedisGate, type RedisGateOptions, type VendorStateChange } from "./redisGate";
@@ -159,6 +159,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       moosend,
       async (horizonMs) => (await jobsQueued(queues)) + kommoJobsStarted.perMs() * horizonMs,
       (emails) => optOutsAmong(db, emails),
+      reactivationsIn(db),
     ),
     pipelines: new PipelineNames(kommo),
     loopsProperties: new LoopsPropertyTypes(loops),

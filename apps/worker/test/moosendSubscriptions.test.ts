@@ -108,6 +108,26 @@ describe("MoosendSubscriptions under a burst", () => {
     expect(sim.subscribers(LIST).map((s) => s.Email)).toEqual(expect.arrayContaining([person(0).email, person(2).email]));
   });
 
+  it("re-activates people who opted back in with the single subscribe, confirmed by view.json, while the others share a subscribe_many", async () => {
+    const backIn = new Set([0, 1, 2, 3].map((i) => person(i).email));
+    for (const email of backIn) sim.addSubscriber(LIST, { email, status: "Unsubscribed" });
+    const confirmed: string[] = [];
+    const scheduler = new MoosendSubscriptions(client(), async () => 0, async () => new Map(), {
+      needed: async (_listId, emails) => new Set(emails.filter((e) => backIn.has(e))),
+      confirmed: async (_listId, subscriber) => void confirmed.push(subscriber.email),
+    });
+    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => scheduler.subscribe(LIST, person(i))));
+
+    expect(answers.map((a) => (a as { status: string }).status)).toEqual(Array(12).fill("subscribed"));
+    expect(sim.subscribers(LIST).filter((s) => s.Email.startsWith("burst-")).map((s) => s.Status)).toEqual(Array(12).fill("Subscribed"));
+    const bulk = sim.requests.filter((r) => r.path.endsWith("subscribe_many.json")).flatMap((r) => (r.body as { Subscribers: Array<{ Email: string }> }).Subscribers.map((x) => x.Email));
+    expect(bulk.filter((email) => backIn.has(email))).toEqual([]);
+    const single = sim.requests.filter((r) => r.path.endsWith("/subscribe.json")).map((r) => (r.body as { Email: string }).Email);
+    expect(single).toEqual(expect.arrayContaining([...backIn]));
+    expect(sim.requests.filter((r) => r.path.endsWith("/view.json")).map((r) => r.query.Email).sort()).toEqual([...backIn].sort());
+    expect(confirmed.sort()).toEqual([...backIn].sort());
+  });
+
   it("records a step whose effect decided at the last moment not to act as skipped, with the reason", async () => {
     const db = createDb(TEST_DATABASE_URL);
     try {

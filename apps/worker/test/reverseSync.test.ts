@@ -133,7 +133,7 @@ describe("ESP → Kommo: unsubscribes, bounces and complaints", () => {
     await optedOutInKommo(contact.id);
     await settle();
     expect(h.kommo.notesFor("contacts", contact.id)).toHaveLength(1);
-    // A second poll finds nothing new: the watermark moved past it.
+    // A second poll finds nothing new: the consent ledger has this opt-out.
     await h.worker!.deps.enqueue([{ name: "moosend.poll", data: { requestedAt: Date.now() + 1 } }]);
     await settle();
     expect(h.kommo.notesFor("contacts", contact.id)).toHaveLength(1);

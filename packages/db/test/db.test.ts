@@ -250,6 +250,18 @@ describe("memberships", () => {
     expect(await db.memberships.activeLists(email)).toEqual(["list-a", "list-b"]);
   });
 
+  it("keeps the last confirmation per list: a later add without one leaves it, another list has none", async () => {
+    const email = uniqueEmail();
+    const at = new Date("2026-12-03T10:00:00.000Z");
+    await db.memberships.add({ email, listId: "list-a", subscriberId: "s-1", confirmedAt: at });
+    await db.memberships.add({ email, listId: "list-a" });
+    await db.memberships.add({ email, listId: "list-b" });
+
+    expect(await db.memberships.confirmedAt(email.toUpperCase(), "list-a")).toEqual(at);
+    expect(await db.memberships.confirmedAt(email, "list-b")).toBeNull();
+    expect(await db.memberships.confirmedAt(uniqueEmail(), "list-a")).toBeNull();
+  });
+
   it("ignores the removal of a membership it never recorded", async () => {
     const email = uniqueEmail();
 

@@ -203,6 +203,8 @@ export class MoosendClient {
   /**
    * Adds or updates up to 1000 members in one call (2 calls per 10 s). Addresses Moosend finds
    * invalid are skipped and reported in `ignored` (its `Error` text), while the call still succeeds.
+   * Unlike `subscribe`, it leaves a member who unsubscribed or bounced as they are (account setting
+   * "unsubscribe from my account") and still answers success: re-activate such people one by one.
    * @see https://docs.moosend.com/api-documentation/articles/KnowledgeBase/54576-Add-multiple-subscribers?lang=en_US
    */
   async subscribeMany(
@@ -301,7 +303,8 @@ export class MoosendClient {
   }
 
   /**
-   * One page of a list's members in one status (Moosend pages from 1; at most 1000 per page).
+   * One page of a list's members in one status (Moosend pages from 1; at most 1000 per page), newest
+   * member of the list first (`CreatedOn`), whenever each entered the status; there is no date filter.
    * `totalPages` is 0 when there are none.
    * @see https://docs.moosend.com/api-documentation/articles/KnowledgeBase/54575-Get-all-subscribers?lang=en_US
    */

@@ -210,7 +210,7 @@ describe("MoosendClient lookups", () => {
     expect(await client.findById(NURTURE, liam.ID)).toBeNull();
   });
 
-  it("listMembers pages through a status in the order members entered it", async () => {
+  it("listMembers pages through a status as Moosend sorts it: newest member of the list first", async () => {
     for (const name of ["a", "b", "c", "d", "e"]) sim.addSubscriber(NEW_LEADS, { email: `${name}@example.test` });
     for (const name of ["e", "c", "a", "b", "d"]) await sim.unsubscribe(NEW_LEADS, `${name}@example.test`);
     const pages = [];
@@ -221,7 +221,7 @@ describe("MoosendClient lookups", () => {
       [3, 3, 5],
     ]);
     expect(pages.flatMap((p) => p.subscribers.map((s) => s.email))).toEqual(
-      ["e", "c", "a", "b", "d"].map((name) => `${name}@example.test`),
+      ["e", "d", "c", "b", "a"].map((name) => `${name}@example.test`),
     );
     expect(sim.requests.filter(to(`/lists/${NEW_LEADS}/subscribers/Unsubscribed.json`)).map((r) => r.query)).toContainEqual(
       expect.objectContaining({ Page: "3", PageSize: "2" }),

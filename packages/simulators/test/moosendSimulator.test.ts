@@ -180,6 +180,30 @@ describe("Moosend simulator: subscribe_many and update", () => {
     expect(sim.subscribers(NEW_LEADS).map((m) => m.Email)).toEqual(["ana@example.test", "ben@example.test"]);
   });
 
+  it("leaves unsubscribed and bounced members as they are while answering success; the single subscribe re-activates", async () => {
+    await start();
+    sim.addSubscriber(NEW_LEADS, { email: "gone@example.test", status: "Unsubscribed", customFields: { Company: "Old" } });
+    sim.addSubscriber(NEW_LEADS, { email: "bounced@example.test", status: "Bounced" });
+    sim.addSubscriber(NEW_LEADS, { email: "removed@example.test", status: "Removed" });
+    const many = await call("POST", `/subscribers/${NEW_LEADS}/subscribe_many.json`, {
+      body: { Subscribers: ["gone", "bounced", "removed", "new"].map((name) => ({ Email: `${name}@example.test`, CustomFields: ["Company=New"] })) },
+    });
+    expect(many.body).toMatchObject({ Code: 0, Error: null });
+    expect(many.body.Context.map((m: { SubscribeType: number }) => m.SubscribeType)).toEqual([1, 1, 1, 1]);
+    const status = () => Object.fromEntries(sim.subscribers(NEW_LEADS).map((m) => [m.Email, m.Status]));
+    expect(status()).toEqual({
+      "gone@example.test": "Unsubscribed",
+      "bounced@example.test": "Bounced",
+      "removed@example.test": "Subscribed",
+      "new@example.test": "Subscribed",
+    });
+    expect(sim.subscribers(NEW_LEADS)[0]!.CustomFields).toEqual({ Company: "Old" });
+
+    await subscribe(NEW_LEADS, { Email: "gone@example.test" });
+    await subscribe(NEW_LEADS, { Email: "bounced@example.test" });
+    expect(Object.values(status())).toEqual(["Subscribed", "Subscribed", "Subscribed", "Subscribed"]);
+  });
+
   it("refuses more than 1000 subscribers in one call", async () => {
     await start();
     const subscribers = Array.from({ length: 1001 }, (_, i) => ({ Email: `p${i}@example.test`, CustomFields: [] }));
@@ -218,7 +242,7 @@ describe("Moosend simulator: lookups and listings", () => {
     expect((await call("GET", `/subscribers/${CUSTOMERS}/find/${maria.ID}.json`)).body.Error).toBe("MEMBER_NOT_FOUND");
   });
 
-  it("pages a status listing in the order members entered that status", async () => {
+  it("pages a status listing by CreatedOn, newest member first, whenever each one entered the status", async () => {
     await start({ seed: true });
     for (const name of ["a", "b", "c", "d", "e"]) sim.addSubscriber(NEW_LEADS, { email: `${name}@example.test` });
     await sim.unsubscribe(NEW_LEADS, "d@example.test");
@@ -226,9 +250,16 @@ describe("Moosend simulator: lookups and listings", () => {
     await sim.unsubscribe(NEW_LEADS, "e@example.test");
     const page1 = await call("GET", `/lists/${NEW_LEADS}/subscribers/Unsubscribed.json`, { query: { Page: "1", PageSize: "2" } });
     const page2 = await call("GET", `/lists/${NEW_LEADS}/subscribers/Unsubscribed.json`, { query: { Page: "2", PageSize: "2" } });
-    expect(page1.body.Context.Paging).toMatchObject({ PageSize: 2, CurrentPage: 1, TotalResults: 3, TotalPageCount: 2 });
-    expect(page1.body.Context.Subscribers.map((m: { Email: string }) => m.Email)).toEqual(["d@example.test", "b@example.test"]);
-    expect(page2.body.Context.Subscribers.map((m: { Email: string }) => m.Email)).toEqual(["e@example.test"]);
+    expect(page1.body.Context.Paging).toEqual({
+      PageSize: 2,
+      CurrentPage: 1,
+      TotalResults: 3,
+      TotalPageCount: 2,
+      SortExpression: "CreatedOn",
+      SortIsAscending: false,
+    });
+    expect(page1.body.Context.Subscribers.map((m: { Email: string }) => m.Email)).toEqual(["e@example.test", "d@example.test"]);
+    expect(page2.body.Context.Subscribers.map((m: { Email: string }) => m.Email)).toEqual(["b@example.test"]);
   });
 
   it("answers an empty page with TotalPageCount 0 for a status nobody is in", async () => {

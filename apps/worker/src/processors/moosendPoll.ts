@@ -1,41 +1,62 @@
+import type { ConsentRow } from "@funnelsync/db";
 import type { JobData } from "@funnelsync/jobs";
+import { MOOSEND_MAX_BATCH, type MoosendClient, type MoosendSubscriber } from "@funnelsync/moosend-client";
 import type { Processor } from "./types";
 
-const STATUSES = [
-  { status: "Unsubscribed", hash: "unsubscribed" },
-  { status: "Bounced", hash: "bounced" },
-] as const;
-const PAGE_SIZE = 500;
+const OPT_OUT_STATUSES = ["Unsubscribed", "Bounced"] as const;
+
+/** When the member left, by Moosend's clock: a bounce has no `UnsubscribedOn`, its `UpdatedOn` is the nearest. */
+function leftAt(member: MoosendSubscriber): Date | null {
+  return member.unsubscribedOn ?? member.updatedOn ?? member.createdOn;
+}
 
 /**
- * Reads each mapped list's unsubscribed and bounced members that changed since the stored watermark
- * and feeds each one through the same path as the webhook. An automation step can be missing or
- * misfire; polling makes sure no opt-out is lost.
+ * Whether the ledger already covers this opt-out: it holds a withdrawal, or an opt-in given after it
+ * (someone who opted back in while Moosend still lists them, their re-subscribe on its way).
+ */
+function covered(consent: ConsentRow | null, left: Date | null): boolean {
+  if (!consent) return false;
+  return consent.state !== "subscribed" || (left !== null && consent.changedAt >= left);
+}
+
+/** Every member of the list in one status. Pages can shift while they are read; a member seen twice counts once. */
+async function allMembers(moosend: MoosendClient, listId: string, status: (typeof OPT_OUT_STATUSES)[number]): Promise<MoosendSubscriber[]> {
+  const members = new Map<string, MoosendSubscriber>();
+  for (let page = 1, totalPages = 1; page <= totalPages; page++) {
+    const result = await moosend.listMembers(listId, status, { page, pageSize: MOOSEND_MAX_BATCH });
+    totalPages = result.totalPages;
+    for (const member of result.subscribers) members.set(member.id, member);
+  }
+  return [...members.values()];
+}
+
+/**
+ * Reads every unsubscribed and bounced member of each mapped list and feeds each one whose opt-out
+ * the consent ledger lacks through the same path as the webhook. Moosend lists members by
+ * `CreatedOn`, not by when they left, and has no date filter, so a position in the listing would
+ * skip an opt-out that lands on a page already read; comparing with the ledger depends on no order,
+ * and costs one call per 1,000 opt-outs. An automation step can be missing or misfire; polling
+ * makes sure no opt-out is lost.
  */
 export const moosendPoll: Processor<"moosend.poll"> = async (job, deps) => {
   const lists = job.data.listId ? [job.data.listId] : deps.mapping.moosendListIds();
   for (const listId of lists) {
-    for (const { status, hash } of STATUSES) {
-      // Per API as well as per list: two Moosend endpoints (e.g. test simulators) never share a position.
-      const key = `moosend-poll:${deps.moosend.apiId}:${listId}:${hash}`;
-      const since = Number((await deps.db.watermarks.get(key)) ?? 0);
-      let newest = since;
-      const found: Array<{ name: "moosend.webhook"; data: JobData<"moosend.webhook"> }> = [];
-      for (let page = 1, totalPages = 1; page <= totalPages; page++) {
-        const result = await deps.moosend.listMembers(listId, status, { page, pageSize: PAGE_SIZE });
-        totalPages = result.totalPages;
-        for (const subscriber of result.subscribers) {
-          const changedAt = (subscriber.unsubscribedOn ?? subscriber.updatedOn ?? subscriber.createdOn)?.getTime() ?? 0;
-          if (changedAt <= since) continue;
-          newest = Math.max(newest, changedAt);
-          found.push({
-            name: "moosend.webhook",
-            data: { subscriberId: subscriber.id, email: subscriber.email, listId, tags: [], deliveryHash: `poll-${hash}-${changedAt}` },
-          });
-        }
-      }
+    for (const status of OPT_OUT_STATUSES) {
+      const members = await allMembers(deps.moosend, listId, status);
+      const consents = await Promise.all(members.map((member) => deps.db.consent.get(member.email)));
+      const found: Array<{ name: "moosend.webhook"; data: JobData<"moosend.webhook"> }> = members
+        .filter((member, i) => !covered(consents[i] ?? null, leftAt(member)))
+        .map((member) => ({
+          name: "moosend.webhook",
+          data: {
+            subscriberId: member.id,
+            email: member.email,
+            listId,
+            tags: [],
+            deliveryHash: `poll-${status.toLowerCase()}-${leftAt(member)?.getTime() ?? 0}`,
+          },
+        }));
       if (found.length) await deps.enqueue(found);
-      if (newest > since) await deps.db.watermarks.set(key, String(newest));
     }
   }
 };

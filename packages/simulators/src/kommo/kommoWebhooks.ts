@@ -146,10 +146,15 @@ export function noteHookItem(state: KommoSimState, note: KommoSimNote): Record<s
   };
 }
 
-/** The decoded body of one webhook: `{<entity>:{<action>:[item]}, account:{…}}`. */
-export function hookBody(state: KommoSimState, entity: "leads" | "contacts" | "task", action: string, item: Record<string, unknown>): Record<string, unknown> {
+/** The decoded body of one webhook: `{<entity>:{<action>:[item, …]}, account:{…}}`. */
+export function hookBody(
+  state: KommoSimState,
+  entity: "leads" | "contacts" | "task",
+  action: string,
+  items: Record<string, unknown> | Array<Record<string, unknown>>,
+): Record<string, unknown> {
   return {
-    [entity]: { [action]: [item] },
+    [entity]: { [action]: Array.isArray(items) ? items : [items] },
     account: {
       subdomain: state.account.subdomain,
       id: state.account.id,

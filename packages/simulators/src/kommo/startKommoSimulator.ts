@@ -144,6 +144,8 @@ export interface KommoSimulator {
   moveLead(leadId: number, statusId: number, pipelineId?: number): Promise<KommoSimLead>;
   /** Edits a contact in the UI and fires `update_contact`. */
   updateContact(contactId: number, change: KommoSimContactChange): Promise<KommoSimContact>;
+  /** Edits several contacts at once (a mass action) and fires ONE `update_contact` carrying them all. */
+  updateContacts(changes: Array<KommoSimContactChange & { contactId: number }>): Promise<KommoSimContact[]>;
   /** Deletes a lead and fires `delete_lead`. */
   deleteLead(leadId: number): Promise<void>;
   /** Creates a company in the UI and fires `add_company` (a `contacts[add]` item with `type=company`). */
@@ -819,6 +821,18 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
     return hook;
   }
 
+  async function updateContacts(changes: Array<KommoSimContactChange & { contactId: number }>): Promise<KommoSimContact[]> {
+    const contacts = changes.map(({ contactId, ...change }) => {
+      const contact = requireContact(contactId);
+      if (change.name !== undefined) contact.name = change.name;
+      for (const update of contactFields({ email: change.email, emails: change.emails, company: change.company, optIn: change.optIn })) setFieldValues(contact, update);
+      contact.updatedAt = nowSec();
+      return contact;
+    });
+    await fireAll([["update_contact", hookBody(state, "contacts", "update", contacts.map((contact) => contactHookItem(state, contact)))]]);
+    return contacts;
+  }
+
   const server = await startServer(app, options.port ?? 0);
 
   return {
@@ -873,14 +887,8 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
       return lead;
     },
 
-    async updateContact(contactId, change) {
-      const contact = requireContact(contactId);
-      if (change.name !== undefined) contact.name = change.name;
-      for (const update of contactFields({ email: change.email, emails: change.emails, company: change.company, optIn: change.optIn })) setFieldValues(contact, update);
-      contact.updatedAt = nowSec();
-      await fireAll([contactEvent(contact, "update")]);
-      return contact;
-    },
+    updateContact: async (contactId, change) => (await updateContacts([{ contactId, ...change }]))[0]!,
+    updateContacts,
 
     async deleteLead(leadId) {
       const lead = requireLead(leadId);

@@ -147,6 +147,21 @@ function upsertMember(list: MoosendSimList, item: SubscribeItem, at: Date): Moos
   return member;
 }
 
+/**
+ * `subscribe_many` under the common account setting "unsubscribe from my account": an unsubscribed or
+ * bounced member stays exactly as they are, yet the answer shows them as if subscribed (the call
+ * succeeds and its documented answer says nothing of members it left alone). Only the single
+ * `subscribe` re-activates. Everyone else is upserted as by `subscribe`.
+ */
+function upsertManyMember(list: MoosendSimList, item: SubscribeItem, at: Date): MoosendSimSubscriber {
+  const member = list.members.get(item.email);
+  if (!member || (member.SubscribeType !== 2 && member.SubscribeType !== 3)) return upsertMember(list, item, at);
+  const seeming = { ...member, CustomFields: { ...member.CustomFields }, Tags: [...member.Tags], Preferences: [...member.Preferences] };
+  applyItem(seeming, item, at);
+  changeStatus(seeming, 1, at);
+  return seeming;
+}
+
 export function moosendRoutes(options: MoosendRoutesOptions): { router: Router; resetRateLimits(): void } {
   const { state, now } = options;
   const router = Router();
@@ -193,7 +208,7 @@ export function moosendRoutes(options: MoosendRoutesOptions): { router: Router; 
     const parsed = raw.map((item) => ({ raw: item as Record<string, unknown>, item: parseItem(list, item) }));
     const invalid = parsed.filter((p) => !p.item).map((p) => String(p.raw.Email ?? ""));
     const at = now();
-    const members = parsed.flatMap((p) => (p.item ? [toWireSubscriber(upsertMember(list, p.item, at), list)] : []));
+    const members = parsed.flatMap((p) => (p.item ? [toWireSubscriber(upsertManyMember(list, p.item, at), list)] : []));
     const error = invalid.length ? `${invalid.length} items with invalid email address were ignored: ${invalid.join(", ")}` : null;
     ok(res, members, error);
   });
@@ -300,7 +315,7 @@ export function moosendRoutes(options: MoosendRoutesOptions): { router: Router; 
     const page = positiveInt(pageValue, 1, Number.MAX_SAFE_INTEGER, "Page");
     const lists = [...state.lists.values()];
     ok(res, {
-      Paging: paging(page, pageSize, lists.length, "CreatedOn"),
+      Paging: paging(page, pageSize, lists.length, "CreatedOn", true),
       MailingLists: lists.slice((page - 1) * pageSize, page * pageSize).map(toWireList),
     });
   };
@@ -317,7 +332,7 @@ export function moosendRoutes(options: MoosendRoutesOptions): { router: Router; 
     listsPage(res, req.params.page, req.params.pageSize);
   });
 
-  /** Members in one status, in the order they entered it (oldest first). */
+  /** Members in one status, newest member of the list first (`CreatedOn`); there is no date filter. */
   router.get(`${API}/lists/:listId/subscribers/:status.json`, (req, res) => {
     const list = listOf(req);
     const wanted = String(req.params.status).toLowerCase();
@@ -326,12 +341,13 @@ export function moosendRoutes(options: MoosendRoutesOptions): { router: Router; 
     const type = TYPE_BY_STATUS[status];
     const pageSize = positiveInt(req.query.PageSize, MEMBER_PAGE.default, MEMBER_PAGE.max, "PageSize");
     const page = positiveInt(req.query.Page, 1, Number.MAX_SAFE_INTEGER, "Page");
+    // Joined later first; among equal CreatedOn, the one added later first.
     const members = [...list.members.values()]
       .filter((m) => m.SubscribeType === type)
-      .sort((a, b) => a.StatusChangedOn.getTime() - b.StatusChangedOn.getTime());
-    const sortExpression: string = { 1: "CreatedOn", 2: "UnsubscribedOn", 3: "UpdatedOn", 4: "RemovedOn" }[type];
+      .reverse()
+      .sort((a, b) => b.CreatedOn.getTime() - a.CreatedOn.getTime());
     ok(res, {
-      Paging: paging(page, pageSize, members.length, sortExpression),
+      Paging: paging(page, pageSize, members.length, "CreatedOn", false),
       Subscribers: members.slice((page - 1) * pageSize, page * pageSize).map((m) => toWireSubscriber(m, list)),
     });
   });
@@ -339,13 +355,13 @@ export function moosendRoutes(options: MoosendRoutesOptions): { router: Router; 
   return { router, resetRateLimits: () => windows.clear() };
 }
 
-function paging(page: number, pageSize: number, total: number, sortExpression: string) {
+function paging(page: number, pageSize: number, total: number, sortExpression: string, ascending: boolean) {
   return {
     PageSize: pageSize,
     CurrentPage: page,
     TotalResults: total,
     TotalPageCount: Math.ceil(total / pageSize),
     SortExpression: sortExpression,
-    SortIsAscending: true,
+    SortIsAscending: ascending,
   };
 }

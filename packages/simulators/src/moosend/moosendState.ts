@@ -32,8 +32,6 @@ export interface MoosendSimSubscriber {
   SubscribeMethod: number;
   CreatedOn: Date;
   UpdatedOn: Date;
-  /** When the member entered its current status; the member listings sort by it. */
-  StatusChangedOn: Date;
   UnsubscribedOn: Date | null;
   UnsubscribedFromID: string | null;
   RemovedOn: Date | null;
@@ -111,7 +109,6 @@ export function newSubscriber(
     SubscribeMethod: 2,
     CreatedOn: at,
     UpdatedOn: at,
-    StatusChangedOn: at,
     UnsubscribedOn: type === 2 ? at : null,
     UnsubscribedFromID: null,
     RemovedOn: type === 4 ? at : null,
@@ -173,7 +170,6 @@ export function changeStatus(member: MoosendSimSubscriber, type: SubscribeType, 
   member.UpdatedOn = at;
   if (member.SubscribeType === type) return;
   member.SubscribeType = type;
-  member.StatusChangedOn = at;
   if (type === 1) {
     member.UnsubscribedOn = null;
     member.UnsubscribedFromID = null;

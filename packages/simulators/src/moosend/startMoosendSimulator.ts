@@ -86,7 +86,9 @@ const GATEWAY_PAGE = (status: number) =>
  * A Moosend API v3 account over HTTP: `?apikey=` auth (a wrong or missing key gets HTTP 401 with
  * `{"Code":401,"Error":"INVALID_API_KEY"}`, unconfirmed), the `{"Code","Error","Context"}` envelope,
  * per-endpoint sliding-window limits answered with Moosend's throttling body, and its traps: subscribe
- * re-subscribes people who opted out and clears every custom field left out of the request.
+ * re-subscribes people who opted out while subscribe_many leaves them unsubscribed (and answers as if
+ * it had not), a subscribe clears every custom field left out of the request, and member listings come
+ * newest member first with no date filter.
  */
 export async function startMoosendSimulator(options: MoosendSimulatorOptions = {}): Promise<MoosendSimulator> {
   const state = createMoosendState(options.apiKey ?? DEFAULT_API_KEY, options.seed ?? true, options.webhook?.url ?? null);

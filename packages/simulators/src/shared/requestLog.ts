@@ -12,9 +12,12 @@ export interface LoggedRequest {
 /** Every request a simulator answered, so tests can assert on what our code really sent. */
 export class RequestLog {
   readonly entries: LoggedRequest[] = [];
+  /** Called with each request as soon as it is answered: a test's way to act between two calls of a client. */
+  onAnswered: ((entry: LoggedRequest) => void) | undefined;
 
   add(entry: LoggedRequest): void {
     this.entries.push(entry);
+    this.onAnswered?.(entry);
   }
 
   filter(predicate: (r: LoggedRequest) => boolean = () => true): LoggedRequest[] {

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "moosend_memberships" ADD COLUMN     "confirmed_at" TIMESTAMPTZ(3);
