@@ -72,7 +72,7 @@ export function openOps(config: Config, prefix: string): Ops {
   return {
     config,
     prefix,
-    db: () => (db ??= createDb(config.databaseUrl)),
+    db: () => (db ??= createDb(config.databaseUrl, { hashKey: config.hashKey })),
     redis: getRedis,
     queues: () =>
       (queues ??= getRedis().then((connection) => {

@@ -96,9 +96,14 @@ function required(value: string | undefined, what: string): string {
 export async function startWorker(options: StartWorkerOptions): Promise<RunningWorker> {
   const { config, logger } = options;
   const prefix = options.prefix ?? "funnelsync";
+  const db = createDb(config.databaseUrl, { hashKey: config.hashKey });
+  // A worker that cannot recognise erased addresses would subscribe them again.
+  await db.suppressions.checkKey().catch(async (error: unknown) => {
+    await db.close();
+    throw error;
+  });
   const redis = createRedisConnection(config.redisUrl, "worker");
   redis.on("error", (error) => logger.debug("worker.redis: connection error", { error: error.message }));
-  const db = createDb(config.databaseUrl);
 
   const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection: redis, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }));
   for (const queue of queues) queue.on("error", () => undefined); // reported through /readyz and the workers' own errors
