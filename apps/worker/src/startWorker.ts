@@ -73,9 +73,13 @@ function consumersFor(queueName: string, kommoConcurrency: number): { count: num
   // unsubscribe that follows it) must see each other's effects to avoid duplicate notes.
   if (queueName === QUEUES.esp) return { count: 1, concurrency: 1 };
   if (queueName === QUEUES.ingest) return { count: 1, concurrency: 4 };
+  if (queueName === QUEUES.maintenance) return { count: 1, concurrency: 1 };
   const count = Math.min(KOMMO_EVENT_FETCHERS, kommoConcurrency);
   return { count, concurrency: Math.ceil(kommoConcurrency / count) };
 }
+
+/** Retention runs daily, at a quiet hour. */
+const RETENTION_SCHEDULE = { pattern: "30 3 * * *", tz: "UTC" };
 
 /** Jobs per second a queue may start: far above what the vendors' limits allow, so it only carries pauses. */
 const QUEUE_PAUSE_LIMITER = { max: 100_000, duration: 1_000 };
@@ -193,6 +197,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   } else {
     await espQueue.removeJobScheduler("moosend-poll");
   }
+
+  const maintenanceQueue = queues.find((q) => q.name === QUEUES.maintenance)!;
+  await maintenanceQueue.upsertJobScheduler("retention", RETENTION_SCHEDULE, { name: "maintenance.retention", data: { retentionDays: config.retentionDays } });
 
   let server: Server | undefined;
   const adminPort = options.adminPort === undefined ? config.adminPort : options.adminPort;
