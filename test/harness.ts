@@ -78,6 +78,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       LOOPS_WEBHOOK_SECRET: secrets.loopsHook,
       MOOSEND_POLL_SECONDS: "0",
       FUNNELSYNC_HASH_KEY: TEST_HASH_KEY,
+      RETENTION_DAYS: "0", // its schedule's next run would sit in the queues that tests wait to drain
       ...options.env,
     },
     allowSimulators: true,

@@ -176,6 +176,7 @@ export class FaultRig {
       LOOPS_BASE_URL: `${this.loops.url}/api/v1`,
       LOG_LEVEL: "debug",
       FUNNELSYNC_HASH_KEY: TEST_HASH_KEY,
+      RETENTION_DAYS: "0", // its schedule's next run would keep idle() waiting
       ...extra,
     };
   }

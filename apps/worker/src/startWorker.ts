@@ -199,7 +199,11 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   }
 
   const maintenanceQueue = queues.find((q) => q.name === QUEUES.maintenance)!;
-  await maintenanceQueue.upsertJobScheduler("retention", RETENTION_SCHEDULE, { name: "maintenance.retention", data: { retentionDays: config.retentionDays } });
+  if (config.retentionDays > 0) {
+    await maintenanceQueue.upsertJobScheduler("retention", RETENTION_SCHEDULE, { name: "maintenance.retention", data: { retentionDays: config.retentionDays } });
+  } else {
+    await maintenanceQueue.removeJobScheduler("retention");
+  }
 
   let server: Server | undefined;
   const adminPort = options.adminPort === undefined ? config.adminPort : options.adminPort;

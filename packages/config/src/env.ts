@@ -77,8 +77,8 @@ export const envSchema = z.object({
   LOOPS_API_KEY: optionalSecret,
   /** Loops signs webhooks per Standard Webhooks with this `whsec_…` secret. */
   LOOPS_WEBHOOK_SECRET: z.string().trim().regex(/^whsec_[A-Za-z0-9+/=]+$/, "must be a whsec_… secret").optional(),
-  /** Received events and outcome rows hold e-mail addresses: they are deleted after this many days. */
-  RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(90),
+  /** Received events and outcome rows hold e-mail addresses: they are deleted after this many days. 0 keeps them. */
+  RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(90),
   /**
    * Keys the hash that an erased address's suppression keeps (`forget`). Secret, because with it an
    * address can be tested against the suppressions; never change it once something was erased.

@@ -45,7 +45,7 @@ export interface Config {
   kommo: KommoSettings;
   moosend: MoosendSettings;
   loops: LoopsSettings;
-  /** Days received events and outcome rows are kept. */
+  /** Days received events and outcome rows are kept; 0: kept for ever (no retention job). */
   retentionDays: number;
   /** FUNNELSYNC_HASH_KEY: keys the hashes of erased addresses; `forget` needs it. */
   hashKey: string | undefined;
