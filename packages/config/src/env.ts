@@ -78,7 +78,7 @@ export const envSchema = z.object({
   /** Loops signs webhooks per Standard Webhooks with this `whsec_…` secret. */
   LOOPS_WEBHOOK_SECRET: z.string().trim().regex(/^whsec_[A-Za-z0-9+/=]+$/, "must be a whsec_… secret").optional(),
   /** Received events and outcome rows hold e-mail addresses: they are deleted after this many days. 0 keeps them. */
-  RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(90),
+  RETENTION_DAYS: z.coerce.number().int("must be a whole number of days").min(0, "must be 0 or more days").max(36_500, "must be at most 36500 days").default(90),
   /**
    * Keys the hash that an erased address's suppression keeps (`forget`). Secret, because with it an
    * address can be tested against the suppressions; never change it once something was erased.
