@@ -8,7 +8,7 @@ export interface ErasureResult {
   hash: string;
   /** false when the address had been erased before */
   newlySuppressed: boolean;
-  /** changes per table (a row changed in two columns counts twice) */
+  /** rows changed per table (a row changed by two steps counts twice) */
   changes: Record<string, number>;
   /** Moosend lists we had put the address on */
   moosendListIds: string[];
@@ -87,17 +87,12 @@ export function createErasureRepository(prisma: PrismaClient, hashKey: string | 
               WHERE table_schema = current_schema() AND data_type IN ('text', 'character varying', 'json', 'jsonb')
                 AND table_name NOT IN (${Prisma.join(NOT_SWEPT)})
               ORDER BY table_name, ordinal_position`;
-            for (const { table, column, type } of columns) {
-              const cast = type === "json" || type === "jsonb" ? `::${type}` : "";
-              const col = quoteIdent(column);
-              count(
-                table,
-                await tx.$executeRawUnsafe(
-                  `UPDATE ${quoteIdent(table)} SET ${col} = regexp_replace(${col}::text, $1, $2, 'gi')${cast} WHERE ${col}::text ~* $1`,
-                  pattern,
-                  ERASED_TEXT,
-                ),
-              );
+            for (const table of new Set(columns.map((c) => c.table))) {
+              // One pass over each table, however many text columns it has.
+              const own = columns.filter((c) => c.table === table).map((c) => ({ name: quoteIdent(c.column), cast: c.type.startsWith("json") ? `::${c.type}` : "" }));
+              const assignments = own.map(({ name, cast }) => `${name} = CASE WHEN ${name}::text ~* $1 THEN regexp_replace(${name}::text, $1, $2, 'gi')${cast} ELSE ${name} END`);
+              const mentions = own.map(({ name }) => `${name}::text ~* $1`).join(" OR ");
+              count(table, await tx.$executeRawUnsafe(`UPDATE ${quoteIdent(table)} SET ${assignments.join(", ")} WHERE ${mentions}`, pattern, ERASED_TEXT));
             }
 
             const inserted = await tx.$executeRaw`
