@@ -69,6 +69,7 @@ describe("funnelsync forget <email>", () => {
     const { email, lead, jobDone } = await syncedPerson("Erase.Me");
     expect(Object.keys(await mentions(pg, email)).length).toBeGreaterThan(3); // the search finds what is there
 
+    const logFrom = h.logs.length;
     const run = await cli(h, ["forget", `  ${email.toUpperCase()} `], cliEnv(h));
     expect(run).toMatchObject({ code: 0, stderr: "" });
     expect(run.stdout.toLowerCase()).not.toContain(email.toLowerCase());
@@ -88,6 +89,7 @@ describe("funnelsync forget <email>", () => {
     await h.kommo.moveLead(lead.id, 142);
     const won = await jobDone("kommo.leadStatusChanged", 142);
     expect(won).toMatchObject({ status: "skipped", reason: "erased on request" });
+    expect(h.logs.slice(logFrom).join("").toLowerCase()).not.toContain(email.toLowerCase());
     expect(onList(h, LISTS.customers, email)).toBe(false);
     expect(h.loops.requests.count((r) => r.path.startsWith("/api/v1/"))).toBe(loopsCallsBefore);
     expect(await mentions(pg, email)).toEqual({});
