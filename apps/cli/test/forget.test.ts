@@ -1,8 +1,10 @@
 import { createHmac } from "node:crypto";
 import { Client } from "pg";
 import { createDb } from "@funnelsync/db";
+import { createLogger } from "@funnelsync/logger";
 import { eventually, LISTS, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
 import { TEST_DATABASE_URL, TEST_HASH_KEY } from "../../../test/testEnv";
+import { startWorker } from "../../worker/src/startWorker";
 import { cli, cliEnv } from "./cliKit";
 
 const onList = (h: Harness, listId: string, email: string) => h.moosend.subscribers(listId).some((s) => s.Email.toLowerCase() === email.toLowerCase());
@@ -162,6 +164,10 @@ describe("funnelsync forget <email>", () => {
       await expect(db.suppressions.checkKey()).rejects.toMatchObject({ name: "SuppressionKeyError", message: expect.stringContaining("FUNNELSYNC_HASH_KEY") });
       await db.close();
     }
+    const logger = createLogger({ service: "test", level: "error" });
+    await expect(startWorker({ config: { ...h.config, hashKey: "another-key-0123456789abcdef0123456789" }, logger, prefix: `${h.prefix}-other`, adminPort: null })).rejects.toThrow(
+      /^\d+ erased address\(es\) were hashed with another FUNNELSYNC_HASH_KEY: set the key that `forget` used$/,
+    );
     const same = createDb(TEST_DATABASE_URL, { hashKey: TEST_HASH_KEY });
     await expect(same.suppressions.checkKey()).resolves.toBeUndefined();
     await same.close();
