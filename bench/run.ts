@@ -10,12 +10,13 @@ import { burstScenario } from "./scenarios/burst";
 import { e2eScenario } from "./scenarios/e2e";
 import { ingestScenario } from "./scenarios/ingest";
 import { pollScenario } from "./scenarios/poll";
+import { retentionScenario } from "./scenarios/retention";
 
-const SCENARIOS: Scenario[] = [ingestScenario, e2eScenario, burstScenario, pollScenario];
+const SCENARIOS: Scenario[] = [ingestScenario, e2eScenario, burstScenario, pollScenario, retentionScenario];
 const RESULTS_DIR = resolve(__dirname, "results");
 
 const USAGE = `usage: npm run bench -- [${SCENARIOS.map((s) => s.name).join("] [")}] [--quick]
-  ${SCENARIOS.map((s) => `${s.name.padEnd(7)} ${s.describe}`).join("\n  ")}
+  ${SCENARIOS.map((s) => `${s.name.padEnd(9)} ${s.describe}`).join("\n  ")}
   --quick  smaller burst (1,000) and shorter phases: a smoke test of a few minutes
 Every figure is a ratio or measured in the same run as its reference. Targets are reported, not asserted.`;
 

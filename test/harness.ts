@@ -8,7 +8,7 @@ import { startIngest, type RunningIngest } from "@funnelsync/ingest";
 import { createLogger } from "@funnelsync/logger";
 import { startKommoSimulator, startLoopsSimulator, startMoosendSimulator, type KommoSimulator, type LoopsSimulator, type MoosendSimulator } from "@funnelsync/simulators";
 import { startWorker, type RunningWorker, type StartWorkerOptions } from "../apps/worker/src/startWorker";
-import { TEST_DATABASE_URL, TEST_REDIS_URL } from "./testEnv";
+import { TEST_DATABASE_URL, TEST_HASH_KEY, TEST_REDIS_URL } from "./testEnv";
 
 export const REPO_ROOT = resolve(__dirname, "..");
 export const LISTS = {
@@ -81,6 +81,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       MOOSEND_WEBHOOK_SECRET: secrets.moosendHook,
       LOOPS_WEBHOOK_SECRET: secrets.loopsHook,
       MOOSEND_POLL_SECONDS: "0",
+      FUNNELSYNC_HASH_KEY: TEST_HASH_KEY,
+      RETENTION_DAYS: "0", // its schedule's next run would sit in the queues that tests wait to drain
       ...options.env,
     },
     allowSimulators: true,

@@ -10,13 +10,13 @@ import { resetState } from "../lib/services";
 import { mean, percentile, round, sortedNumbers } from "../lib/stats";
 import { callCounts, moosendTimeline, startVendors, throttles, type BenchVendors } from "../lib/vendors";
 
-interface Running {
+export interface Running {
   vendors: BenchVendors;
   poster: FormPoster;
 }
 
 /** Fresh state, simulators with 50 ms latency, ingest and worker as child processes with `mapping`. */
-async function startStack(ctx: ScenarioContext, mapping: string): Promise<Running> {
+export async function startStack(ctx: ScenarioContext, mapping: string): Promise<Running> {
   await resetState();
   const vendors = await startVendors();
   ctx.defer(() => vendors.close());
@@ -35,7 +35,7 @@ async function startStack(ctx: ScenarioContext, mapping: string): Promise<Runnin
  * answers), moving the lead in the simulator just before its webhook. While sending, `onTick` runs
  * about every 250 ms (for backlog samples).
  */
-async function sendAtRate(
+export async function sendAtRate(
   running: Running,
   tracker: EventTracker,
   leads: BenchLead[],

@@ -5,7 +5,7 @@ import { createDb, type Db } from "@funnelsync/db";
 import { QUEUES } from "@funnelsync/jobs";
 import { startKommoSimulator, startLoopsSimulator, startMoosendSimulator, type KommoSimulator, type LoopsSimulator, type MoosendSimulator } from "@funnelsync/simulators";
 import { LISTS, uniqueEmail, uniqueId } from "../harness";
-import { TEST_DATABASE_URL } from "../testEnv";
+import { TEST_DATABASE_URL, TEST_HASH_KEY } from "../testEnv";
 import { AppProcess, freePort, PostgresCluster, RedisServer, sleep, waitFor } from "./processes";
 
 /** The stages of the example mapping (funnelsync.yaml) that the fault tests move leads to. */
@@ -177,6 +177,8 @@ export class FaultRig {
       MOOSEND_POLL_SECONDS: "0",
       LOOPS_BASE_URL: `${this.loops.url}/api/v1`,
       LOG_LEVEL: "debug",
+      FUNNELSYNC_HASH_KEY: TEST_HASH_KEY,
+      RETENTION_DAYS: "0", // its schedule's next run would keep idle() waiting
       ...extra,
     };
   }

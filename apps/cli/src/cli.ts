@@ -4,6 +4,7 @@ import { KOMMO_MAX_PAGE } from "@funnelsync/kommo-client";
 import { assertBackfillTarget, backfill, formatBackfill, type BackfillSummary } from "./commands/backfill";
 import { checkConfig, formatCheck, summarizeChecks } from "./commands/configCheck";
 import { consentReport, formatConsent } from "./commands/consent";
+import { forget, forgetFailed, formatForget } from "./commands/forget";
 import { formatHistory, leadHistory } from "./commands/history";
 import { formatReplay, REPLAY_VENDORS, replayFailed, type ReplayVendor } from "./commands/replay";
 import { formatResume, RESUMABLE_VENDORS, resumeVendor, type ResumableVendor } from "./commands/resume";
@@ -48,8 +49,9 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
   let code: number = EXIT.ok;
 
   /** Loads the config, opens what the command uses, and closes it all whatever happens. */
-  const withOps = async (command: Command, run: (ops: Ops) => Promise<number>) => {
-    const config = loadConfig(io.env ? { env: io.env } : {});
+  const withOps = async (command: Command, run: (ops: Ops) => Promise<number>, load: { credentialsOptional?: boolean } = {}) => {
+    // Without credentials a vendor reads as unused (its client is undefined), which `forget` allows.
+    const config = loadConfig({ ...(io.env ? { env: io.env } : {}), allowSimulators: load.credentialsOptional });
     const ops = openOps(config, command.optsWithGlobals<{ queuePrefix: string }>().queuePrefix);
     let result: number;
     try {
@@ -63,7 +65,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
   };
 
   const program = new Command("funnelsync")
-    .description("Operate funnelsync: check the mapping against the vendors, replay failures, backfill, inspect history and consent.")
+    .description("Operate funnelsync: check the mapping against the vendors, replay failures, backfill, inspect history and consent, erase an address.")
     .addOption(new Option("--queue-prefix <prefix>", "BullMQ key prefix of the apps").default("funnelsync").hideHelp())
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
@@ -167,6 +169,32 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
         print(formatConsent(await consentReport(ops.db().consent, email)));
         return EXIT.ok;
       }),
+    );
+
+  program
+    .command("forget")
+    .description("erase an address from every table, keeping only a keyed hash so that it is never subscribed again")
+    .argument("<email>", "the e-mail address")
+    .option("--vendors", "also delete it from the Moosend lists we manage and from Loops")
+    .option("--dry-run", "report what would be erased, change nothing")
+    .action(async (email: string, options: { vendors?: boolean; dryRun?: boolean }, command: Command) =>
+      withOps(
+        command,
+        async (ops) => {
+          if (!ops.config.hashKey) {
+            throw new UsageError("forget: FUNNELSYNC_HASH_KEY is required (generate one with `openssl rand -hex 32`; give the worker the same key)");
+          }
+          const mapping = ops.config.mapping;
+          const [moosend, loops] = options.vendors ? [await ops.moosend(), await ops.loops()] : [];
+          if (options.vendors && ((mapping.usesMoosend() && !moosend) || (mapping.usesLoops() && !loops))) {
+            throw new UsageError("forget --vendors: the credentials of every vendor the mapping uses are required (MOOSEND_API_KEY, LOOPS_API_KEY)");
+          }
+          const report = await forget({ erasure: ops.db().erasure, moosend, loops, mappedMoosendListIds: mapping.moosendListIds() }, email, options);
+          print(formatForget(report));
+          return forgetFailed(report) ? EXIT.problems : EXIT.ok;
+        },
+        { credentialsOptional: true },
+      ),
     );
 
   try {

@@ -73,7 +73,7 @@ export function openOps(config: Config, prefix: string): Ops {
   return {
     config,
     prefix,
-    db: () => (db ??= createDb(config.databaseUrl)),
+    db: () => (db ??= createDb(config.databaseUrl, { hashKey: config.hashKey })),
     redis: getRedis,
     gate: getGate,
     queues: () =>

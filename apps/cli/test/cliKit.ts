@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { Writable } from "node:stream";
 import { REPO_ROOT, type Harness } from "../../../test/harness";
-import { TEST_DATABASE_URL, TEST_REDIS_URL } from "../../../test/testEnv";
+import { TEST_DATABASE_URL, TEST_HASH_KEY, TEST_REDIS_URL } from "../../../test/testEnv";
 import { runCli } from "../src/cli";
 
 /**
@@ -23,6 +23,7 @@ export function cliEnv(h: Harness, overrides: Record<string, string> = {}): Reco
     LOOPS_BASE_URL: loops.baseUrl!,
     LOOPS_API_KEY: loops.apiKey!,
     LOOPS_WEBHOOK_SECRET: loops.webhookSecret!,
+    FUNNELSYNC_HASH_KEY: TEST_HASH_KEY,
     ...overrides,
   };
 }

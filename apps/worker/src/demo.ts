@@ -9,13 +9,13 @@ const LIST_NAMES: Record<string, string> = {
   "0b6f5a1e-0000-4000-8000-000000000003": "Customers",
 };
 
-/** Work still to do: waiting, active and retry-delayed jobs (the polling schedule's next run aside). */
+/** Work still to do: waiting, active and retry-delayed jobs (the next runs of schedules, polling and retention, aside). */
 async function pendingJobs(worker: RunningWorker): Promise<number> {
   let pending = 0;
   for (const queue of worker.queues) {
     const counts = await queue.getJobCounts("waiting", "active", "prioritized");
     pending += (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.prioritized ?? 0);
-    pending += (await queue.getJobs(["delayed"])).filter((job) => job.name !== "moosend.poll").length;
+    pending += (await queue.getJobs(["delayed"])).filter((job) => !job.repeatJobKey).length;
   }
   return pending;
 }

@@ -51,7 +51,7 @@ export function createDispatcher(processors: ProcessorMap, deps: WorkerDeps, met
       throw new UnrecoverableError(`bad payload for ${name}`);
     }
     // On every attempt, not just the first (storing it again is a no-op): the first may have met the database down.
-    if (name !== "ingest.batch") {
+    if (name !== "ingest.batch" && name !== "maintenance.retention") {
       await deps.db.events.record({ source: SOURCE_OF[name.split(".")[0]!] ?? "kommo", dedupeKey: job.id!, kind: name, ...ids, payload: job.data });
     }
     try {

@@ -1,5 +1,5 @@
 import type { Job } from "bullmq";
-import type { ConsentState } from "@funnelsync/db";
+import { ERASED_REASON, type ConsentState } from "@funnelsync/db";
 import type { KommoContact } from "@funnelsync/kommo-client";
 import { isFirstStart } from "./outcomeRecorder";
 import type { WorkerDeps } from "./processors/types";
@@ -66,6 +66,7 @@ export async function applyEspSignal(job: Job, deps: WorkerDeps, signal: EspSign
   const email = signal.email.trim().toLowerCase();
   const { outcomes } = deps;
   const consent = await deps.db.consent.get(email);
+  if (consent?.state === "erased") return outcomes.skipped(job, "job", ERASED_REASON, { vendor: "none" });
   // Recorded by this job's own earlier attempt: still news for the rest of the job, which may have
   // failed before its notes, task and tag were all in Kommo.
   const ownEarlierAttempt = consent !== null && consent.eventRef === job.id;

@@ -12,6 +12,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  console.error(err instanceof ConfigError ? err.message : err);
+  // A bad setting, or suppressions this key cannot read: one line that says what to fix.
+  if (err instanceof ConfigError) console.error(err.message);
+  else if ((err as Error)?.name === "SuppressionKeyError") console.error(`worker: ${(err as Error).message}`);
+  else console.error(err);
   process.exit(1);
 });

@@ -75,9 +75,13 @@ function consumersFor(queueName: string, kommoConcurrency: number): { count: num
   // unsubscribe that follows it) must see each other's effects to avoid duplicate notes.
   if (queueName === QUEUES.esp) return { count: 1, concurrency: 1 };
   if (queueName === QUEUES.ingest) return { count: 1, concurrency: 4 };
+  if (queueName === QUEUES.maintenance) return { count: 1, concurrency: 1 };
   const count = Math.min(KOMMO_EVENT_FETCHERS, kommoConcurrency);
   return { count, concurrency: Math.ceil(kommoConcurrency / count) };
 }
+
+/** Retention runs daily, at a quiet hour. */
+const RETENTION_SCHEDULE = { pattern: "30 3 * * *", tz: "UTC" };
 
 /** Jobs per second a queue may start: far above what the vendors' limits allow, so it only carries pauses. */
 const QUEUE_PAUSE_LIMITER = { max: 100_000, duration: 1_000 };
@@ -113,9 +117,14 @@ function required(value: string | undefined, what: string): string {
 export async function startWorker(options: StartWorkerOptions): Promise<RunningWorker> {
   const { config, logger } = options;
   const prefix = options.prefix ?? "funnelsync";
+  const db = createDb(config.databaseUrl, { hashKey: config.hashKey });
+  // A worker that cannot recognise erased addresses would subscribe them again.
+  await db.suppressions.checkKey().catch(async (error: unknown) => {
+    await db.close();
+    throw error;
+  });
   const redis = createRedisConnection(config.redisUrl, "worker");
   redis.on("error", (error) => logger.debug("worker.redis: connection error", { error: error.message }));
-  const db = createDb(config.databaseUrl);
 
   const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection: redis, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }));
   for (const queue of queues) queue.on("error", () => undefined); // reported through /readyz and the workers' own errors
@@ -207,6 +216,13 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     await espQueue.upsertJobScheduler("moosend-poll", { every: config.moosend.pollSeconds * 1000 }, { name: "moosend.poll", data: {} });
   } else {
     await espQueue.removeJobScheduler("moosend-poll");
+  }
+
+  const maintenanceQueue = queues.find((q) => q.name === QUEUES.maintenance)!;
+  if (config.retentionDays > 0) {
+    await maintenanceQueue.upsertJobScheduler("retention", RETENTION_SCHEDULE, { name: "maintenance.retention", data: { retentionDays: config.retentionDays } });
+  } else {
+    await maintenanceQueue.removeJobScheduler("retention");
   }
 
   let server: Server | undefined;

@@ -77,6 +77,13 @@ export const envSchema = z.object({
   LOOPS_API_KEY: optionalSecret,
   /** Loops signs webhooks per Standard Webhooks with this `whsec_…` secret. */
   LOOPS_WEBHOOK_SECRET: z.string().trim().regex(/^whsec_[A-Za-z0-9+/=]+$/, "must be a whsec_… secret").optional(),
+  /** Received events and outcome rows hold e-mail addresses: they are deleted after this many days. 0 keeps them. */
+  RETENTION_DAYS: z.coerce.number().int("must be a whole number of days").min(0, "must be 0 or more days").max(36_500, "must be at most 36500 days").default(90),
+  /**
+   * Keys the hash that an erased address's suppression keeps (`forget`). Secret, because with it an
+   * address can be tested against the suppressions; never change it once something was erased.
+   */
+  FUNNELSYNC_HASH_KEY: z.string().trim().min(32, "must be at least 32 characters (e.g. `openssl rand -hex 32`)").optional(),
   LOG_LEVEL: z.enum(["error", "warn", "info", "http", "verbose", "debug", "silly"]).default("info"),
 });
 
@@ -91,4 +98,5 @@ export const SECRET_VARIABLES = [
   "MOOSEND_WEBHOOK_SECRET",
   "LOOPS_API_KEY",
   "LOOPS_WEBHOOK_SECRET",
+  "FUNNELSYNC_HASH_KEY",
 ] as const;

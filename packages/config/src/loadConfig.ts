@@ -45,6 +45,10 @@ export interface Config {
   kommo: KommoSettings;
   moosend: MoosendSettings;
   loops: LoopsSettings;
+  /** Days received events and outcome rows are kept; 0: kept for ever (no retention job). */
+  retentionDays: number;
+  /** FUNNELSYNC_HASH_KEY: keys the hashes of erased addresses; `forget` needs it. */
+  hashKey: string | undefined;
   /** Every secret value, so the logger can scrub them wherever they turn up. */
   secrets: string[];
 }
@@ -152,6 +156,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       apiKey: e.LOOPS_API_KEY,
       webhookSecret: e.LOOPS_WEBHOOK_SECRET,
     },
+    retentionDays: e.RETENTION_DAYS,
+    hashKey: e.FUNNELSYNC_HASH_KEY,
     secrets: [],
   };
   config.secrets = collectSecrets(config);
@@ -167,5 +173,6 @@ export function collectSecrets(config: Config): string[] {
     config.moosend.webhookSecret,
     config.loops.apiKey,
     config.loops.webhookSecret,
+    config.hashKey,
   ].filter((s): s is string => Boolean(s));
 }

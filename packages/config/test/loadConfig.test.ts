@@ -133,6 +133,18 @@ describe("loadConfig", () => {
     expect(err.message).toBe("config: FUNNELSYNC_CONFIG cannot be read (ENOENT: /nonexistent/funnelsync.yaml)");
   });
 
+  it("keeps rows RETENTION_DAYS (90 by default) and takes FUNNELSYNC_HASH_KEY as a secret of 32+ characters", () => {
+    const env = { ...live, FUNNELSYNC_CONFIG: mappingFile(contractExample()) };
+    expect(loadConfig({ env })).toMatchObject({ retentionDays: 90, hashKey: undefined });
+    const key = "a".repeat(64);
+    const config = loadConfig({ env: { ...env, RETENTION_DAYS: "30", FUNNELSYNC_HASH_KEY: key } });
+    expect(config).toMatchObject({ retentionDays: 30, hashKey: key });
+    expect(config.secrets).toContain(key);
+    expect(errorOf(() => loadConfig({ env: { ...env, RETENTION_DAYS: "-1" } })).message).toBe('config: RETENTION_DAYS must be 0 or more days (got "-1")');
+    const short = errorOf(() => loadConfig({ env: { ...env, FUNNELSYNC_HASH_KEY: "short-key" } }));
+    expect(short.message).toBe("config: FUNNELSYNC_HASH_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)");
+  });
+
   it("collects every secret so the logger can scrub it", () => {
     const config = loadConfig({ env: { ...live, ADMIN_PASSWORD: "correct-horse-battery", FUNNELSYNC_CONFIG: mappingFile(contractExample()) } });
     expect(config.secrets).toEqual(expect.arrayContaining(["kommo-token-123456", "moosend-key-abcdef", "correct-horse-battery", live.LOOPS_WEBHOOK_SECRET]));

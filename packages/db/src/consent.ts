@@ -1,12 +1,12 @@
 import { Batcher } from "@funnelsync/batcher";
 import { Prisma, type Consent, type ConsentEvent, type PrismaClient } from "./generated/prisma/client";
 import { normalizeEmail } from "./email";
-import type { ConsentState, Source } from "./types";
+import type { ConsentSource, ConsentState, Source } from "./types";
 
 export interface ConsentRow {
   email: string;
   state: ConsentState;
-  source: Source;
+  source: ConsentSource;
   reason: string | null;
   /** the job id or webhook id that set it */
   eventRef: string | null;

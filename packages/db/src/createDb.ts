@@ -1,10 +1,13 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import { createConsentRepository, type ConsentRepository } from "./consent";
+import { createErasureRepository, type ErasureRepository } from "./erasure";
 import { createEventRepository, type EventRepository } from "./events";
 import { PrismaClient } from "./generated/prisma/client";
 import { createContactLinkRepository, type ContactLinkRepository } from "./links";
 import { createMembershipRepository, type MembershipRepository } from "./memberships";
 import { createOutcomeRepository, type OutcomeRepository } from "./outcomes";
+import { createRetentionRepository, type RetentionRepository } from "./retention";
+import { createSuppressionRepository, eventsWithSuppression, withSuppression, type SuppressionRepository } from "./suppression";
 import { createWatermarkRepository, type WatermarkRepository } from "./watermarks";
 
 export interface Db {
@@ -14,23 +17,35 @@ export interface Db {
   links: ContactLinkRepository;
   memberships: MembershipRepository;
   watermarks: WatermarkRepository;
+  suppressions: SuppressionRepository;
+  erasure: ErasureRepository;
+  retention: RetentionRepository;
   /** cheap `SELECT 1` for readiness */
   ping(): Promise<void>;
   /** Closes the connection pool; later calls return the same promise. */
   close(): Promise<void>;
 }
 
+export interface DbOptions {
+  /** FUNNELSYNC_HASH_KEY: erased addresses are recognised (and erased) by their keyed hash. */
+  hashKey?: string;
+}
+
 /** Connects lazily: the first query opens the pool. */
-export function createDb(databaseUrl: string): Db {
+export function createDb(databaseUrl: string, options: DbOptions = {}): Db {
   const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl }) });
+  const suppressions = createSuppressionRepository(prisma, options.hashKey);
   let closed: Promise<void> | undefined;
   return {
-    events: createEventRepository(prisma),
+    events: eventsWithSuppression(createEventRepository(prisma), suppressions),
     outcomes: createOutcomeRepository(prisma),
-    consent: createConsentRepository(prisma),
+    consent: withSuppression(createConsentRepository(prisma), suppressions),
     links: createContactLinkRepository(prisma),
     memberships: createMembershipRepository(prisma),
     watermarks: createWatermarkRepository(prisma),
+    suppressions,
+    erasure: createErasureRepository(prisma, options.hashKey),
+    retention: createRetentionRepository(prisma),
     async ping() {
       await prisma.$queryRaw`SELECT 1`;
     },

@@ -1,8 +1,11 @@
-export { createDb, type Db } from "./createDb";
+export { createDb, type Db, type DbOptions } from "./createDb";
 export type { ConsentEventRow, ConsentRepository, ConsentRow, SetConsentInput } from "./consent";
 export type { EventRepository, ReceivedEventRow, RecordEventInput } from "./events";
 export type { ContactLinkRepository, ContactLinkRow, UpsertContactLinkInput } from "./links";
 export type { AddMembershipInput, MembershipRepository } from "./memberships";
 export type { OutcomeFilter, OutcomeInput, OutcomeRepository, OutcomeRow } from "./outcomes";
-export type { ConsentState, OutcomeStatus, OutcomeVendor, Source } from "./types";
+export type { ConsentSource, ConsentState, OutcomeStatus, OutcomeVendor, Source } from "./types";
+export type { ErasureRepository, ErasureResult } from "./erasure";
+export type { PruneResult, RetentionRepository } from "./retention";
+export { ERASED_REASON, erasedAtOf, SuppressionKeyError, type SuppressionRepository } from "./suppression";
 export type { WatermarkRepository } from "./watermarks";

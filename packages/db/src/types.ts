@@ -9,4 +9,8 @@ export type OutcomeVendor = Source | "none";
 export type OutcomeStatus = "succeeded" | "failed" | "skipped" | "running";
 export const OUTCOME_STATUSES: readonly OutcomeStatus[] = ["succeeded", "failed", "skipped", "running"];
 
-export type ConsentState = "subscribed" | "unsubscribed" | "bounced" | "complained";
+/** `erased`: the person asked to be forgotten; only a keyed hash of the address is kept (suppressions). */
+export type ConsentState = "subscribed" | "unsubscribed" | "bounced" | "complained" | "erased";
+
+/** Who set a consent state: a vendor, or the operator (`funnelsync forget`). */
+export type ConsentSource = Source | "operator";

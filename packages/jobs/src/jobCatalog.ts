@@ -47,10 +47,11 @@ const moosendWebhook = z.object({
 });
 
 /**
- * Which queue a job travels on: Kommo's changes, what the e-mail platforms report back, and the
- * batches ingest writes under load (each split into the jobs above by the worker).
+ * Which queue a job travels on: Kommo's changes, what the e-mail platforms report back, the
+ * batches ingest writes under load (each split into the jobs above by the worker), and the worker's
+ * own housekeeping.
  */
-export const QUEUES = { kommo: "kommo-events", esp: "esp-events", ingest: "ingest-batches" } as const;
+export const QUEUES = { kommo: "kommo-events", esp: "esp-events", ingest: "ingest-batches", maintenance: "maintenance" } as const;
 export type QueueKey = keyof typeof QUEUES;
 
 /**
@@ -74,6 +75,8 @@ export const jobCatalog = {
     }),
   },
   "moosend.poll": { queue: "esp", payload: z.object({ listId: z.string().optional(), requestedAt: z.number().int().optional() }) },
+  /** Daily: deletes received events and outcome rows older than `retentionDays` (RETENTION_DAYS). */
+  "maintenance.retention": { queue: "maintenance", payload: z.object({ retentionDays: z.number().int().min(1) }) },
 } as const satisfies Record<string, { queue: QueueKey; payload: z.ZodType }>;
 
 export type JobName = keyof typeof jobCatalog;
@@ -142,6 +145,8 @@ export function jobIdFor<K extends JobName>(name: K, data: JobData<K>): string {
       const d = data as JobData<"moosend.poll">;
       return `moosend-poll-${idPart(d.listId ?? "all")}-${idPart(d.requestedAt ?? null)}`;
     }
+    case "maintenance.retention":
+      return `maintenance-retention-${(data as JobData<"maintenance.retention">).retentionDays}`;
     default:
       throw new Error(`jobIdFor: unknown job ${String(name)}`);
   }

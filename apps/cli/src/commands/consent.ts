@@ -1,5 +1,5 @@
 import type { ConsentEventRow, ConsentRepository, ConsentRow } from "@funnelsync/db";
-import { UsageError } from "../usageError";
+import { parseAddress } from "../address";
 import { isoTime, renderTable } from "../table";
 
 export interface ConsentReport {
@@ -10,8 +10,7 @@ export interface ConsentReport {
 
 /** An address's consent as the worker sees it before every subscribe, and how it got there. */
 export async function consentReport(consent: Pick<ConsentRepository, "get" | "history">, email: string): Promise<ConsentReport> {
-  const address = email.trim().toLowerCase();
-  if (!/^[^\s@]+@[^\s@]+$/.test(address)) throw new UsageError(`consent: not an e-mail address: ${JSON.stringify(email)}`);
+  const address = parseAddress("consent", email);
   const [current, history] = await Promise.all([consent.get(address), consent.history(address)]);
   return { email: address, current, history };
 }
@@ -19,6 +18,9 @@ export async function consentReport(consent: Pick<ConsentRepository, "get" | "hi
 export function formatConsent(report: ConsentReport): string {
   const { current } = report;
   if (!current) return `${report.email}: no consent recorded (nothing withdrawn: stage changes subscribe it)`;
+  if (current.state === "erased") {
+    return `${report.email}: erased at ${isoTime(current.changedAt)} (forget): only a keyed hash is kept; nothing is synced for this address again`;
+  }
   const lines = [
     `${report.email}: ${current.state}`,
     `  source  ${current.source}`,

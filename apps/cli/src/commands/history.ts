@@ -1,4 +1,4 @@
-import type { EventRepository, OutcomeRepository } from "@funnelsync/db";
+import { erasedAtOf, type EventRepository, type OutcomeRepository } from "@funnelsync/db";
 import { isoTime, renderTable } from "../table";
 
 /** One line of a lead's history: an event we received, or where one job step stands. */
@@ -18,6 +18,11 @@ export interface HistoryDeps {
   outcomes: Pick<OutcomeRepository, "forLead">;
 }
 
+/** A row whose personal data `forget` erased says so. */
+function withErasure(status: string, json: unknown): string {
+  return erasedAtOf(json) ? `${status}, personal data erased` : status;
+}
+
 /**
  * Every event received about the lead and every outcome row of the jobs that synced it, in time
  * order. An outcome row is kept up to date by each attempt, so it is placed at its latest attempt;
@@ -31,7 +36,7 @@ export async function leadHistory(deps: HistoryDeps, leadId: number): Promise<Hi
       job: e.dedupeKey,
       step: "received",
       vendor: e.source,
-      status: e.processedAt ? "processed" : "received",
+      status: withErasure(e.processedAt ? "processed" : "received", e.payload),
       vendorStatus: null,
       reason: e.kind,
     })),
@@ -40,7 +45,7 @@ export async function leadHistory(deps: HistoryDeps, leadId: number): Promise<Hi
       job: o.jobId,
       step: o.step,
       vendor: o.vendor,
-      status: o.attempts > 1 ? `${o.status} (attempt ${o.attempts})` : o.status,
+      status: withErasure(o.attempts > 1 ? `${o.status} (attempt ${o.attempts})` : o.status, o.detail),
       vendorStatus: o.vendorStatus,
       reason: o.reason,
     })),

@@ -1,4 +1,5 @@
 import type { Job } from "bullmq";
+import { ERASED_REASON } from "@funnelsync/db";
 import type { JobData } from "@funnelsync/jobs";
 import { fieldValue, type KommoContact, type KommoLead } from "@funnelsync/kommo-client";
 import type { LoopsClient, LoopsContactInput } from "@funnelsync/loops-client";
@@ -55,6 +56,7 @@ export const contactChanged: Processor<"kommo.contactChanged"> = async (job, dep
   if (!contact) return deps.outcomes.skipped(job, "job", "contact not found in Kommo (deleted?)", { vendor: "none", contactId });
   const email = contactEmail(deps.mapping, contact);
   if (!email) return deps.outcomes.skipped(job, "job", "contact has no e-mail", { vendor: "none", contactId });
+  if ((await deps.db.consent.get(email))?.state === "erased") return deps.outcomes.skipped(job, "job", ERASED_REASON, { vendor: "none", contactId });
   const link = await deps.db.links.get(contactId);
   const oldEmail = link?.email && link.email !== email ? link.email : undefined;
 

@@ -7,6 +7,7 @@ import { leadUpdated } from "./leadUpdated";
 import { loopsWebhook } from "./loopsWebhook";
 import { moosendPoll } from "./moosendPoll";
 import { moosendWebhook } from "./moosendWebhook";
+import { retention } from "./retention";
 import type { ProcessorMap } from "./types";
 
 /** Typed from the job catalog: a job without a processor here does not compile. */
@@ -20,4 +21,5 @@ export const processors: ProcessorMap = {
   "moosend.webhook": moosendWebhook,
   "moosend.poll": moosendPoll,
   "ingest.batch": ingestBatch,
+  "maintenance.retention": retention,
 };

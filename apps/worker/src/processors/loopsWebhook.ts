@@ -1,3 +1,4 @@
+import { ERASED_REASON } from "@funnelsync/db";
 import { applyEspSignal, type EspSignal } from "../espSignal";
 import type { Processor } from "./types";
 
@@ -19,6 +20,8 @@ const NO_ACTION: Record<string, string> = {
 /** A verified Loops webhook (ingest checked the signature); events we do not act on are recorded as skipped. */
 export const loopsWebhook: Processor<"loops.webhook"> = async (job, deps) => {
   const { eventName, email } = job.data;
+  // Loops reports our own `forget --vendors` deletion back (contact.deleted, contact.unsubscribed): nothing of it is kept.
+  if (email && (await deps.db.consent.get(email))?.state === "erased") return deps.outcomes.skipped(job, "job", ERASED_REASON, { vendor: "none" });
   const kind = KIND_OF[eventName];
   if (!kind) return deps.outcomes.skipped(job, "job", NO_ACTION[eventName] ?? `event ${eventName} needs no action`, { vendor: "none", email });
   if (!email) return deps.outcomes.skipped(job, "job", "event names no e-mail address", { vendor: "none" });

@@ -1,6 +1,7 @@
 import type { Job } from "bullmq";
 import type { StageMapping } from "@funnelsync/config";
 import type { LoopsEventContact } from "@funnelsync/loops-client";
+import { ERASED_REASON } from "@funnelsync/db";
 import type { JobData } from "@funnelsync/jobs";
 import { loopsUserId, mappedFields, readLead, splitName, type LeadSnapshot } from "../leadSnapshot";
 import { optOutReason } from "../optOut";
@@ -26,6 +27,9 @@ export async function syncLead(job: LeadJob, deps: WorkerDeps, trigger: LeadTrig
   const { lead, contact, email } = snapshot;
   const meta = { leadId, contactId: contact.id, email };
   const fields = mappedFields(deps.mapping, lead, contact);
+  const consent = await deps.db.consent.get(email);
+  // Nothing is sent anywhere about a person who asked to be forgotten, and their address is not recorded again.
+  if (consent?.state === "erased") return deps.outcomes.skipped(job, "job", ERASED_REASON, { vendor: "none", leadId, contactId: contact.id });
   const usesLoops = deps.mapping.usesLoops();
   const elsewhere = job.data.statusId !== null && (lead.statusId !== job.data.statusId || lead.pipelineId !== job.data.pipelineId);
   // Kommo's state wins when it is at least as new as the change (a late or repeated delivery); a
@@ -53,7 +57,7 @@ export async function syncLead(job: LeadJob, deps: WorkerDeps, trigger: LeadTrig
   if (!synced && leaving.length === 0) {
     return deps.outcomes.skipped(job, "job", `stage ${where.pipelineId}/${where.statusId} is not mapped`, { vendor: "none", ...meta });
   }
-  const optedOut = optOutReason(await deps.db.consent.get(email));
+  const optedOut = optOutReason(consent);
   const at = { ...where, stage };
   const events = trigger === "updated" ? [] : [trigger === "added" ? deps.mapping.loops.onLeadAdded?.event : undefined, stage?.loops?.event];
 

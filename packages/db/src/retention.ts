@@ -1,0 +1,43 @@
+import type { PrismaClient } from "./generated/prisma/client";
+
+export interface PruneResult {
+  receivedEvents: number;
+  syncOutcomes: number;
+}
+
+export interface RetentionRepository {
+  /**
+   * Deletes received events and outcome rows older than `before`, a small batch per statement, so
+   * that no lock is held for long and the worker's writes go on meanwhile. Consent is never pruned.
+   */
+  prune(before: Date, options?: { batchSize?: number }): Promise<PruneResult>;
+}
+
+/** Rows per DELETE: each one commits in tens of milliseconds. */
+const PRUNE_BATCH = 5_000;
+
+export function createRetentionRepository(prisma: PrismaClient): RetentionRepository {
+  // In id order: old rows have the lowest ids, so each batch is found at the front of the primary key.
+  const pruneEvents = (before: Date, limit: number) => prisma.$executeRaw`
+    DELETE FROM received_events WHERE id IN (
+      SELECT id FROM received_events WHERE received_at < ${before} ORDER BY id LIMIT ${limit})`;
+  const pruneOutcomes = (before: Date, limit: number) => prisma.$executeRaw`
+    DELETE FROM sync_outcomes WHERE id IN (
+      SELECT id FROM sync_outcomes WHERE updated_at < ${before} ORDER BY id LIMIT ${limit})`;
+
+  async function drain(batch: (before: Date, limit: number) => Promise<number>, before: Date, limit: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const deleted = await batch(before, limit);
+      total += deleted;
+      if (deleted < limit) return total;
+    }
+  }
+
+  return {
+    async prune(before, options = {}) {
+      const limit = options.batchSize ?? PRUNE_BATCH;
+      return { receivedEvents: await drain(pruneEvents, before, limit), syncOutcomes: await drain(pruneOutcomes, before, limit) };
+    },
+  };
+}
