@@ -18,6 +18,19 @@ export interface AdminAppOptions {
   readOnly?: boolean;
 }
 
+/** How long a /readyz detail may take: one read from a Redis that is down would otherwise hold the answer until it is back. */
+const DETAIL_DEADLINE_MS = 500;
+
+async function withinDeadline(detail: Promise<string>, fallback: string): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(fallback), DETAIL_DEADLINE_MS)));
+  try {
+    return await Promise.race([detail.catch(() => fallback), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The worker's private HTTP side: Bull Board behind basic auth, health, readiness and metrics. */
 export function createAdminApp(options: AdminAppOptions): Express {
   const app = express();
@@ -32,7 +45,7 @@ export function createAdminApp(options: AdminAppOptions): Express {
     );
     const ready = Object.values(results).every(Boolean);
     const details = Object.fromEntries(
-      await Promise.all(Object.entries(options.details ?? {}).map(async ([name, detail]) => [name, await detail().catch(() => "unknown")] as const)),
+      await Promise.all(Object.entries(options.details ?? {}).map(async ([name, detail]) => [name, await withinDeadline(detail(), "unknown")] as const)),
     );
     res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "unavailable", ...results, ...details });
   });
