@@ -90,7 +90,7 @@ export function createRedisGate(options: RedisGateOptions): RedisGate {
     if (!limit) throw new Error(`no rate limit defined for ${vendor} ${limitKey}`);
     const windowMs = limit.perMs + margin(limit);
     const started = Date.now();
-    const key = keyFor(vendor, limitKey);
+    const key = keyFor(vendor, limit.window ?? limitKey);
     const slot = randomUUID();
     for (;;) {
       const waitMs = Number(await options.redis.eval(TAKE_SLOT, 2, key, pausedKey(vendor), windowMs, limit.max, slot, inFlightMs));
