@@ -1,4 +1,5 @@
 import { PrismaPg } from "@prisma/adapter-pg";
+import { createChangeClaimRepository, type ChangeClaimRepository } from "./changeClaims";
 import { createConsentRepository, type ConsentRepository } from "./consent";
 import { createEventRepository, type EventRepository } from "./events";
 import { PrismaClient } from "./generated/prisma/client";
@@ -14,6 +15,8 @@ export interface Db {
   links: ContactLinkRepository;
   memberships: MembershipRepository;
   watermarks: WatermarkRepository;
+  /** Which report of a Kommo change (webhook or events feed) has its effects. */
+  changeClaims: ChangeClaimRepository;
   /** cheap `SELECT 1` for readiness */
   ping(): Promise<void>;
   /** Closes the connection pool; later calls return the same promise. */
@@ -31,6 +34,7 @@ export function createDb(databaseUrl: string): Db {
     links: createContactLinkRepository(prisma),
     memberships: createMembershipRepository(prisma),
     watermarks: createWatermarkRepository(prisma),
+    changeClaims: createChangeClaimRepository(prisma),
     async ping() {
       await prisma.$queryRaw`SELECT 1`;
     },
