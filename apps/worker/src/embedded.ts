@@ -6,6 +6,7 @@ import { startIngest } from "@funnelsync/ingest";
 import { onShutdown, type ShutdownStep } from "@funnelsync/jobs";
 import { createLogger } from "@funnelsync/logger";
 import { startKommoSimulator, startLoopsSimulator, startMoosendSimulator } from "@funnelsync/simulators";
+import { FUNNELSYNC_WEBHOOK_SETTINGS } from "@funnelsync/kommo-client";
 import { runDemo } from "./demo";
 import { startWorker } from "./startWorker";
 
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
   const ingest = await startIngest({ config, logger, prefix });
   const worker = await startWorker({ config, logger, prefix });
   shutdown.unshift({ name: "ingest", close: ingest.close }, { name: "worker", close: worker.close });
-  sims.kommo?.addWebhook(`${ingestUrl}/webhooks/kommo/${config.kommo.webhookSecret}`, ["add_lead", "status_lead", "update_lead", "add_contact", "update_contact"]);
+  sims.kommo?.addWebhook(`${ingestUrl}/webhooks/kommo/${config.kommo.webhookSecret}`, [...FUNNELSYNC_WEBHOOK_SETTINGS]);
 
   // Printed once, to the terminal, on purpose: these are local, generated values the operator needs.
   console.log(

@@ -10,6 +10,10 @@ export interface WorkerMetrics {
   vendorSeconds: Histogram<"vendor" | "limit_key">;
   vendor429s: Counter<"vendor">;
   rateLimited: Counter<"vendor">;
+  /** 1 while our Kommo webhook is registered, with every needed event, and enabled. */
+  kommoWebhookOk: Gauge;
+  /** How far (unix s) Kommo's events feed has been read. */
+  kommoReconciledUntil: Gauge;
   observeVendorCall(call: VendorCallObservation): void;
 }
 
@@ -41,6 +45,8 @@ export function createWorkerMetrics(queues: () => Queue[], options: { defaultMet
     vendorSeconds,
     vendor429s,
     rateLimited: new Counter({ name: "funnelsync_rate_limited_total", help: "Times a queue paused for a vendor's rate limit.", labelNames: ["vendor"], registers }),
+    kommoWebhookOk: new Gauge({ name: "funnelsync_kommo_webhook_ok", help: "1 while our Kommo webhook exists with the needed events and is not disabled, else 0.", registers }),
+    kommoReconciledUntil: new Gauge({ name: "funnelsync_kommo_reconciled_until_seconds", help: "Unix time up to which Kommo's events feed has been read.", registers }),
     observeVendorCall(call) {
       vendorCalls.inc({ vendor: call.vendor, method: call.method, status: String(call.status) });
       vendorSeconds.observe({ vendor: call.vendor, limit_key: call.limitKey }, call.durationMs / 1000);

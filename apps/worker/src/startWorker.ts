@@ -15,6 +15,7 @@ import { createDispatcher } from "./dispatch";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics";
 import { OutcomeRecorder } from "./outcomeRecorder";
 import { KommoReader } from "./kommoReader";
+import { KommoWatch } from "./kommoWatch";
 import { LoopsPropertyTypes } from "./loopsPropertyTypes";
 import { MoosendSubscriptions } from "./moosendSubscriptions";
 import { PipelineNames } from "./pipelineNames";
@@ -142,6 +143,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       (emails) => optOutsAmong(db, emails),
     ),
     pipelines: new PipelineNames(kommo),
+    kommoWatch: new KommoWatch({
+      kommo,
+      logger,
+      metrics,
+      webhookSecret: config.kommo.webhookSecret,
+      publicUrl: config.publicUrl,
+      manageWebhook: config.kommo.manageWebhook,
+    }),
     loopsProperties: new LoopsPropertyTypes(loops),
     logger,
     now: () => new Date(),
@@ -188,6 +197,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   } else {
     await espQueue.removeJobScheduler("moosend-poll");
   }
+  await deps.kommoWatch.checkWebhook().catch((error: unknown) => logger.warn("kommo.webhook: cannot read the webhooks", { error: (error as Error).message }));
+  if (config.kommo.reconcileSeconds > 0) {
+    const every = config.kommo.reconcileSeconds * 1000;
+    await espQueue.upsertJobScheduler("kommo-reconcile", { every }, { name: "kommo.reconcile", data: {} });
+    await deps.enqueue([{ name: "kommo.reconcile", data: { requestedAt: Date.now() } }]); // once at start, whatever the schedule's phase
+  } else {
+    await espQueue.removeJobScheduler("kommo-reconcile");
+  }
 
   let server: Server | undefined;
   const adminPort = options.adminPort === undefined ? config.adminPort : options.adminPort;
@@ -198,6 +215,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       auth: config.admin,
       readOnly: config.admin.readOnly,
       checks: { redis: () => redisAnswers(redis), postgres: () => db.ping().then(() => true) },
+      details: () => ({ kommo_webhook: deps.kommoWatch.webhookState }),
     });
     server = await new Promise<Server>((resolve, reject) => {
       const s = admin.listen(adminPort, "0.0.0.0", () => resolve(s));

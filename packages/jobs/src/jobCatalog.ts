@@ -62,6 +62,7 @@ export const jobCatalog = {
   "kommo.leadStatusChanged": { queue: "kommo", payload: leadChange },
   "kommo.leadUpdated": { queue: "kommo", payload: leadChange },
   "kommo.contactChanged": { queue: "kommo", payload: contactChange },
+  "kommo.leadDeleted": { queue: "kommo", payload: z.object({ leadId: id, pipelineId: nullableId, statusId: nullableId, accountId: nullableId }) },
   "loops.webhook": { queue: "esp", payload: loopsWebhook },
   "moosend.webhook": { queue: "esp", payload: moosendWebhook },
   "ingest.batch": {
@@ -73,6 +74,8 @@ export const jobCatalog = {
     }),
   },
   "moosend.poll": { queue: "esp", payload: z.object({ listId: z.string().optional(), requestedAt: z.number().int().optional() }) },
+  /** Reads Kommo's events feed for changes whose webhook never came; polls run one at a time on this queue. */
+  "kommo.reconcile": { queue: "esp", payload: z.object({ requestedAt: z.number().int().optional() }) },
 } as const satisfies Record<string, { queue: QueueKey; payload: z.ZodType }>;
 
 export type JobName = keyof typeof jobCatalog;
@@ -119,6 +122,12 @@ export function jobIdFor<K extends JobName>(name: K, data: JobData<K>): string {
       if (d.action === "added") return `kommo-contact-${d.contactId}-added`;
       return `kommo-contact-${d.contactId}-update-${idPart(d.updatedAt)}-${idPart(d.fingerprint)}`;
     }
+    case "kommo.leadDeleted": {
+      const d = data as JobData<"kommo.leadDeleted">;
+      return `kommo-lead-${d.leadId}-deleted`;
+    }
+    case "kommo.reconcile":
+      return `kommo-reconcile-${idPart((data as JobData<"kommo.reconcile">).requestedAt ?? null)}`;
     case "loops.webhook":
       return `loops-${idPart((data as JobData<"loops.webhook">).webhookId)}`;
     case "moosend.webhook": {

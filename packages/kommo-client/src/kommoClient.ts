@@ -1,6 +1,6 @@
 import type { AxiosInstance, AxiosResponse } from "axios";
 import qs from "qs";
-import { createVendorError, createVendorHttp, type Admission, type RequestGate, type VendorHttpOptions } from "@funnelsync/vendor-http";
+import { apiIdOf, createVendorError, createVendorHttp, type Admission, type RequestGate, type VendorHttpOptions } from "@funnelsync/vendor-http";
 import {
   embedded,
   toKommoContact,
@@ -102,6 +102,8 @@ export function kommoRetryAfterMs(response: AxiosResponse): number | undefined {
 export class KommoClient {
   private readonly http: AxiosInstance;
   private readonly gate: RequestGate | undefined;
+  /** Names the account (a hash of its base URL), for state kept per account such as the events watermark. */
+  readonly apiId: string;
 
   constructor(options: KommoClientOptions) {
     let base: URL;
@@ -118,6 +120,7 @@ export class KommoClient {
     }
     const root = base.href.replace(/\/+$/, "").replace(/\/api\/v4$/, "");
     this.gate = options.http?.gate;
+    this.apiId = apiIdOf(root);
     this.http = createVendorHttp({
       ...options.http,
       vendor: "kommo",

@@ -1,6 +1,7 @@
 import type { Job } from "bullmq";
 import type { JobData } from "@funnelsync/jobs";
 import { fieldValue, type KommoContact, type KommoLead } from "@funnelsync/kommo-client";
+import { reportedTwice } from "../changeReports";
 import { mappedFields, splitName } from "../leadSnapshot";
 import { runIndependently } from "../outcomeRecorder";
 import type { Processor, WorkerDeps } from "./types";
@@ -34,7 +35,8 @@ async function explicitOptIn(deps: WorkerDeps, contact: KommoContact, email: str
  * person); otherwise name and mapped fields are refreshed in both ESPs.
  */
 export const contactChanged: Processor<"kommo.contactChanged"> = async (job, deps) => {
-  const { contactId } = job.data;
+  const { contactId, action, updatedAt, fingerprint } = job.data;
+  if (action === "updated" && (await reportedTwice(job, deps, { entityType: "contact", entityId: contactId, change: "fields", updatedAt, fingerprint }))) return;
   const contact = await deps.kommoReader.contact(contactId);
   if (!contact) return deps.outcomes.skipped(job, "job", "contact not found in Kommo (deleted?)", { vendor: "none", contactId });
   const email = contact.emails[0]?.trim().toLowerCase();

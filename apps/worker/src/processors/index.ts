@@ -1,5 +1,7 @@
 import { contactChanged } from "./contactChanged";
 import { ingestBatch } from "./ingestBatch";
+import { kommoReconcile } from "./kommoReconcile";
+import { leadDeleted } from "./leadDeleted";
 import { leadAdded } from "./leadAdded";
 import { leadStatusChanged } from "./leadStatusChanged";
 import { leadUpdated } from "./leadUpdated";
@@ -14,6 +16,8 @@ export const processors: ProcessorMap = {
   "kommo.leadStatusChanged": leadStatusChanged,
   "kommo.leadUpdated": leadUpdated,
   "kommo.contactChanged": contactChanged,
+  "kommo.leadDeleted": leadDeleted,
+  "kommo.reconcile": kommoReconcile,
   "loops.webhook": loopsWebhook,
   "moosend.webhook": moosendWebhook,
   "moosend.poll": moosendPoll,
