@@ -5,6 +5,7 @@ import { assertBackfillTarget, backfill, formatBackfill, type BackfillSummary } 
 import { checkConfig, formatCheck, summarizeChecks } from "./commands/configCheck";
 import { consentReport, formatConsent } from "./commands/consent";
 import { formatHistory, leadHistory } from "./commands/history";
+import { formatWebhookStatus, installWebhook, webhookStatus } from "./commands/webhooks";
 import { formatReplay, REPLAY_VENDORS, replayFailed, type ReplayVendor } from "./commands/replay";
 import { openOps, type Ops } from "./opsContext";
 import { backfillReporter } from "./progress";
@@ -154,6 +155,36 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       withOps(command, async (ops) => {
         print(formatConsent(await consentReport(ops.db().consent, email)));
         return EXIT.ok;
+      }),
+    );
+
+  const webhooks = program.command("webhooks").description("our Kommo webhook: `webhooks status`, `webhooks install`");
+  const webhookSecret = (ops: Ops) => {
+    const secret = ops.config.kommo.webhookSecret;
+    if (!secret) throw new UsageError("webhooks: KOMMO_WEBHOOK_SECRET is not set");
+    return secret;
+  };
+  webhooks
+    .command("status")
+    .description("is our webhook registered in Kommo with the needed events and enabled? (exit 1 if not)")
+    .action(async (_options, command: Command) =>
+      withOps(command, async (ops) => {
+        const secret = webhookSecret(ops);
+        const status = await webhookStatus(await ops.kommo(), secret);
+        print(formatWebhookStatus(status, secret));
+        return status.state === "ok" ? EXIT.ok : EXIT.problems;
+      }),
+    );
+  webhooks
+    .command("install")
+    .description("register our webhook at PUBLIC_URL, or repair it (needed events, re-enabled); repeatable")
+    .action(async (_options, command: Command) =>
+      withOps(command, async (ops) => {
+        const secret = webhookSecret(ops);
+        const { did, after } = await installWebhook(await ops.kommo(), secret, ops.config.publicUrl);
+        print(`kommo webhook ${did}`);
+        print(formatWebhookStatus(after, secret));
+        return after.state === "ok" ? EXIT.ok : EXIT.problems;
       }),
     );
 

@@ -1,4 +1,4 @@
-import { assessKommoWebhook, FUNNELSYNC_WEBHOOK_SETTINGS, kommoWebhookPath, type KommoClient, type KommoWebhookState } from "@funnelsync/kommo-client";
+import { assessKommoWebhook, installKommoWebhook, type KommoClient, type KommoWebhookState } from "@funnelsync/kommo-client";
 import type { Logger } from "@funnelsync/logger";
 import type { WorkerMetrics } from "./metrics";
 
@@ -28,12 +28,10 @@ export class KommoWatch {
     const { kommo, logger, metrics, webhookSecret, publicUrl, manageWebhook } = this.options;
     if (!webhookSecret) return this.webhookState;
     let assessment = assessKommoWebhook(await kommo.listWebhooks(), webhookSecret);
-    if (assessment.state !== "ok" && manageWebhook && publicUrl) {
-      const before = assessment.state;
-      const destination = assessment.hook?.destination ?? `${publicUrl}${kommoWebhookPath(webhookSecret)}`;
-      await kommo.saveWebhook(destination, [...new Set([...(assessment.hook?.settings ?? []), ...FUNNELSYNC_WEBHOOK_SETTINGS])]);
-      assessment = assessKommoWebhook(await kommo.listWebhooks(), webhookSecret);
-      logger.warn("kommo.webhook: repaired", { was: before, now: assessment.state });
+    if (assessment.state !== "ok" && manageWebhook && (assessment.hook || publicUrl)) {
+      const { before, after } = await installKommoWebhook(kommo, webhookSecret, publicUrl);
+      assessment = after;
+      logger.warn("kommo.webhook: repaired (KOMMO_MANAGE_WEBHOOK)", { was: before.state, now: after.state });
     }
     if (assessment.state !== "ok") {
       const lacking = assessment.state === "missing" && assessment.hook ? { lacking: assessment.lacking } : {};

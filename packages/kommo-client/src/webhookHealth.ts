@@ -1,3 +1,4 @@
+import type { KommoClient } from "./kommoClient";
 import type { KommoWebhook } from "./kommoEvents";
 
 /** The Kommo webhook settings funnelsync acts on: leads added, moved, edited and deleted, contacts added and edited. */
@@ -34,4 +35,26 @@ export function assessKommoWebhook(hooks: readonly KommoWebhook[], secret: strin
   const lacking = lackingOf(hook);
   if (hook.disabled) return { state: "disabled", hook, lacking };
   return { state: lacking.length ? "missing" : "ok", hook, lacking };
+}
+
+/** Our destination with the secret masked, for output an operator may paste somewhere. */
+export function maskedDestination(destination: string, secret: string): string {
+  return destination.split(secret).join("<KOMMO_WEBHOOK_SECRET>");
+}
+
+/**
+ * Registers our hook at `publicUrl`, or repairs it (saved again with every needed setting, which also
+ * re-enables it); does nothing when it is ok. Repeatable.
+ */
+export async function installKommoWebhook(
+  kommo: Pick<KommoClient, "listWebhooks" | "saveWebhook">,
+  secret: string,
+  publicUrl: string | undefined,
+): Promise<{ before: KommoWebhookAssessment; after: KommoWebhookAssessment }> {
+  const before = assessKommoWebhook(await kommo.listWebhooks(), secret);
+  if (before.state === "ok") return { before, after: before };
+  const destination = before.hook?.destination ?? (publicUrl ? `${publicUrl.replace(/\/+$/, "")}${kommoWebhookPath(secret)}` : undefined);
+  if (!destination) throw new TypeError("kommo: PUBLIC_URL is needed to register the webhook");
+  await kommo.saveWebhook(destination, [...new Set([...(before.hook?.settings ?? []), ...FUNNELSYNC_WEBHOOK_SETTINGS])]);
+  return { before, after: assessKommoWebhook(await kommo.listWebhooks(), secret) };
 }
