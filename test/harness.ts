@@ -115,10 +115,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const ingest = await startIngest({ config, logger, prefix, port: 0, host: "127.0.0.1" });
   const launchWorker = () =>
     startWorker({ config, logger, prefix, adminPort: options.adminPort ?? null, retryBaseDelayMs: 0, backoffMs: () => 100 });
-  let worker = options.worker === false ? undefined : await launchWorker();
-
   const kommoHookUrl = `${ingest.url}/webhooks/kommo/${secrets.kommoHook}`;
   kommo.addWebhook(kommoHookUrl, [...FUNNELSYNC_WEBHOOK_SETTINGS]);
+  let worker = options.worker === false ? undefined : await launchWorker();
   moosend.setWebhookUrl(`${ingest.url}/webhooks/moosend/${secrets.moosendHook}`);
   loops.webhookUrl = `${ingest.url}/webhooks/loops`;
 
