@@ -9,8 +9,9 @@ import { VENDOR_LATENCY_MS } from "./lib/vendors";
 import { burstScenario } from "./scenarios/burst";
 import { e2eScenario } from "./scenarios/e2e";
 import { ingestScenario } from "./scenarios/ingest";
+import { reconcileScenario } from "./scenarios/reconcile";
 
-const SCENARIOS: Scenario[] = [ingestScenario, e2eScenario, burstScenario];
+const SCENARIOS: Scenario[] = [ingestScenario, e2eScenario, burstScenario, reconcileScenario];
 const RESULTS_DIR = resolve(__dirname, "results");
 
 const USAGE = `usage: npm run bench -- [${SCENARIOS.map((s) => s.name).join("] [")}] [--quick]
