@@ -1,5 +1,6 @@
 import type { JobData } from "@funnelsync/jobs";
 import type { KommoEvent } from "@funnelsync/kommo-client";
+import { isVendorRateLimitError } from "@funnelsync/vendor-http";
 import { EVENT_FINGERPRINT_PREFIX } from "../changeReports";
 import type { Processor, WorkerDeps } from "./types";
 
@@ -80,16 +81,26 @@ export const kommoReconcile: Processor<"kommo.reconcile"> = async (_job, deps) =
   const from = Math.max(watermark.floor, watermark.readTo - EVENTS_OVERLAP_SECONDS);
   const types = await eventTypes(deps);
   const events = new Map<string, KommoEvent>(); // pages shift while Kommo writes: an event may come twice
-  for (let page = 1; ; page++) {
-    const result = await deps.kommo.listEvents({ types, from, to: now, page });
-    for (const event of result.events) events.set(event.id, event);
-    if (!result.hasMore) break;
+  let complete = true;
+  try {
+    for (let page = 1; ; page++) {
+      const result = await deps.kommo.listEvents({ types, from, to: now, page });
+      for (const event of result.events) events.set(event.id, event);
+      if (!result.hasMore) break;
+    }
+  } catch (err) {
+    // Live work has Kommo's whole budget (or Kommo asked us to wait): this poll ends here, without
+    // pausing the queue, and the next one reads the same window again.
+    if (!isVendorRateLimitError(err)) throw err;
+    deps.logger.info("kommo.reconcile: Kommo's budget is taken by live work; the next poll goes on", { waitMs: err.retryAfterMs });
+    complete = false;
   }
   const jobs = [...events.values()]
     .sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id))
     .map(jobForEvent)
     .filter((job): job is KommoJob => job !== undefined);
   if (jobs.length) await deps.enqueue(jobs);
+  if (!complete) return;
   await deps.db.watermarks.set(key, JSON.stringify({ readTo: now, floor: watermark.floor } satisfies Watermark));
   deps.kommoWatch.reconciled(now);
 };
