@@ -4,7 +4,6 @@ import { FUNNELSYNC_WEBHOOK_SETTINGS, KommoClient } from "@funnelsync/kommo-clie
 import { createLogger } from "@funnelsync/logger";
 import { startKommoSimulator } from "@funnelsync/simulators";
 import { KommoWatch } from "../../apps/worker/src/kommoWatch";
-import { createWorkerMetrics } from "../../apps/worker/src/metrics";
 import { kommoReconcile } from "../../apps/worker/src/processors/kommoReconcile";
 import type { WorkerDeps } from "../../apps/worker/src/processors/types";
 import { figure } from "../lib/report";
@@ -38,11 +37,10 @@ export const reconcileScenario: Scenario = {
       const webhookSecret = "bench-webhook-secret-0123456789";
       kommoSim.addWebhook(`https://sync.example.test/webhooks/kommo/${webhookSecret}`, [...FUNNELSYNC_WEBHOOK_SETTINGS]);
       const logger = createLogger({ service: "bench", level: "error" });
-      const metrics = createWorkerMetrics(() => [], { defaultMetrics: false });
       let jobs = 0;
       const deps = {
         db, kommo, logger, mapping: config.mapping, now: () => new Date(clockMs),
-        kommoWatch: new KommoWatch({ kommo, logger, metrics, webhookSecret, publicUrl: undefined, manageWebhook: false }),
+        kommoWatch: new KommoWatch({ kommo, db, logger, webhookSecret, publicUrl: undefined, manageWebhook: false }),
         enqueue: async (added: unknown[]) => void (jobs += added.length),
       } as unknown as WorkerDeps; // what the reconcile processor uses
       const job = { id: "bench-reconcile", data: {} } as Parameters<typeof kommoReconcile>[0];

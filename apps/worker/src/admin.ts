@@ -13,7 +13,7 @@ export interface AdminAppOptions {
   /** Each dependency's health, for /readyz. */
   checks: Record<string, () => Promise<boolean>>;
   /** States shown by /readyz that do not decide readiness (e.g. `kommo_webhook`). */
-  details?: () => Record<string, string>;
+  details?: () => Promise<Record<string, string>>;
   /** Dashboard that shows but cannot retry, promote or remove jobs. */
   readOnly?: boolean;
 }
@@ -31,7 +31,8 @@ export function createAdminApp(options: AdminAppOptions): Express {
       await Promise.all(Object.entries(options.checks).map(async ([name, check]) => [name, await check().catch(() => false)] as const)),
     );
     const ready = Object.values(results).every(Boolean);
-    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "unavailable", ...results, ...options.details?.() });
+    const details = await options.details?.().catch(() => ({}));
+    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "unavailable", ...results, ...details });
   });
   app.get("/metrics", async (_req, res) => {
     res.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics());

@@ -10,15 +10,17 @@ export interface WorkerMetrics {
   vendorSeconds: Histogram<"vendor" | "limit_key">;
   vendor429s: Counter<"vendor">;
   rateLimited: Counter<"vendor">;
-  /** 1 while our Kommo webhook is registered, with every needed event, and enabled. */
-  kommoWebhookOk: Gauge;
-  /** How far (unix s) Kommo's events feed has been read. */
-  kommoReconciledUntil: Gauge;
   observeVendorCall(call: VendorCallObservation): void;
 }
 
-/** A registry per worker instance; queue depth is read from Redis at scrape time. */
-export function createWorkerMetrics(queues: () => Queue[], options: { defaultMetrics?: boolean } = {}): WorkerMetrics {
+/** The Kommo account's state shared by every worker process (kept in Postgres), read at scrape time. */
+export interface KommoReadings {
+  webhookState(): Promise<string>;
+  eventsWatermark(): Promise<{ readTo: number } | undefined>;
+}
+
+/** A registry per worker instance; queue depth is read from Redis, the Kommo account's state from Postgres, at scrape time. */
+export function createWorkerMetrics(queues: () => Queue[], options: { defaultMetrics?: boolean; kommo?: () => KommoReadings | undefined } = {}): WorkerMetrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "funnelsync_worker_" });
   const registers = [registry];
@@ -37,6 +39,24 @@ export function createWorkerMetrics(queues: () => Queue[], options: { defaultMet
       }
     },
   });
+  new Gauge({
+    name: "funnelsync_kommo_webhook_ok",
+    help: "1 while our Kommo webhook exists with the needed events and is not disabled, else 0.",
+    registers,
+    async collect() {
+      const readings = options.kommo?.();
+      if (readings) this.set((await readings.webhookState()) === "ok" ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "funnelsync_kommo_reconciled_until_seconds",
+    help: "Unix time up to which Kommo's events feed has been read (0: not yet).",
+    registers,
+    async collect() {
+      const readings = options.kommo?.();
+      if (readings) this.set((await readings.eventsWatermark())?.readTo ?? 0);
+    },
+  });
   return {
     registry,
     jobs: new Counter({ name: "funnelsync_jobs_total", help: "Jobs finished by queue, name and outcome.", labelNames: ["queue", "name", "outcome"], registers }),
@@ -45,8 +65,6 @@ export function createWorkerMetrics(queues: () => Queue[], options: { defaultMet
     vendorSeconds,
     vendor429s,
     rateLimited: new Counter({ name: "funnelsync_rate_limited_total", help: "Times a queue paused for a vendor's rate limit.", labelNames: ["vendor"], registers }),
-    kommoWebhookOk: new Gauge({ name: "funnelsync_kommo_webhook_ok", help: "1 while our Kommo webhook exists with the needed events and is not disabled, else 0.", registers }),
-    kommoReconciledUntil: new Gauge({ name: "funnelsync_kommo_reconciled_until_seconds", help: "Unix time up to which Kommo's events feed has been read.", registers }),
     observeVendorCall(call) {
       vendorCalls.inc({ vendor: call.vendor, method: call.method, status: String(call.status) });
       vendorSeconds.observe({ vendor: call.vendor, limit_key: call.limitKey }, call.durationMs / 1000);

@@ -103,7 +103,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
 
   const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection: redis, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }));
   for (const queue of queues) queue.on("error", () => undefined); // reported through /readyz and the workers' own errors
-  const metrics = createWorkerMetrics(() => queues);
+  const metrics = createWorkerMetrics(() => queues, { kommo: () => kommoWatch });
 
   const kommoBaseUrl = required(config.kommo.baseUrl, "KOMMO_BASE_URL");
   const moosendBaseUrl = required(config.moosend.baseUrl, "MOOSEND_BASE_URL");
@@ -126,6 +126,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   const moosend = new MoosendClient({ baseUrl: moosendBaseUrl, apiKey: required(config.moosend.apiKey, "MOOSEND_API_KEY"), http });
   const loops = new LoopsClient({ baseUrl: loopsBaseUrl, apiKey: required(config.loops.apiKey, "LOOPS_API_KEY"), http });
 
+  const kommoWatch = new KommoWatch({
+    kommo,
+    db,
+    logger,
+    webhookSecret: config.kommo.webhookSecret,
+    publicUrl: config.publicUrl,
+    manageWebhook: config.kommo.manageWebhook,
+  });
   // How fast Kommo-event jobs start here: under a burst still being delivered, the intake to come.
   const kommoJobsStarted = new RecentRate();
   const deps: WorkerDeps = {
@@ -143,14 +151,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       (emails) => optOutsAmong(db, emails),
     ),
     pipelines: new PipelineNames(kommo),
-    kommoWatch: new KommoWatch({
-      kommo,
-      logger,
-      metrics,
-      webhookSecret: config.kommo.webhookSecret,
-      publicUrl: config.publicUrl,
-      manageWebhook: config.kommo.manageWebhook,
-    }),
+    kommoWatch,
     loopsProperties: new LoopsPropertyTypes(loops),
     logger,
     now: () => new Date(),
@@ -215,7 +216,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       auth: config.admin,
       readOnly: config.admin.readOnly,
       checks: { redis: () => redisAnswers(redis), postgres: () => db.ping().then(() => true) },
-      details: () => ({ kommo_webhook: deps.kommoWatch.webhookState }),
+      details: async () => ({ kommo_webhook: await kommoWatch.webhookState() }),
     });
     server = await new Promise<Server>((resolve, reject) => {
       const s = admin.listen(adminPort, "0.0.0.0", () => resolve(s));

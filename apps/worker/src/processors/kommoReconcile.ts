@@ -7,13 +7,6 @@ import type { Processor, WorkerDeps } from "./types";
 /** Kommo writes an event apart from its change, possibly late: each read starts this far before the last one ended. */
 export const EVENTS_OVERLAP_SECONDS = 60;
 
-interface Watermark {
-  /** The feed was read up to here (unix s). */
-  readTo: number;
-  /** Where the first start began: history before it is backfill's job, not the reconciler's. */
-  floor: number;
-}
-
 type KommoJob = Parameters<WorkerDeps["enqueue"]>[0][number];
 
 /** Per Kommo account (client): the ids of its EMAIL contact fields, read once. */
@@ -70,14 +63,9 @@ export function jobForEvent(event: KommoEvent): KommoJob | undefined {
  */
 export const kommoReconcile: Processor<"kommo.reconcile"> = async (_job, deps) => {
   await deps.kommoWatch.checkWebhook().catch((err: unknown) => deps.logger.warn("kommo.webhook: cannot read the webhooks", { error: (err as Error).message }));
-  const key = `kommo-events:${deps.kommo.apiId}`;
   const now = Math.floor(deps.now().getTime() / 1000);
-  const stored = await deps.db.watermarks.get(key);
-  if (!stored) {
-    await deps.db.watermarks.set(key, JSON.stringify({ readTo: now, floor: now } satisfies Watermark));
-    return deps.kommoWatch.reconciled(now);
-  }
-  const watermark = JSON.parse(stored) as Watermark;
+  const watermark = await deps.kommoWatch.eventsWatermark();
+  if (!watermark) return deps.kommoWatch.saveEventsWatermark({ readTo: now, floor: now });
   const from = Math.max(watermark.floor, watermark.readTo - EVENTS_OVERLAP_SECONDS);
   const types = await eventTypes(deps);
   const events = new Map<string, KommoEvent>(); // pages shift while Kommo writes: an event may come twice
@@ -101,6 +89,5 @@ export const kommoReconcile: Processor<"kommo.reconcile"> = async (_job, deps) =
     .filter((job): job is KommoJob => job !== undefined);
   if (jobs.length) await deps.enqueue(jobs);
   if (!complete) return;
-  await deps.db.watermarks.set(key, JSON.stringify({ readTo: now, floor: watermark.floor } satisfies Watermark));
-  deps.kommoWatch.reconciled(now);
+  await deps.kommoWatch.saveEventsWatermark({ readTo: now, floor: watermark.floor });
 };
