@@ -25,41 +25,13 @@ export interface ChangeClaimRepository {
   claim(report: ChangeReport, toleranceSeconds: number): Promise<ClaimResult>;
 }
 
-interface ClaimRow {
-  jobId: string;
-  pairedWith: string | null;
-  duplicate: boolean;
-}
-
+/** One round trip per claim: the decision is made in Postgres (`claim_kommo_change`, see the migration). */
 export function createChangeClaimRepository(prisma: PrismaClient): ChangeClaimRepository {
   return {
-    claim(report, toleranceSeconds) {
-      return prisma.$transaction(async (tx) => {
-        // One entity's reports are decided one at a time, in every worker process.
-        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`kommo-claim:${report.entityType}:${report.entityId}`}))`;
-        const [mine] = await tx.$queryRaw<ClaimRow[]>`
-          SELECT job_id AS "jobId", paired_with AS "pairedWith", duplicate FROM kommo_change_claims WHERE job_id = ${report.jobId}`;
-        if (mine) return mine.duplicate && mine.pairedWith ? { claimed: false, pairedWith: mine.pairedWith } : { claimed: true };
-        const isMove = report.change.startsWith("status:");
-        const [partner] = await tx.$queryRaw<ClaimRow[]>`
-          SELECT c.job_id AS "jobId", c.paired_with AS "pairedWith", c.duplicate FROM kommo_change_claims c
-          WHERE c.entity_type = ${report.entityType} AND c.entity_id = ${report.entityId} AND c.change = ${report.change}
-            AND c.source <> ${report.source} AND c.paired_with IS NULL
-            AND abs(c.changed_at - ${report.changedAt}::int) <= ${toleranceSeconds}::int
-            AND NOT (${isMove} AND EXISTS (
-              SELECT 1 FROM kommo_change_claims m
-              WHERE m.entity_type = c.entity_type AND m.entity_id = c.entity_id AND m.change LIKE 'status:%' AND m.change <> c.change
-                AND m.changed_at > least(c.changed_at, ${report.changedAt}::int) AND m.changed_at < greatest(c.changed_at, ${report.changedAt}::int)))
-          ORDER BY abs(c.changed_at - ${report.changedAt}::int), c.id
-          LIMIT 1`;
-        await tx.$executeRaw`
-          INSERT INTO kommo_change_claims (entity_type, entity_id, change, changed_at, source, job_id, paired_with, duplicate)
-          VALUES (${report.entityType}, ${report.entityId}, ${report.change}, ${report.changedAt}::int, ${report.source}, ${report.jobId},
-            ${partner?.jobId ?? null}, ${Boolean(partner)})`;
-        if (!partner) return { claimed: true } as const;
-        await tx.$executeRaw`UPDATE kommo_change_claims SET paired_with = ${report.jobId} WHERE job_id = ${partner.jobId}`;
-        return { claimed: false, pairedWith: partner.jobId } as const;
-      });
+    async claim(r, toleranceSeconds) {
+      const [row] = await prisma.$queryRaw<Array<{ out_claimed: boolean; out_paired_with: string | null }>>`
+        SELECT * FROM claim_kommo_change(${r.entityType}, ${r.entityId}::int, ${r.change}, ${r.changedAt}::int, ${r.source}, ${r.jobId}, ${toleranceSeconds}::int)`;
+      return row!.out_claimed ? { claimed: true } : { claimed: false, pairedWith: row!.out_paired_with! };
     },
   };
 }

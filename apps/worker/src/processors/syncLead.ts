@@ -50,8 +50,7 @@ export async function syncLead(job: LeadJob, deps: WorkerDeps, trigger: LeadTrig
   const where = trigger === "statusChanged" && elsewhere ? { pipelineId: job.data.pipelineId!, statusId: job.data.statusId! } : { pipelineId: lead.pipelineId, statusId: lead.statusId };
   const stage = trigger === "added" && movedOn ? undefined : deps.mapping.stage(where.pipelineId, where.statusId);
   const synced = Boolean(stage) || (usesLoops && trigger === "added");
-  const listOf = (l: { pipelineId: number; statusId: number }) => deps.mapping.stage(l.pipelineId, l.statusId)?.moosend?.listId;
-  const leaving = await listsLeftBehind(deps, { leadId, contact, email }, [stage?.moosend?.listId, listOf(lead)]);
+  const leaving = await listsLeftBehind(deps, { leadId, contact, email }, [stage?.moosend?.listId, stageListOf(deps, lead)]);
   if (!synced && leaving.length === 0) {
     return deps.outcomes.skipped(job, "job", `stage ${where.pipelineId}/${where.statusId} is not mapped`, { vendor: "none", ...meta });
   }
@@ -72,9 +71,10 @@ export async function syncLead(job: LeadJob, deps: WorkerDeps, trigger: LeadTrig
 }
 
 const sameList = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+const stageListOf = (deps: WorkerDeps, l: { pipelineId: number; statusId: number }) => deps.mapping.stage(l.pipelineId, l.statusId)?.moosend?.listId;
 
 /**
- * The `removeOnExit` lists we put the person on that the lead does not keep (`kept`: the stage this job
+ * The `removeOnExit` lists we put the person on that the lead does not keep (`keptByLead`: the stage this job
  * syncs and the lead's stage in Kommo, since a late "added" job syncs no stage and must not undo the
  * newer one's list), unless another lead of theirs (as its main contact) sits in a stage that names the list.
  */
@@ -85,7 +85,6 @@ export async function listsLeftBehind(
 ): Promise<string[]> {
   const removable = deps.mapping.moosendListsLeftOnExit();
   if (removable.length === 0) return [];
-  const listOf = (l: { pipelineId: number; statusId: number }) => deps.mapping.stage(l.pipelineId, l.statusId)?.moosend?.listId;
   const kept = keptByLead.filter((listId): listId is string => listId !== undefined);
   let leaving = (await deps.db.memberships.activeLists(email)).filter(
     (listId) => removable.some((r) => sameList(r, listId)) && !kept.some((k) => sameList(k, listId)),
@@ -93,7 +92,7 @@ export async function listsLeftBehind(
   if (leaving.length === 0) return [];
   const others = await Promise.all((contact?.leadIds ?? []).filter((id) => id !== leadId).map((id) => deps.kommoReader.lead(id)));
   for (const other of others) {
-    const held = other && other.mainContactId === contact?.id ? listOf(other) : undefined;
+    const held = other && other.mainContactId === contact?.id ? stageListOf(deps, other) : undefined;
     if (held) leaving = leaving.filter((listId) => !sameList(listId, held));
   }
   return leaving;
