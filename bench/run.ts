@@ -10,9 +10,10 @@ import { burstScenario } from "./scenarios/burst";
 import { e2eScenario } from "./scenarios/e2e";
 import { ingestScenario } from "./scenarios/ingest";
 import { pollScenario } from "./scenarios/poll";
+import { reconcileScenario } from "./scenarios/reconcile";
 import { retentionScenario } from "./scenarios/retention";
 
-const SCENARIOS: Scenario[] = [ingestScenario, e2eScenario, burstScenario, pollScenario, retentionScenario];
+const SCENARIOS: Scenario[] = [ingestScenario, e2eScenario, burstScenario, pollScenario, retentionScenario, reconcileScenario];
 const RESULTS_DIR = resolve(__dirname, "results");
 
 const USAGE = `usage: npm run bench -- [${SCENARIOS.map((s) => s.name).join("] [")}] [--quick]

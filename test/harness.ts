@@ -6,7 +6,8 @@ import { Writable } from "node:stream";
 import { loadConfig, type Config } from "@funnelsync/config";
 import { startIngest, type RunningIngest } from "@funnelsync/ingest";
 import { createLogger } from "@funnelsync/logger";
-import { startKommoSimulator, startLoopsSimulator, startMoosendSimulator, type KommoSimulator, type LoopsSimulator, type MoosendSimulator } from "@funnelsync/simulators";
+import { startKommoSimulator, startLoopsSimulator, startMoosendSimulator, type KommoSimulator, type KommoSimulatorOptions, type LoopsSimulator, type MoosendSimulator } from "@funnelsync/simulators";
+import { FUNNELSYNC_WEBHOOK_SETTINGS } from "@funnelsync/kommo-client";
 import { startWorker, type RunningWorker, type StartWorkerOptions } from "../apps/worker/src/startWorker";
 import { TEST_DATABASE_URL, TEST_HASH_KEY, TEST_REDIS_URL } from "./testEnv";
 
@@ -16,6 +17,18 @@ export const LISTS = {
   nurture: "0b6f5a1e-0000-4000-8000-000000000002",
   customers: "0b6f5a1e-0000-4000-8000-000000000003",
 } as const;
+
+/** The repository's mapping without Loops: keeps a test about Kommo and Moosend calls. */
+export function moosendOnlyMapping(): string {
+  const yaml = readFileSync(resolve(REPO_ROOT, "funnelsync.yaml"), "utf8")
+    .replace(/\n\s*loops: \{[^}]*\}/g, "")
+    .replace(/\n\s*loops: company/g, "")
+    .replace(/\n\s*loops: budget/g, "")
+    .replace(/\nloops:\n\s*onLeadAdded: \{ event: lead_created \}\n/, "\n");
+  const path = join(mkdtempSync(join(tmpdir(), "fs-map-")), "moosend-only.yaml");
+  writeFileSync(path, yaml);
+  return path;
+}
 
 /** Ids that no other test in this run (or an earlier run) will use: outcome rows are keyed by them. */
 export function uniqueId(): number {
@@ -47,6 +60,8 @@ export interface HarnessOptions {
   mappingPath?: string;
   latencyMs?: number;
   env?: Record<string, string>;
+  /** Options for the Kommo simulator (e.g. its clock, or the randomness behind its webhook faults). */
+  kommo?: Omit<KommoSimulatorOptions, "accessToken">;
   /** Serve the worker's admin HTTP (dashboard, health, metrics) on this port; 0 = any free one. Default: none. */
   adminPort?: number;
   /** How often the worker re-checks a vendor's block, and how far apart its probes go. */
@@ -68,7 +83,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     loopsHook: `whsec_${randomBytes(24).toString("base64")}`,
   };
   const latencyMs = options.latencyMs ?? 0;
-  const kommo = await startKommoSimulator({ accessToken: secrets.kommoToken, latencyMs });
+  const kommo = await startKommoSimulator({ latencyMs, ...options.kommo, accessToken: secrets.kommoToken });
   const moosend = await startMoosendSimulator({ apiKey: secrets.moosendKey, latencyMs });
   const loops = await startLoopsSimulator({ apiKey: secrets.loopsKey, webhookSecret: secrets.loopsHook, latencyMs });
 
@@ -83,6 +98,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       MOOSEND_POLL_SECONDS: "0",
       FUNNELSYNC_HASH_KEY: TEST_HASH_KEY,
       RETENTION_DAYS: "0", // its schedule's next run would sit in the queues that tests wait to drain
+      KOMMO_RECONCILE_SECONDS: "0",
       ...options.env,
     },
     allowSimulators: true,
@@ -103,10 +119,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const ingest = await startIngest({ config, logger, prefix, port: 0, host: "127.0.0.1" });
   const launchWorker = () =>
     startWorker({ config, logger, prefix, adminPort: options.adminPort ?? null, retryBaseDelayMs: 0, backoffMs: () => 100, blockTiming: options.blockTiming });
-  let worker = options.worker === false ? undefined : await launchWorker();
-
   const kommoHookUrl = `${ingest.url}/webhooks/kommo/${secrets.kommoHook}`;
-  kommo.addWebhook(kommoHookUrl, ["add_lead", "status_lead", "update_lead", "add_contact", "update_contact"]);
+  kommo.addWebhook(kommoHookUrl, [...FUNNELSYNC_WEBHOOK_SETTINGS]);
+  let worker = options.worker === false ? undefined : await launchWorker();
   moosend.setWebhookUrl(`${ingest.url}/webhooks/moosend/${secrets.moosendHook}`);
   loops.webhookUrl = `${ingest.url}/webhooks/loops`;
 

@@ -161,7 +161,7 @@ export const ingestScenario: Scenario = {
       details: {
         connections: CONNECTIONS,
         durationSeconds: seconds,
-        reference: "bare Express in its own process parsing the form body with express.urlencoded({ extended: true, limit: "1mb" }) before POST /webhooks/kommo/:secret answers 200; no auth, Redis or logging",
+        reference: "bare Express in its own process parsing the form body with express.urlencoded({ extended: true }), limit 1mb, before POST /webhooks/kommo/:secret answers 200; no auth, Redis or logging",
         ingestSetup: `ingest alone (no worker: jobs wait in Redis); LOG_LEVEL ${env.LOG_LEVEL}; every request a Kommo leads[status] body with its own lead id`,
         order: "parsing reference, then (ingest, bare, parsing reference) per round",
         parsingRuns,

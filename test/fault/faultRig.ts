@@ -175,6 +175,8 @@ export class FaultRig {
       KOMMO_BASE_URL: this.kommo.url,
       MOOSEND_BASE_URL: `${this.moosend.url}/v3`,
       MOOSEND_POLL_SECONDS: "0",
+      // Each scenario is about its own fault; the reconciler (a repeatable job, never "drained") has its own tests.
+      KOMMO_RECONCILE_SECONDS: "0",
       LOOPS_BASE_URL: `${this.loops.url}/api/v1`,
       LOG_LEVEL: "debug",
       FUNNELSYNC_HASH_KEY: TEST_HASH_KEY,

@@ -6,6 +6,7 @@ import { checkConfig, formatCheck, summarizeChecks } from "./commands/configChec
 import { consentReport, formatConsent } from "./commands/consent";
 import { forget, forgetFailed, formatForget } from "./commands/forget";
 import { formatHistory, leadHistory } from "./commands/history";
+import { formatWebhookStatus, installWebhook, webhookStatus } from "./commands/webhooks";
 import { formatReplay, REPLAY_VENDORS, replayFailed, type ReplayVendor } from "./commands/replay";
 import { formatResume, RESUMABLE_VENDORS, resumeVendor, type ResumableVendor } from "./commands/resume";
 import { openOps, type Ops } from "./opsContext";
@@ -195,6 +196,36 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
         },
         { credentialsOptional: true },
       ),
+    );
+
+  const webhooks = program.command("webhooks").description("our Kommo webhook: `webhooks status`, `webhooks install`");
+  const webhookSecret = (ops: Ops) => {
+    const secret = ops.config.kommo.webhookSecret;
+    if (!secret) throw new UsageError("webhooks: KOMMO_WEBHOOK_SECRET is not set");
+    return secret;
+  };
+  webhooks
+    .command("status")
+    .description("is our webhook registered in Kommo with the needed events and enabled? (exit 1 if not)")
+    .action(async (_options, command: Command) =>
+      withOps(command, async (ops) => {
+        const secret = webhookSecret(ops);
+        const status = await webhookStatus(await ops.kommo(), secret);
+        print(formatWebhookStatus(status, secret));
+        return status.state === "ok" ? EXIT.ok : EXIT.problems;
+      }),
+    );
+  webhooks
+    .command("install")
+    .description("register our webhook at PUBLIC_URL, or repair it (needed events, re-enabled); repeatable")
+    .action(async (_options, command: Command) =>
+      withOps(command, async (ops) => {
+        const secret = webhookSecret(ops);
+        const { did, after } = await installWebhook(await ops.kommo(), secret, ops.config.publicUrl);
+        print(`kommo webhook ${did}`);
+        print(formatWebhookStatus(after, secret));
+        return after.state === "ok" ? EXIT.ok : EXIT.problems;
+      }),
     );
 
   try {

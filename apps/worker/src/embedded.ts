@@ -6,6 +6,7 @@ import { startIngest } from "@funnelsync/ingest";
 import { onShutdown, type ShutdownStep } from "@funnelsync/jobs";
 import { createLogger } from "@funnelsync/logger";
 import { startKommoSimulator, startLoopsSimulator, startMoosendSimulator } from "@funnelsync/simulators";
+import { FUNNELSYNC_WEBHOOK_SETTINGS } from "@funnelsync/kommo-client";
 import { runDemo } from "./demo";
 import { startWorker } from "./startWorker";
 
@@ -39,10 +40,10 @@ async function main(): Promise<void> {
 
   // The demo keeps its queues apart from `npm start`'s, so leftovers of an earlier run never mix in.
   const prefix = demo ? "funnelsync-demo" : undefined;
+  sims.kommo?.addWebhook(`${ingestUrl}/webhooks/kommo/${config.kommo.webhookSecret}`, [...FUNNELSYNC_WEBHOOK_SETTINGS]);
   const ingest = await startIngest({ config, logger, prefix });
   const worker = await startWorker({ config, logger, prefix });
   shutdown.unshift({ name: "ingest", close: ingest.close }, { name: "worker", close: worker.close });
-  sims.kommo?.addWebhook(`${ingestUrl}/webhooks/kommo/${config.kommo.webhookSecret}`, ["add_lead", "status_lead", "update_lead", "add_contact", "update_contact"]);
 
   // Printed once, to the terminal, on purpose: these are local, generated values the operator needs.
   console.log(

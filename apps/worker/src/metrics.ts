@@ -16,10 +16,19 @@ export interface WorkerMetrics {
   observeVendorCall(call: VendorCallObservation): void;
 }
 
-/** A registry per worker instance; queue depth and the vendors' pauses and blocks are read from Redis at scrape time. */
+/** The Kommo account's state shared by every worker process (kept in Postgres), read at scrape time. */
+export interface KommoReadings {
+  webhookState(): Promise<string>;
+  eventsWatermark(): Promise<{ readTo: number } | undefined>;
+}
+
+/**
+ * A registry per worker instance; queue depth and the vendors' pauses and blocks are read from Redis,
+ * the Kommo account's state from Postgres, at scrape time.
+ */
 export function createWorkerMetrics(
   queues: () => Queue[],
-  options: { defaultMetrics?: boolean; vendorState?: (vendor: Vendor) => Promise<VendorState> } = {},
+  options: { defaultMetrics?: boolean; vendorState?: (vendor: Vendor) => Promise<VendorState>; kommo?: () => KommoReadings | undefined } = {},
 ): WorkerMetrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "funnelsync_worker_" });
@@ -66,6 +75,24 @@ export function createWorkerMetrics(
       },
     });
   }
+  new Gauge({
+    name: "funnelsync_kommo_webhook_ok",
+    help: "1 while our Kommo webhook exists with the needed events and is not disabled, else 0.",
+    registers,
+    async collect() {
+      const readings = options.kommo?.();
+      if (readings) this.set((await readings.webhookState()) === "ok" ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "funnelsync_kommo_reconciled_until_seconds",
+    help: "Unix time up to which Kommo's events feed has been read (0: not yet).",
+    registers,
+    async collect() {
+      const readings = options.kommo?.();
+      if (readings) this.set((await readings.eventsWatermark())?.readTo ?? 0);
+    },
+  });
   return {
     registry,
     jobs: new Counter({ name: "funnelsync_jobs_total", help: "Jobs finished by queue, name and outcome.", labelNames: ["queue", "name", "outcome"], registers }),

@@ -168,7 +168,7 @@ export function createRedisGate(options: RedisGateOptions): RedisGate {
     if (!limit) throw new Error(`no rate limit defined for ${vendor} ${limitKey}`);
     const windowMs = limit.perMs + margin(limit);
     const started = Date.now();
-    const key = keyFor(vendor, limitKey);
+    const key = keyFor(vendor, limit.window ?? limitKey);
     const slot = randomUUID();
     for (;;) {
       const keys = [key, pausedKey(vendor), blockedKey(vendor), probeKey(vendor)];

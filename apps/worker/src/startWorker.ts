@@ -15,6 +15,7 @@ import { createDispatcher } from "./dispatch";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics";
 import { OutcomeRecorder } from "./outcomeRecorder";
 import { KommoReader } from "./kommoReader";
+import { KommoWatch } from "./kommoWatch";
 import { LoopsPropertyTypes } from "./loopsPropertyTypes";
 import { MoosendSubscriptions } from "./moosendSubscriptions";
 import { PipelineNames } from "./pipelineNames";
@@ -143,7 +144,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     ...options.blockTiming,
     onChange: (change) => logVendorChange(logger, change),
   });
-  const metrics = createWorkerMetrics(() => queues, { vendorState: (vendor) => gate.state(vendor) });
+  const metrics = createWorkerMetrics(() => queues, { vendorState: (vendor) => gate.state(vendor), kommo: () => kommoWatch });
   const observe = (call: VendorCallObservation) => {
     metrics.observeVendorCall(call);
     noteVendorStatus(call.status);
@@ -153,6 +154,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   const moosend = new MoosendClient({ baseUrl: moosendBaseUrl, apiKey: required(config.moosend.apiKey, "MOOSEND_API_KEY"), http });
   const loops = new LoopsClient({ baseUrl: loopsBaseUrl, apiKey: required(config.loops.apiKey, "LOOPS_API_KEY"), http });
 
+  const kommoWatch = new KommoWatch({
+    kommo,
+    db,
+    logger,
+    webhookSecret: config.kommo.webhookSecret,
+    publicUrl: config.publicUrl,
+    manageWebhook: config.kommo.manageWebhook,
+  });
   // How fast Kommo-event jobs start here: under a burst still being delivered, the intake to come.
   const kommoJobsStarted = new RecentRate();
   const deps: WorkerDeps = {
@@ -171,6 +180,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       reactivationsIn(db),
     ),
     pipelines: new PipelineNames(kommo),
+    kommoWatch,
     loopsProperties: new LoopsPropertyTypes(loops),
     logger,
     now: () => new Date(),
@@ -217,6 +227,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   } else {
     await espQueue.removeJobScheduler("moosend-poll");
   }
+  await deps.kommoWatch.checkWebhook().catch((error: unknown) => logger.warn("kommo.webhook: cannot read the webhooks", { error: (error as Error).message }));
+  if (config.kommo.reconcileSeconds > 0) {
+    const every = config.kommo.reconcileSeconds * 1000;
+    await espQueue.upsertJobScheduler("kommo-reconcile", { every }, { name: "kommo.reconcile", data: {} });
+    await deps.enqueue([{ name: "kommo.reconcile", data: { requestedAt: Date.now() } }]); // once at start, whatever the schedule's phase
+  } else {
+    await espQueue.removeJobScheduler("kommo-reconcile");
+  }
 
   const maintenanceQueue = queues.find((q) => q.name === QUEUES.maintenance)!;
   if (config.retentionDays > 0) {
@@ -234,7 +252,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       auth: config.admin,
       readOnly: config.admin.readOnly,
       checks: { redis: () => redisAnswers(redis), postgres: () => db.ping().then(() => true) },
-      details: { kommo: async () => ((await gate.state("kommo")).blockedSince ? "blocked" : "ok") },
+      details: {
+        kommo: async () => ((await gate.state("kommo")).blockedSince ? "blocked" : "ok"),
+        kommo_webhook: () => kommoWatch.webhookState(),
+      },
     });
     server = await new Promise<Server>((resolve, reject) => {
       const s = admin.listen(adminPort, "0.0.0.0", () => resolve(s));

@@ -37,7 +37,7 @@ describe("worker admin HTTP: dashboard auth, health, readiness", () => {
     it("is ready (200) while Redis and Postgres answer, and healthy without credentials", async () => {
       const ready = await admin("/readyz");
       expect(ready.status).toBe(200);
-      expect(await ready.json()).toEqual({ status: "ready", redis: true, postgres: true, kommo: "ok" });
+      expect(await ready.json()).toEqual({ status: "ready", redis: true, postgres: true, kommo: "ok", kommo_webhook: "ok" });
       const health = await admin("/healthz");
       expect(health.status).toBe(200);
       expect(await health.json()).toEqual({ status: "ok" });

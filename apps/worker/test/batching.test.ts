@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { jobIdFor, QUEUES } from "@funnelsync/jobs";
-import { eventually, LISTS, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
+import { eventually, LISTS, moosendOnlyMapping, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
 
 describe("batching and coalescing under a burst", () => {
   let h: Harness;
@@ -16,24 +16,10 @@ describe("batching and coalescing under a burst", () => {
     }
     return created;
   }
-  const noLoops = async () => {
-    // A Moosend-only mapping keeps this test about Kommo and Moosend calls.
-    const { writeFileSync, mkdtempSync, readFileSync } = await import("node:fs");
-    const { join } = await import("node:path");
-    const { tmpdir } = await import("node:os");
-    const yaml = readFileSync(join(__dirname, "../../../funnelsync.yaml"), "utf8")
-      .replace(/\n\s*loops: \{[^}]*\}/g, "")
-      .replace(/\n\s*loops: company/g, "")
-      .replace(/\n\s*loops: budget/g, "")
-      .replace(/\nloops:\n\s*onLeadAdded: \{ event: lead_created \}\n/, "\n");
-    const path = join(mkdtempSync(join(tmpdir(), "fs-map-")), "moosend-only.yaml");
-    writeFileSync(path, yaml);
-    return path;
-  };
 
   // 120 look-ups unbatched; the benchmark measures the 10,000-event burst against the 1-in-10 target.
   it("resolves a burst of 60 moves with at most one Kommo call per five events, and subscribes them in bulk", async () => {
-    h = await startHarness({ worker: false, mappingPath: await noLoops() });
+    h = await startHarness({ worker: false, mappingPath: moosendOnlyMapping() });
     h.kommo.state.webhooks.length = 0; // create quietly, then announce only the moves
     const people = await leadsInKommo(60);
     h.kommo.addWebhook(h.kommoHookUrl, ["status_lead", "update_lead"]);
@@ -72,7 +58,7 @@ describe("batching and coalescing under a burst", () => {
   });
 
   it("splits the batch jobs ingest writes under load into the real jobs, and processes each once even when it arrives twice", async () => {
-    h = await startHarness({ mappingPath: await noLoops() });
+    h = await startHarness({ mappingPath: moosendOnlyMapping() });
     h.kommo.state.webhooks.length = 0;
     const people = await leadsInKommo(30);
     for (const p of people) await h.kommo.moveLead(p.lead.id, 6002);

@@ -66,6 +66,15 @@ export const envSchema = z.object({
   KOMMO_ACCESS_TOKEN: optionalSecret,
   /** Kommo webhooks are unsigned: a secret path segment is the only proof a call came from our hook. */
   KOMMO_WEBHOOK_SECRET: z.string().trim().min(16, "must be at least 16 characters").optional(),
+  /** Reading Kommo's events feed catches the changes whose webhook never came. 0 turns it off. */
+  KOMMO_RECONCILE_SECONDS: z.coerce.number().int().min(0).default(300),
+  /** true: the worker registers or repairs its Kommo webhook itself when it is missing or disabled. */
+  KOMMO_MANAGE_WEBHOOK: flag.default(false),
+  /** The public origin the webhooks are served at (Caddy's); the Kommo webhook is registered under it. */
+  PUBLIC_URL: url(["https:", "http:"])
+    .refine((value) => new URL(value).pathname.replace(/\/+$/, "") === "", "must be an origin (no path), e.g. https://sync.example.com")
+    .transform((value) => value.replace(/\/+$/, ""))
+    .optional(),
   MOOSEND_BASE_URL: vendorUrl.optional(),
   /** Moosend takes the key as a query parameter, so it is redacted from every logged URL. */
   MOOSEND_API_KEY: optionalSecret,

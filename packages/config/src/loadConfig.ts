@@ -18,6 +18,10 @@ export interface KommoSettings {
   baseUrl: string | undefined;
   accessToken: string | undefined;
   webhookSecret: string | undefined;
+  /** How often the worker reads the events feed; 0 = never. */
+  reconcileSeconds: number;
+  /** Register or repair our webhook when it is missing or disabled. */
+  manageWebhook: boolean;
 }
 export interface MoosendSettings {
   mode: VendorMode;
@@ -49,6 +53,8 @@ export interface Config {
   retentionDays: number;
   /** FUNNELSYNC_HASH_KEY: keys the hashes of erased addresses; `forget` needs it. */
   hashKey: string | undefined;
+  /** The public origin (no trailing slash) ingest is reached at; needed to register webhooks. */
+  publicUrl: string | undefined;
   /** Every secret value, so the logger can scrub them wherever they turn up. */
   secrets: string[];
 }
@@ -127,6 +133,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   requireWith(kommoMode, "KOMMO_WEBHOOK_SECRET", e.KOMMO_WEBHOOK_SECRET, "KOMMO_ACCESS_TOKEN");
   requireWith(loopsMode, "LOOPS_WEBHOOK_SECRET", e.LOOPS_WEBHOOK_SECRET, "LOOPS_API_KEY");
   requireWith(moosendMode, "MOOSEND_WEBHOOK_SECRET", e.MOOSEND_WEBHOOK_SECRET, "MOOSEND_API_KEY");
+  if (e.KOMMO_MANAGE_WEBHOOK && kommoMode === "live" && !e.PUBLIC_URL) throw new ConfigError("config: PUBLIC_URL is required when KOMMO_MANAGE_WEBHOOK is true");
 
   const config: Config = {
     databaseUrl: e.DATABASE_URL,
@@ -142,7 +149,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       baseUrl: kommoMode === "live" ? e.KOMMO_BASE_URL : undefined,
       accessToken: e.KOMMO_ACCESS_TOKEN,
       webhookSecret: e.KOMMO_WEBHOOK_SECRET,
+      reconcileSeconds: e.KOMMO_RECONCILE_SECONDS,
+      manageWebhook: e.KOMMO_MANAGE_WEBHOOK,
     },
+    publicUrl: e.PUBLIC_URL,
     moosend: {
       mode: moosendMode,
       baseUrl: moosendMode === "live" ? (e.MOOSEND_BASE_URL ?? "https://api.moosend.com/v3") : undefined,

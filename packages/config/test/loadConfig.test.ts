@@ -68,6 +68,18 @@ describe("loadConfig", () => {
     });
   });
 
+  it("reads the reconciler's period, the webhook self-repair switch and the public origin, each validated", () => {
+    const mapping = mappingFile(contractExample());
+    const defaults = loadConfig({ env: { ...live, FUNNELSYNC_CONFIG: mapping } });
+    expect(defaults).toMatchObject({ kommo: { reconcileSeconds: 300, manageWebhook: false }, publicUrl: undefined });
+    const set = loadConfig({ env: { ...live, FUNNELSYNC_CONFIG: mapping, KOMMO_RECONCILE_SECONDS: "0", KOMMO_MANAGE_WEBHOOK: "true", PUBLIC_URL: "https://sync.example.com/" } });
+    expect(set).toMatchObject({ kommo: { reconcileSeconds: 0, manageWebhook: true }, publicUrl: "https://sync.example.com" });
+    expect(errorOf(() => loadConfig({ env: { ...live, FUNNELSYNC_CONFIG: mapping, KOMMO_RECONCILE_SECONDS: "-5" } })).message).toMatch(/^config: KOMMO_RECONCILE_SECONDS /);
+    expect(errorOf(() => loadConfig({ env: { ...live, FUNNELSYNC_CONFIG: mapping, KOMMO_MANAGE_WEBHOOK: "sometimes" } })).message).toBe('config: KOMMO_MANAGE_WEBHOOK must be true or false (got "sometimes")');
+    expect(errorOf(() => loadConfig({ env: { ...live, FUNNELSYNC_CONFIG: mapping, PUBLIC_URL: "https://sync.example.com/hooks" } })).message).toContain("PUBLIC_URL must be an origin");
+    expect(errorOf(() => loadConfig({ env: { ...live, FUNNELSYNC_CONFIG: mapping, KOMMO_MANAGE_WEBHOOK: "true" } })).message).toBe("config: PUBLIC_URL is required when KOMMO_MANAGE_WEBHOOK is true");
+  });
+
   it("stops with one line naming a missing credential outside the embedded default", () => {
     const err = errorOf(() => loadConfig({ env: { FUNNELSYNC_CONFIG: mappingFile(contractExample()) } }));
     expect(err.message).toBe("config: KOMMO_ACCESS_TOKEN is required (or run `npm start` to use the local simulators)");

@@ -1,4 +1,5 @@
 import { PrismaPg } from "@prisma/adapter-pg";
+import { createChangeClaimRepository, type ChangeClaimRepository } from "./changeClaims";
 import { createConsentRepository, type ConsentRepository } from "./consent";
 import { createErasureRepository, type ErasureRepository } from "./erasure";
 import { createEventRepository, type EventRepository } from "./events";
@@ -20,6 +21,8 @@ export interface Db {
   suppressions: SuppressionRepository;
   erasure: ErasureRepository;
   retention: RetentionRepository;
+  /** Which report of a Kommo change (webhook or events feed) has its effects. */
+  changeClaims: ChangeClaimRepository;
   /** cheap `SELECT 1` for readiness */
   ping(): Promise<void>;
   /** Closes the connection pool; later calls return the same promise. */
@@ -46,6 +49,7 @@ export function createDb(databaseUrl: string, options: DbOptions = {}): Db {
     suppressions,
     erasure: createErasureRepository(prisma, options.hashKey),
     retention: createRetentionRepository(prisma),
+    changeClaims: createChangeClaimRepository(prisma),
     async ping() {
       await prisma.$queryRaw`SELECT 1`;
     },

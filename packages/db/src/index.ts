@@ -1,4 +1,5 @@
 export { createDb, type Db, type DbOptions } from "./createDb";
+export type { ChangeClaimRepository, ChangeReport, ChangeSource, ClaimResult } from "./changeClaims";
 export type { ConsentEventRow, ConsentRepository, ConsentRow, SetConsentInput } from "./consent";
 export type { EventRepository, ReceivedEventRow, RecordEventInput } from "./events";
 export type { ContactLinkRepository, ContactLinkRow, UpsertContactLinkInput } from "./links";

@@ -77,6 +77,8 @@ export const jobCatalog = {
   "moosend.poll": { queue: "esp", payload: z.object({ listId: z.string().optional(), requestedAt: z.number().int().optional() }) },
   /** Daily: deletes received events and outcome rows older than `retentionDays` (RETENTION_DAYS). */
   "maintenance.retention": { queue: "maintenance", payload: z.object({ retentionDays: z.number().int().min(1) }) },
+  /** Reads Kommo's events feed for changes whose webhook never came; polls run one at a time on this queue. */
+  "kommo.reconcile": { queue: "esp", payload: z.object({ requestedAt: z.number().int().optional() }) },
 } as const satisfies Record<string, { queue: QueueKey; payload: z.ZodType }>;
 
 export type JobName = keyof typeof jobCatalog;
@@ -132,6 +134,8 @@ export function jobIdFor<K extends JobName>(name: K, data: JobData<K>): string {
       const d = data as JobData<"kommo.leadDeleted">;
       return `kommo-lead-${d.leadId}-deleted`;
     }
+    case "kommo.reconcile":
+      return `kommo-reconcile-${idPart((data as JobData<"kommo.reconcile">).requestedAt ?? null)}`;
     case "loops.webhook":
       return `loops-${idPart((data as JobData<"loops.webhook">).webhookId)}`;
     case "moosend.webhook": {

@@ -1,6 +1,6 @@
 import type { AxiosInstance, AxiosResponse } from "axios";
 import qs from "qs";
-import { ValidationError, createVendorError, createVendorHttp, type Admission, type RequestGate, type VendorHttpOptions } from "@funnelsync/vendor-http";
+import { apiIdOf, ValidationError, createVendorError, createVendorHttp, type Admission, type RequestGate, type VendorHttpOptions } from "@funnelsync/vendor-http";
 import {
   embedded,
   toKommoContact,
@@ -12,6 +12,7 @@ import {
   type KommoLead,
   type KommoPipeline,
 } from "./kommoEntities";
+import { toKommoEvent, toKommoWebhook, type KommoEvent, type KommoWebhook } from "./kommoEvents";
 import { KOMMO_MAX_PAGE } from "./limits";
 
 /** Kommo lists custom fields at most 50 per page. */
@@ -101,6 +102,8 @@ export function kommoRetryAfterMs(response: AxiosResponse): number | undefined {
 export class KommoClient {
   private readonly http: AxiosInstance;
   private readonly gate: RequestGate | undefined;
+  /** Names the account (a hash of its base URL), for state kept per account such as the events watermark. */
+  readonly apiId: string;
 
   constructor(options: KommoClientOptions) {
     let base: URL;
@@ -117,6 +120,7 @@ export class KommoClient {
     }
     const root = base.href.replace(/\/+$/, "").replace(/\/api\/v4$/, "");
     this.gate = options.http?.gate;
+    this.apiId = apiIdOf(root);
     this.http = createVendorHttp({
       ...options.http,
       vendor: "kommo",
@@ -400,5 +404,49 @@ export class KommoClient {
       .filter((l): l is KommoLead => l !== null);
     const links = (response.data as { _links?: { next?: unknown } } | undefined)?._links;
     return { leads, hasMore: Boolean(links?.next) };
+  }
+
+  /**
+   * One page of the account's events feed between two times (unix s, both inclusive), newest
+   * first, of the given types. Read under the `background` limit: below live work. `hasMore` follows
+   * Kommo's `_links.next`; an empty page is a 204.
+   * @see https://developers.kommo.com/reference/events-list
+   */
+  async listEvents(options: { types: readonly string[]; from: number; to: number; page: number }): Promise<{ events: KommoEvent[]; hasMore: boolean }> {
+    assertId(options.page, "page");
+    const params = { filter: { type: options.types.join(","), created_at: { from: options.from, to: options.to } }, page: options.page, limit: KOMMO_MAX_PAGE };
+    const response = await this.http.get(`/events?${query(params)}`, { funnelsync: { limitKey: "background" } });
+    const events = embedded(response.data, "events")
+      .map(toKommoEvent)
+      .filter((e): e is KommoEvent => e !== null);
+    const links = (response.data as { _links?: { next?: unknown } } | undefined)?._links;
+    return { events, hasMore: Boolean(links?.next) };
+  }
+
+  /**
+   * The account's webhooks (an admin's token; 204 when there are none).
+   * @see https://developers.kommo.com/reference/webhooks-list
+   */
+  async listWebhooks(): Promise<KommoWebhook[]> {
+    const response = await this.http.get("/webhooks", { funnelsync: { limitKey: "background" } });
+    return embedded(response.data, "webhooks")
+      .map(toKommoWebhook)
+      .filter((h): h is KommoWebhook => h !== null);
+  }
+
+  /**
+   * Registers a webhook, or saves an existing destination again with these settings (which is also
+   * how Kommo re-enables a disabled hook). Repeatable.
+   * @see https://developers.kommo.com/reference/webhook-subscribe
+   */
+  async saveWebhook(destination: string, settings: readonly string[]): Promise<KommoWebhook> {
+    if (!/^https?:\/\//i.test(destination)) throw new TypeError("kommo: a webhook destination must be an http(s) URL");
+    if (settings.length === 0) throw new TypeError("kommo: a webhook needs at least one setting");
+    const response = await this.http.post("/webhooks", { destination, settings }, { funnelsync: { idempotent: true } });
+    const hook = toKommoWebhook(response.data);
+    if (!hook) {
+      throw createVendorError({ vendor: "kommo", status: response.status, what: "POST /webhooks", detail: "the answer is not a webhook", body: undefined, retryable: false });
+    }
+    return hook;
   }
 }

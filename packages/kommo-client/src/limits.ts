@@ -8,6 +8,11 @@ import type { VendorLimits } from "@funnelsync/vendor-http";
  */
 export const KOMMO_LIMITS = {
   default: { max: 7, perMs: 1_000 },
+  /**
+   * Reconciling and health checks count in the same window but take a slot only while two are free,
+   * so a live sync never waits more than one call's slot behind them.
+   */
+  background: { max: 6, perMs: 1_000, window: "default" },
 } as const satisfies VendorLimits;
 
 /**

@@ -254,9 +254,40 @@ describe("KommoClient against the Kommo simulator", () => {
       sim.faults.failNext(1, 500);
       await kommo.getLead(sim.seeded.leads.anaWebsite);
       await kommo.addNotes("leads", [{ entityId: sim.seeded.leads.anaWebsite, text: "x" }]);
-      expect(Object.keys(KOMMO_LIMITS)).toEqual(["default"]);
+      expect(Object.keys(KOMMO_LIMITS)).toEqual(["default", "background"]);
       expect(gated).toEqual(["kommo/default", "kommo/default", "kommo/default"]);
       expect(sim.requests.count()).toBe(3);
+    });
+  });
+
+  describe("events and webhooks", () => {
+    it("reads a time window of the events feed, 250 a page, of the given types, under the background limit", async () => {
+      await start();
+      const gated: string[] = [];
+      kommo = new KommoClient({ baseUrl: sim.url, accessToken: "sim-kommo-token", http: { retryBaseDelayMs: 0, gate: async (vendor, limitKey) => void gated.push(`${vendor}/${limitKey}`) } });
+      const from = Math.floor(Date.now() / 1000) - 5;
+      await sim.moveLead(sim.seeded.leads.anaWebsite, 6002);
+      await sim.moveLead(sim.seeded.leads.carlaInbound, 142);
+      const page = await kommo.listEvents({ types: ["lead_status_changed", "lead_added"], from, to: from + 60, page: 1 });
+      expect(page.hasMore).toBe(false);
+      expect(page.events.map((e) => [e.type, e.entityId, e.statusAfter, e.statusBefore])).toEqual([
+        ["lead_status_changed", sim.seeded.leads.carlaInbound, { pipelineId: 5001, statusId: 142 }, { pipelineId: 5001, statusId: 6001 }],
+        ["lead_status_changed", sim.seeded.leads.anaWebsite, { pipelineId: 5001, statusId: 6002 }, { pipelineId: 5001, statusId: 6001 }],
+      ]);
+      expect(apiRequests("GET", "/events")[0]!.query).toMatchObject({ limit: "250", filter: { type: "lead_status_changed,lead_added", created_at: { from: String(from) } } });
+      expect(gated).toEqual(["kommo/background"]);
+      expect(await kommo.listEvents({ types: ["lead_deleted"], from, to: from + 60, page: 1 })).toEqual({ events: [], hasMore: false });
+    });
+
+    it("lists webhooks (none: 204), and saves one again to re-enable it", async () => {
+      await start();
+      expect(await kommo.listWebhooks()).toEqual([]);
+      const hook = sim.addWebhook("https://sync.example.test/webhooks/kommo/s3cret", ["add_lead"]);
+      hook.disabled = true;
+      expect(await kommo.listWebhooks()).toEqual([{ id: hook.id, destination: hook.destination, settings: ["add_lead"], disabled: true }]);
+      const saved = await kommo.saveWebhook(hook.destination, ["add_lead", "status_lead"]);
+      expect(saved).toMatchObject({ destination: hook.destination, settings: ["add_lead", "status_lead"], disabled: false });
+      expect(sim.state.webhooks).toHaveLength(1);
     });
   });
 });

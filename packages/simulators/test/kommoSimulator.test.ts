@@ -381,4 +381,78 @@ describe("Kommo simulator", () => {
       );
     });
   });
+
+  describe("events feed", () => {
+    it("lists every change newest first in Kommo's item shape, filtered by type, entity, id and time; 204 when none match", async () => {
+      let clock = 1_800_000_000_000;
+      await start({ now: () => clock });
+      const lead = sim.seeded.leads.anaWebsite;
+      const since = Math.floor(clock / 1000);
+      clock += 5_000;
+      await sim.moveLead(lead, 6002);
+      clock += 5_000;
+      const patched = await api(`/contacts/${sim.seeded.contacts.ana}`, { method: "PATCH", json: { custom_fields_values: [{ field_id: sim.seeded.fields.optIn, values: [{ value: false }] }] } });
+      expect(patched.status).toBe(200);
+      clock += 5_000;
+      await sim.deleteLead(lead);
+
+      const all = await api(`/events?filter[created_at][from]=${since}`);
+      expect(all.status).toBe(200);
+      const items = (await all.json())._embedded.events;
+      expect(items.map((e: { type: string }) => e.type)).toEqual(["lead_deleted", `custom_field_${sim.seeded.fields.optIn}_value_changed`, "lead_status_changed"]);
+      expect(items[2]).toEqual({
+        id: expect.stringMatching(/^[0-9a-z]{26}$/),
+        type: "lead_status_changed",
+        entity_id: lead,
+        entity_type: "lead",
+        created_by: expect.any(Number),
+        created_at: since + 5,
+        value_after: [{ lead_status: { id: 6002, pipeline_id: 5001 } }],
+        value_before: [{ lead_status: { id: 6001, pipeline_id: 5001 } }],
+        account_id: 32720107,
+        _links: { self: { href: expect.stringContaining(`/api/v4/events/${items[2].id}`) } },
+      });
+      expect(items[1]).toMatchObject({ entity_type: "contact", entity_id: sim.seeded.contacts.ana, value_before: [{ custom_field_value: { field_id: sim.seeded.fields.optIn, text: "true" } }], value_after: [{ custom_field_value: { text: "false" } }] });
+
+      const moves = await (await api(`/events?filter[type]=lead_status_changed,lead_added&filter[entity][]=lead&filter[entity_id][]=${lead}&filter[created_at][from]=${since}`)).json();
+      expect(moves._embedded.events.map((e: { type: string }) => e.type)).toEqual(["lead_status_changed"]);
+      const window = await (await api(`/events?filter[created_at][from]=${since + 6}&filter[created_at][to]=${since + 12}`)).json();
+      expect(window._embedded.events).toHaveLength(1);
+      const none = await api(`/events?filter[created_at][from]=${since + 100}`);
+      expect(none.status).toBe(204);
+      expect(await none.text()).toBe("");
+    });
+
+    it("pages at most 250 per page (422 above) with next links, and refuses more than 10 entity ids", async () => {
+      await start();
+      for (let i = 0; i < 260; i++) sim.events.record("lead_added", { type: "lead", id: 1000 + i });
+      expect((await api("/events?limit=251")).status).toBe(422);
+      const first = await (await api("/events?limit=250")).json();
+      expect(first._embedded.events).toHaveLength(250);
+      expect(first._links.next.href).toContain("page=2");
+      const second = await (await api("/events?limit=250&page=2")).json();
+      expect(second._embedded.events).toHaveLength(10);
+      expect(second._links.next).toBeUndefined();
+      const ids = Array.from({ length: 11 }, (_, i) => `filter[entity_id][]=${i + 1}`).join("&");
+      expect((await api(`/events?${ids}`)).status).toBe(400);
+    });
+
+    it("drops a share of changes' webhooks (the change and its event still happen) and sends late duplicates on demand", async () => {
+      const rolls = [0.1, 0.9, 0.1]; // change 1 dropped; change 2 sent and held for a late duplicate
+      await start({ random: () => rolls.shift() ?? 0.9 });
+      const hook = await receiver();
+      sim.addWebhook(hook.url, ["status_lead"]);
+      sim.webhookFaults.dropShare = 0.3;
+      sim.webhookFaults.lateDuplicateShare = 0.3;
+      await sim.moveLead(sim.seeded.leads.anaWebsite, 6002);
+      await sim.moveLead(sim.seeded.leads.carlaInbound, 6002);
+      expect(sim.lead(sim.seeded.leads.anaWebsite)!.statusId).toBe(6002);
+      expect(sim.droppedChanges()).toBe(1);
+      expect(hook.received).toHaveLength(1);
+      expect(sim.events.events.filter((e) => e.type === "lead_status_changed")).toHaveLength(2);
+      expect(await sim.sendLateDuplicates()).toBe(1);
+      expect(hook.received).toHaveLength(2);
+      expect(hook.received[1]!.raw).toBe(hook.received[0]!.raw);
+    });
+  });
 });

@@ -3,6 +3,7 @@ import { ERASED_REASON } from "@funnelsync/db";
 import type { JobData } from "@funnelsync/jobs";
 import { fieldValue, type KommoContact, type KommoLead } from "@funnelsync/kommo-client";
 import type { LoopsClient, LoopsContactInput } from "@funnelsync/loops-client";
+import { reportedTwice } from "../changeReports";
 import { contactEmail, loopsUserId, mappedFields, splitName } from "../leadSnapshot";
 import { runIndependently } from "../outcomeRecorder";
 import type { Processor, WorkerDeps } from "./types";
@@ -51,7 +52,8 @@ async function moveByEmail(loops: LoopsClient, oldEmail: string, email: string, 
  * person); otherwise name and mapped fields are refreshed in both ESPs.
  */
 export const contactChanged: Processor<"kommo.contactChanged"> = async (job, deps) => {
-  const { contactId } = job.data;
+  const { contactId, action, updatedAt, fingerprint } = job.data;
+  if (action === "updated" && (await reportedTwice(job, deps, { entityType: "contact", entityId: contactId, change: "fields", updatedAt, fingerprint }))) return;
   const contact = await deps.kommoReader.contact(contactId);
   if (!contact) return deps.outcomes.skipped(job, "job", "contact not found in Kommo (deleted?)", { vendor: "none", contactId });
   const email = contactEmail(deps.mapping, contact);

@@ -1,5 +1,6 @@
 import { contactChanged } from "./contactChanged";
 import { ingestBatch } from "./ingestBatch";
+import { kommoReconcile } from "./kommoReconcile";
 import { leadAdded } from "./leadAdded";
 import { leadDeleted } from "./leadDeleted";
 import { leadStatusChanged } from "./leadStatusChanged";
@@ -17,6 +18,7 @@ export const processors: ProcessorMap = {
   "kommo.leadUpdated": leadUpdated,
   "kommo.contactChanged": contactChanged,
   "kommo.leadDeleted": leadDeleted,
+  "kommo.reconcile": kommoReconcile,
   "loops.webhook": loopsWebhook,
   "moosend.webhook": moosendWebhook,
   "moosend.poll": moosendPoll,

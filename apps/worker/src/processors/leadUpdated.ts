@@ -1,5 +1,10 @@
+import { reportedTwice } from "../changeReports";
 import type { Processor } from "./types";
 import { syncLead } from "./syncLead";
 
 /** A lead's fields changed without a move: refresh list membership and properties, fire no events. */
-export const leadUpdated: Processor<"kommo.leadUpdated"> = (job, deps) => syncLead(job, deps, "updated");
+export const leadUpdated: Processor<"kommo.leadUpdated"> = async (job, deps) => {
+  const { leadId, updatedAt, fingerprint } = job.data;
+  if (await reportedTwice(job, deps, { entityType: "lead", entityId: leadId, change: "fields", updatedAt, fingerprint })) return;
+  await syncLead(job, deps, "updated");
+};

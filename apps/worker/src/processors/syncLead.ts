@@ -1,5 +1,6 @@
 import type { Job } from "bullmq";
 import type { StageMapping } from "@funnelsync/config";
+import type { KommoContact } from "@funnelsync/kommo-client";
 import type { LoopsEventContact } from "@funnelsync/loops-client";
 import { ERASED_REASON } from "@funnelsync/db";
 import type { JobData } from "@funnelsync/jobs";
@@ -53,7 +54,7 @@ export async function syncLead(job: LeadJob, deps: WorkerDeps, trigger: LeadTrig
   const where = trigger === "statusChanged" && elsewhere ? { pipelineId: job.data.pipelineId!, statusId: job.data.statusId! } : { pipelineId: lead.pipelineId, statusId: lead.statusId };
   const stage = trigger === "added" && movedOn ? undefined : deps.mapping.stage(where.pipelineId, where.statusId);
   const synced = Boolean(stage) || (usesLoops && trigger === "added");
-  const leaving = await listsLeftBehind(deps, snapshot, stage?.moosend?.listId);
+  const leaving = await listsLeftBehind(deps, { leadId, contact, email }, [stage?.moosend?.listId, stageListOf(deps, lead)]);
   if (!synced && leaving.length === 0) {
     return deps.outcomes.skipped(job, "job", `stage ${where.pipelineId}/${where.statusId} is not mapped`, { vendor: "none", ...meta });
   }
@@ -66,7 +67,7 @@ export async function syncLead(job: LeadJob, deps: WorkerDeps, trigger: LeadTrig
     chains.push(async () => {
       // In the new list first, then out of the old ones: never on neither for a moment.
       if (stage?.moosend) await subscribeToMoosend(job, deps, snapshot, stage.moosend.listId, fields.moosend, optedOut);
-      for (const listId of leaving) await removeFromMoosend(job, deps, snapshot, listId);
+      for (const listId of leaving) await removeFromMoosend(job, deps, meta, listId);
     });
   }
   if (usesLoops && synced) chains.push(() => syncLoops(job, deps, snapshot, at, { upsert: true, events, transactional: trigger !== "updated" }, fields.loops));
@@ -74,32 +75,37 @@ export async function syncLead(job: LeadJob, deps: WorkerDeps, trigger: LeadTrig
 }
 
 const sameList = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+const stageListOf = (deps: WorkerDeps, l: { pipelineId: number; statusId: number }) => deps.mapping.stage(l.pipelineId, l.statusId)?.moosend?.listId;
 
 /**
- * The `removeOnExit` lists we put the person on that neither the stage this job syncs nor the lead's
- * stage in Kommo names (a late "added" job syncs no stage, and must not undo the newer one's list),
- * unless another lead of theirs (as its main contact) sits in a stage that names the list.
+ * The `removeOnExit` lists we put the person on that the lead does not keep (`keptByLead`: the stage this job
+ * syncs and the lead's stage in Kommo, since a late "added" job syncs no stage and must not undo the
+ * newer one's list), unless another lead of theirs (as its main contact) sits in a stage that names the list.
  */
-async function listsLeftBehind(deps: WorkerDeps, { lead, contact, email }: LeadSnapshot, syncedListId: string | undefined): Promise<string[]> {
+export async function listsLeftBehind(
+  deps: WorkerDeps,
+  { leadId, contact, email }: { leadId: number; contact: Pick<KommoContact, "id" | "leadIds"> | null; email: string },
+  keptByLead: Array<string | undefined>,
+): Promise<string[]> {
   const removable = deps.mapping.moosendListsLeftOnExit();
   if (removable.length === 0) return [];
-  const listOf = (l: { pipelineId: number; statusId: number }) => deps.mapping.stage(l.pipelineId, l.statusId)?.moosend?.listId;
-  const kept = [syncedListId, listOf(lead)].filter((listId): listId is string => listId !== undefined);
+  const kept = keptByLead.filter((listId): listId is string => listId !== undefined);
   let leaving = (await deps.db.memberships.activeLists(email)).filter(
     (listId) => removable.some((r) => sameList(r, listId)) && !kept.some((k) => sameList(k, listId)),
   );
   if (leaving.length === 0) return [];
-  const others = await Promise.all(contact.leadIds.filter((id) => id !== lead.id).map((id) => deps.kommoReader.lead(id)));
+  const others = await Promise.all((contact?.leadIds ?? []).filter((id) => id !== leadId).map((id) => deps.kommoReader.lead(id)));
   for (const other of others) {
-    const held = other?.mainContactId === contact.id ? listOf(other) : undefined;
+    const held = other && other.mainContactId === contact?.id ? stageListOf(deps, other) : undefined;
     if (held) leaving = leaving.filter((listId) => !sameList(listId, held));
   }
   return leaving;
 }
 
 /** Moosend's remove, not an unsubscribe: the person leaves the list with their consent untouched. */
-async function removeFromMoosend(job: LeadJob, deps: WorkerDeps, { contact, email, lead }: LeadSnapshot, listId: string): Promise<void> {
-  const meta = { vendor: "moosend" as const, leadId: lead.id, contactId: contact.id, email, action: "remove", detail: { listId } };
+export async function removeFromMoosend(job: Job, deps: WorkerDeps, who: { leadId: number; contactId: number | null; email: string }, listId: string): Promise<void> {
+  const { email } = who;
+  const meta = { vendor: "moosend" as const, leadId: who.leadId, contactId: who.contactId, email, action: "remove", detail: { listId } };
   await deps.outcomes.step(job, `moosend.remove.${listId}`, meta, () => deps.moosendRemovals.remove(listId, email));
   await deps.db.memberships.markRemoved(email, listId);
 }

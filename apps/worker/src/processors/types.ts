@@ -8,6 +8,7 @@ import type { LoopsClient } from "@funnelsync/loops-client";
 import type { MoosendClient } from "@funnelsync/moosend-client";
 import type { OutcomeRecorder } from "../outcomeRecorder";
 import type { KommoReader } from "../kommoReader";
+import type { KommoWatch } from "../kommoWatch";
 import type { LoopsPropertyTypes } from "../loopsPropertyTypes";
 import type { MoosendRemovals } from "../moosendRemovals";
 import type { MoosendSubscriptions } from "../moosendSubscriptions";
@@ -26,6 +27,8 @@ export interface WorkerDeps {
   moosendSubscriptions: MoosendSubscriptions;
   moosendRemovals: MoosendRemovals;
   pipelines: PipelineNames;
+  /** Our Kommo webhook's health and the events feed's progress (metrics, /readyz). */
+  kommoWatch: KommoWatch;
   loopsProperties: LoopsPropertyTypes;
   logger: Logger;
   now: () => Date;

@@ -26,6 +26,7 @@ import {
   type KommoSimWebhook,
   type KommoWebhookSetting,
 } from "./kommoState";
+import { KommoEventLog, snapshotFields, type KommoSimEvent } from "./kommoEvents";
 import { companyHookItem, contactHookItem, deliverKommoWebhook, encodeKommoWebhook, hookBody, leadHookItem, noteHookItem, taskHookItem } from "./kommoWebhooks";
 import {
   isRecord,
@@ -44,6 +45,7 @@ import {
 export { encodeKommoWebhook };
 export { KOMMO_SIM_SEEDED };
 export type {
+  KommoSimEvent,
   KommoSimContact,
   KommoSimDelivery,
   KommoSimLead,
@@ -88,6 +90,16 @@ export interface KommoSimulatorOptions {
   webhookTimeoutMs?: number;
   /** The clock for entity times (`updated_at`…), in ms. */
   now?: () => number;
+  /** Decides which changes' webhooks `webhookFaults` drops or repeats; default Math.random. */
+  random?: () => number;
+}
+
+/** Deliveries that go wrong the way Kommo's do: a share of changes never announced, some announced twice. */
+export interface KommoWebhookFaults {
+  /** Share (0–1) of changes whose webhooks are never sent; the change and its event still happen. */
+  dropShare: number;
+  /** Share (0–1) of sent changes whose webhooks are sent again, late, by `sendLateDuplicates()`. */
+  lateDuplicateShare: number;
 }
 
 export interface KommoSimContactInput {
@@ -154,6 +166,15 @@ export interface KommoSimulator {
   addTask(leadId: number, text: string): Promise<KommoSimTask>;
   /** Adds a note to a lead in the UI and fires `note_lead`. */
   addNote(leadId: number, text: string): Promise<KommoSimNote>;
+  /** Deletes a contact as a user would, and fires `delete_contact`. */
+  deleteContact(contactId: number): Promise<void>;
+  /** Every change the account went through, as `GET /api/v4/events` lists it (oldest first). */
+  events: KommoEventLog;
+  webhookFaults: KommoWebhookFaults;
+  /** Changes whose webhooks were dropped so far. */
+  droppedChanges(): number;
+  /** Sends the held late duplicates (Kommo's retries can arrive after newer events) and waits for them. */
+  sendLateDuplicates(): Promise<number>;
   /** Registers a webhook as the admin UI would (no API request counted). */
   addWebhook(destination: string, settings: KommoWebhookSetting[]): KommoSimWebhook;
   notesFor(entityType: KommoEntityType, id: number): KommoSimNote[];
@@ -293,13 +314,31 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
   const webhookTimeoutMs = options.webhookTimeoutMs ?? 2_000;
   const pending = new Set<Promise<unknown>>();
   let nextCompanyId = 70000001;
+  const random = options.random ?? Math.random;
+  const events = new KommoEventLog(state, nowSec);
+  const webhookFaults: KommoWebhookFaults = { dropShare: 0, lateDuplicateShare: 0 };
+  let dropped = 0;
+  let lateDuplicates: Array<Array<[KommoWebhookSetting, Json]>> = [];
+  const by = SEED.kommo.responsibleUserId;
 
   // ---- state changes shared by the helpers and the API -------------------------------------------
 
-  /** Delivers each event in turn to its subscribers; payloads are taken when the change happens. */
-  function fireAll(events: Array<[KommoWebhookSetting, Json]>): Promise<void> {
+  /**
+   * Delivers one change's webhooks in turn to their subscribers; payloads are taken when the change
+   * happens. `webhookFaults` may drop them all, or hold a copy to send late.
+   */
+  function fireAll(hooks: Array<[KommoWebhookSetting, Json]>): Promise<void> {
+    if (webhookFaults.dropShare > 0 && random() < webhookFaults.dropShare) {
+      dropped++;
+      return Promise.resolve();
+    }
+    if (webhookFaults.lateDuplicateShare > 0 && random() < webhookFaults.lateDuplicateShare) lateDuplicates.push(hooks);
+    return deliverAll(hooks);
+  }
+
+  function deliverAll(hooks: Array<[KommoWebhookSetting, Json]>): Promise<void> {
     const run = (async () => {
-      for (const [event, payload] of events) await deliverKommoWebhook(state, event, payload, { timeoutMs: webhookTimeoutMs });
+      for (const [event, payload] of hooks) await deliverKommoWebhook(state, event, payload, { timeoutMs: webhookTimeoutMs });
     })();
     pending.add(run);
     const done = () => pending.delete(run);
@@ -327,6 +366,7 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
   }
 
   function setStatus(lead: KommoSimLead, statusId: number, pipelineId: number): void {
+    events.leadStatus(lead.id, { statusId, pipelineId }, { statusId: lead.statusId, pipelineId: lead.pipelineId }, by);
     lead.pipelineId = pipelineId;
     lead.statusId = statusId;
     lead.closedAt = statusId === 142 || statusId === 143 ? nowSec() : null;
@@ -352,6 +392,7 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
       createdAt: t, updatedAt: t, isDeleted: false, customFields: contactFields(input), tags: [],
     };
     state.contacts.set(id, contact);
+    events.record("contact_added", { type: "contact", id }, { by });
     return contact;
   }
 
@@ -534,7 +575,9 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
 
     return () => {
       if (typeof body.name === "string") entity.name = body.name;
+      const fieldsBefore = snapshotFields(entity.customFields);
       for (const update of fields) setFieldValues(entity, update);
+      events.fieldChanges({ type: entityType === "leads" ? "lead" : "contact", id: entity.id }, fieldsBefore, entity.customFields, by);
       if (replaceTags !== undefined) {
         entity.tags = [...new Map(replaceTags.map((ref) => resolveTag(state, entityType, ref)).map((t) => [t.id, t])).values()];
       } else {
@@ -762,6 +805,35 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
     hal(res, 200, { _links: { self: { href: `${baseOf(req)}/tasks` } }, _embedded: { tasks: created } });
   });
 
+  /**
+   * Kommo's events feed, newest first. `filter[type]` and `filter[entity]` take a list or a
+   * comma-separated string; `filter[entity_id]` at most 10 ids.
+   * @see https://developers.kommo.com/reference/events-and-notes
+   */
+  app.get(`${API}/events`, (req, res) => {
+    const filter = isRecord(req.query.filter) ? req.query.filter : {};
+    const names = (value: unknown) => new Set(listOf(value).flatMap((v) => String(v).split(",")).map((v) => v.trim()).filter(Boolean));
+    const types = names(filter.type);
+    const entities = new Set([...names(filter.entity)].map((e) => e.replace(/s$/, "")));
+    const entityIds = new Set(listOf(filter.entity_id).map(intOf));
+    if (entityIds.size > 10) {
+      return validationFailed(res, [{ requestId: "0", errors: [{ code: "TooManyValues", path: "filter.entity_id", detail: "This collection should contain 10 elements or less." }] }]);
+    }
+    const range = isRecord(filter.created_at) ? filter.created_at : {};
+    const from = intOf(range.from);
+    const to = intOf(range.to);
+    const found = events.events.filter(
+      (e) =>
+        (types.size === 0 || types.has(e.type)) &&
+        (entities.size === 0 || entities.has(e.entity_type)) &&
+        (entityIds.size === 0 || entityIds.has(e.entity_id)) &&
+        (from === null || e.created_at >= from) &&
+        (to === null || e.created_at <= to),
+    );
+    const newestFirst = [...found].reverse().sort((a, b) => b.created_at - a.created_at);
+    listPage(req, res, newestFirst, "events", (e) => ({ ...e, _links: { self: { href: `${baseOf(req)}/events/${e.id}` } } }));
+  });
+
   app.get(`${API}/webhooks`, (req, res) => {
     const filter = isRecord(req.query.filter) ? req.query.filter : {};
     const destination = typeof filter.destination === "string" ? filter.destination : undefined;
@@ -825,7 +897,9 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
     const contacts = changes.map(({ contactId, ...change }) => {
       const contact = requireContact(contactId);
       if (change.name !== undefined) contact.name = change.name;
+      const fieldsBefore = snapshotFields(contact.customFields);
       for (const update of contactFields({ email: change.email, emails: change.emails, company: change.company, optIn: change.optIn })) setFieldValues(contact, update);
+      events.fieldChanges({ type: "contact", id: contact.id }, fieldsBefore, contact.customFields, by);
       contact.updatedAt = nowSec();
       return contact;
     });
@@ -869,6 +943,7 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
         tags: [], contacts: contactId === undefined ? [] : [{ id: contactId, isMain: true }],
       };
       state.leads.set(id, lead);
+      events.leadStatus(id, { statusId, pipelineId: pipeline.id }, null, by);
       await fireAll([
         ["add_lead", hookBody(state, "leads", "add", leadHookItem(state, lead))],
         ...(newContact ? [contactEvent(newContact, "add")] : []),
@@ -894,6 +969,7 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
       const lead = requireLead(leadId);
       lead.isDeleted = true;
       lead.updatedAt = nowSec();
+      events.record("lead_deleted", { type: "lead", id: lead.id }, { by });
       await fireAll([["delete_lead", hookBody(state, "leads", "delete", { id: lead.id, status_id: lead.statusId, pipeline_id: lead.pipelineId })]]);
     },
 
@@ -921,6 +997,25 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
       state.notes.push(note);
       await fireAll([["note_lead", hookBody(state, "leads", "note", noteHookItem(state, note))]]);
       return note;
+    },
+
+    async deleteContact(contactId) {
+      const contact = requireContact(contactId);
+      contact.isDeleted = true;
+      contact.updatedAt = nowSec();
+      events.record("contact_deleted", { type: "contact", id: contact.id }, { by });
+      await fireAll([["delete_contact", hookBody(state, "contacts", "delete", { id: contact.id, type: "contact" })]]);
+    },
+
+    events,
+    webhookFaults,
+    droppedChanges: () => dropped,
+
+    async sendLateDuplicates() {
+      const held = lateDuplicates;
+      lateDuplicates = [];
+      await Promise.all(held.map((hooks) => deliverAll(hooks)));
+      return held.length;
     },
 
     addWebhook,
