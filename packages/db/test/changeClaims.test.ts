@@ -58,4 +58,24 @@ describe("Kommo change claims (one report of a change has its effects)", () => {
     const results = await Promise.all(reports.map(claim));
     expect(results.filter((r) => r.claimed)).toHaveLength(1);
   });
+
+  it("decides a burst of claims from two processes, exactly one claim per change", async () => {
+    const other = createDb(TEST_DATABASE_URL); // a second worker process
+    try {
+      const leads = Array.from({ length: 60 }, () => randomInt(1, 2 ** 31 - 1));
+      const reports = leads.flatMap((id) =>
+        (["webhook", "events"] as const).map((source, i): ChangeReport => ({
+          entityType: "lead", entityId: id, change: "status:5001:6002", changedAt: 1_000 + i, source, jobId: `job-${randomUUID()}`,
+        })),
+      );
+      // Webhooks through one process, the feed's reports through the other, in opposite entity orders.
+      const results = await Promise.all([
+        ...reports.filter((r) => r.source === "webhook").map((r) => db.changeClaims.claim(r, TOLERANCE).then((res) => [r, res] as const)),
+        ...reports.filter((r) => r.source === "events").reverse().map((r) => other.changeClaims.claim(r, TOLERANCE).then((res) => [r, res] as const)),
+      ]);
+      for (const id of leads) expect(results.filter(([r, res]) => r.entityId === id && res.claimed)).toHaveLength(1);
+    } finally {
+      await other.close();
+    }
+  });
 });
