@@ -24,6 +24,7 @@ import { optOutsAmong } from "./optOut";
 import { RecentRate } from "./recentRate";
 import { MoosendRemovals } from "./moosendRemovals";
 import { createRedisGate } from "./redisGate";
+import { EngagementSync, shareOfGate } from "./engagementSync";
 
 export interface RunningWorker {
   deps: WorkerDeps;
@@ -73,9 +74,14 @@ function consumersFor(queueName: string, kommoConcurrency: number): { count: num
   // unsubscribe that follows it) must see each other's effects to avoid duplicate notes.
   if (queueName === QUEUES.esp) return { count: 1, concurrency: 1 };
   if (queueName === QUEUES.ingest) return { count: 1, concurrency: 4 };
+  if (queueName === QUEUES.engagement) return { count: 1, concurrency: 8 };
+  if (queueName === QUEUES.engagementFlush) return { count: 1, concurrency: 1 };
   const count = Math.min(KOMMO_EVENT_FETCHERS, kommoConcurrency);
   return { count, concurrency: Math.ceil(kommoConcurrency / count) };
 }
+
+/** Kommo's rate-limit window that engagement writes take a slot of before the shared one. */
+const ENGAGEMENT_SHARE = "engagement";
 
 /** Jobs per second a queue may start: far above what the vendors' limits allow, so it only carries pauses. */
 const QUEUE_PAUSE_LIMITER = { max: 100_000, duration: 1_000 };
@@ -113,7 +119,11 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     // Under a burst, jobs wait here for their vendor's window (Moosend's are 10 s long) and their
     // batched calls grow meanwhile; pausing the whole queue instead would only break the batches up.
     maxWaitMs: 60_000,
-    limits: { kommo: KOMMO_LIMITS, moosend: MOOSEND_LIMITS, loops: LOOPS_LIMITS },
+    limits: {
+      kommo: { ...KOMMO_LIMITS, [ENGAGEMENT_SHARE]: { max: config.mapping.engagement?.kommoCallsPerSecond ?? 3, perMs: 1_000 } },
+      moosend: MOOSEND_LIMITS,
+      loops: LOOPS_LIMITS,
+    },
     accounts: { kommo: kommoBaseUrl, moosend: moosendBaseUrl, loops: loopsBaseUrl },
   });
   const observe = (call: VendorCallObservation) => {
@@ -124,6 +134,17 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   const kommo = new KommoClient({ baseUrl: kommoBaseUrl, accessToken: required(config.kommo.accessToken, "KOMMO_ACCESS_TOKEN"), http });
   const moosend = new MoosendClient({ baseUrl: moosendBaseUrl, apiKey: required(config.moosend.apiKey, "MOOSEND_API_KEY"), http });
   const loops = new LoopsClient({ baseUrl: loopsBaseUrl, apiKey: required(config.loops.apiKey, "LOOPS_API_KEY"), http });
+
+  const engagementSettings = config.mapping.engagement;
+  const engagement = engagementSettings
+    ? new EngagementSync({
+        settings: engagementSettings,
+        db,
+        kommo: new KommoClient({ baseUrl: kommoBaseUrl, accessToken: required(config.kommo.accessToken, "KOMMO_ACCESS_TOKEN"), http: { ...http, gate: shareOfGate(gate, ENGAGEMENT_SHARE) } }),
+        flushQueue: queues.find((q) => q.name === QUEUES.engagementFlush)!,
+        now: () => new Date(),
+      })
+    : undefined;
 
   // How fast Kommo-event jobs start here: under a burst still being delivered, the intake to come.
   const kommoJobsStarted = new RecentRate();
@@ -144,6 +165,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     pipelines: new PipelineNames(kommo),
     loopsProperties: new LoopsPropertyTypes(loops),
     logger,
+    engagement,
     now: () => new Date(),
     async enqueue(jobs) {
       for (const queue of queues) {

@@ -1,5 +1,6 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import { createConsentRepository, type ConsentRepository } from "./consent";
+import { createEngagementRepository, type EngagementRepository } from "./engagements";
 import { createEventRepository, type EventRepository } from "./events";
 import { PrismaClient } from "./generated/prisma/client";
 import { createContactLinkRepository, type ContactLinkRepository } from "./links";
@@ -14,6 +15,7 @@ export interface Db {
   links: ContactLinkRepository;
   memberships: MembershipRepository;
   watermarks: WatermarkRepository;
+  engagements: EngagementRepository;
   /** cheap `SELECT 1` for readiness */
   ping(): Promise<void>;
   /** Closes the connection pool; later calls return the same promise. */
@@ -31,6 +33,7 @@ export function createDb(databaseUrl: string): Db {
     links: createContactLinkRepository(prisma),
     memberships: createMembershipRepository(prisma),
     watermarks: createWatermarkRepository(prisma),
+    engagements: createEngagementRepository(prisma),
     async ping() {
       await prisma.$queryRaw`SELECT 1`;
     },

@@ -6,3 +6,4 @@ export type { AddMembershipInput, MembershipRepository } from "./memberships";
 export type { OutcomeFilter, OutcomeInput, OutcomeRepository, OutcomeRow } from "./outcomes";
 export type { ConsentState, OutcomeStatus, OutcomeVendor, Source } from "./types";
 export type { WatermarkRepository } from "./watermarks";
+export type { EngagementKind, EngagementMarkRow, EngagementRepository, EngagementRow, RecordEngagementInput } from "./engagements";

@@ -1,6 +1,7 @@
 import express, { Router } from "express";
-import { LoopsWebhookPayloadError, LoopsWebhookVerificationError, verifyLoopsWebhook, type LoopsWebhookEvent } from "@funnelsync/loops-client";
+import { LoopsWebhookPayloadError, LoopsWebhookVerificationError, verifyLoopsWebhook, type LoopsEmailMetricEvent, type LoopsWebhookEvent } from "@funnelsync/loops-client";
 import type { IngestOutcome } from "../ingestOutcome";
+import type { JobRequest } from "../enqueuer";
 import { respond, type RouteDeps } from "./respond";
 
 function verify(secret: string | undefined, body: Buffer, headers: Record<string, string | string[] | undefined>, now: () => Date): LoopsWebhookEvent | IngestOutcome {
@@ -12,6 +13,25 @@ function verify(secret: string | undefined, body: Buffer, headers: Record<string
     if (err instanceof LoopsWebhookPayloadError) return { kind: "malformed", reason: err.message };
     throw err;
   }
+}
+
+const ENGAGEMENT_KIND = { "email.delivered": "delivered", "email.opened": "opened", "email.clicked": "clicked" } as const;
+
+/** Opens, clicks and deliveries travel on their own queue, never ahead of an unsubscribe. */
+function engagementJob(event: LoopsEmailMetricEvent): JobRequest<"loops.engagement"> {
+  const sourceId = event.campaignId ?? event.loopId ?? event.transactionalId;
+  return {
+    name: "loops.engagement",
+    data: {
+      webhookId: event.webhookId,
+      kind: ENGAGEMENT_KIND[event.eventName],
+      eventTime: event.eventTime,
+      email: event.contactIdentity.email,
+      messageId: event.email.id,
+      subject: event.email.subject,
+      origin: sourceId ? `${event.sourceType} ${sourceId}` : event.sourceType,
+    },
+  };
 }
 
 /**
@@ -26,8 +46,9 @@ export function loopsRoute(deps: RouteDeps & { secret: string | undefined; now?:
     if ("kind" in verified) return respond(res, verified, deps, "loops");
     const event = verified;
     if (!event.contactIdentity) return respond(res, { kind: "accepted", jobIds: [] }, deps, "loops"); // Loops' test send
+    const isEngagement = event.known && Object.hasOwn(ENGAGEMENT_KIND, event.eventName);
     const stored = await deps.enqueuer.enqueue([
-      {
+      isEngagement ? engagementJob(event as LoopsEmailMetricEvent) : {
         name: "loops.webhook",
         data: {
           webhookId: event.webhookId,
@@ -40,7 +61,7 @@ export function loopsRoute(deps: RouteDeps & { secret: string | undefined; now?:
           sourceType: "sourceType" in event && typeof event.sourceType === "string" ? event.sourceType : null,
         },
       },
-    ]);
+    ] as JobRequest[]);
     respond(res, stored.ok ? { kind: "accepted", jobIds: stored.jobIds } : { kind: "unavailable", reason: stored.reason }, deps, "loops");
   });
   return router;

@@ -1,8 +1,10 @@
 import { contactChanged } from "./contactChanged";
+import { engagementFlush } from "./engagementFlush";
 import { ingestBatch } from "./ingestBatch";
 import { leadAdded } from "./leadAdded";
 import { leadStatusChanged } from "./leadStatusChanged";
 import { leadUpdated } from "./leadUpdated";
+import { loopsEngagement } from "./loopsEngagement";
 import { loopsWebhook } from "./loopsWebhook";
 import { moosendPoll } from "./moosendPoll";
 import { moosendWebhook } from "./moosendWebhook";
@@ -18,4 +20,6 @@ export const processors: ProcessorMap = {
   "moosend.webhook": moosendWebhook,
   "moosend.poll": moosendPoll,
   "ingest.batch": ingestBatch,
+  "loops.engagement": loopsEngagement,
+  "engagement.flush": engagementFlush,
 };

@@ -622,6 +622,37 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
     hal(res, 200, { _links: { self: { href: `${baseOf(req)}/${entityType}/notes` } }, _embedded: { notes: created } });
   }
 
+  /** Edits notes in place (the SDK's `EntityNotes::update`): `[{id, note_type, params}]`, ≤ 250; the note keeps its id. */
+  app.patch(`${API}/:entity/notes`, (req, res, next) => {
+    const entityType = req.params.entity;
+    if (entityType !== "leads" && entityType !== "contacts") return next();
+    const body: unknown = req.body;
+    if (!Array.isArray(body) || body.length === 0) return emptyRequest(res);
+    if (body.length > MAX_BATCH) return problem(res, 400, "Bad Request", `Maximum ${MAX_BATCH} entities per request`);
+    const failures: Array<{ requestId: string; errors: KommoFieldError[] }> = [];
+    const edits = body.map((item, i) => {
+      const entry = isRecord(item) ? item : {};
+      const requestId = typeof entry.request_id === "string" ? entry.request_id : String(i);
+      const errors: KommoFieldError[] = [];
+      const id = intOf(entry.id);
+      const note = id === null ? undefined : state.notes.find((n) => n.id === id && n.entityType === entityType);
+      if (!note) errors.push({ code: "NotFound", path: "id", detail: "Entity not found" });
+      const params = isRecord(entry.params) ? entry.params : undefined;
+      if (note?.noteType === "common" && params !== undefined && (typeof params.text !== "string" || params.text.trim() === "")) {
+        errors.push({ code: "NotBlank", path: "params.text", detail: "This value should not be blank." });
+      }
+      if (errors.length) failures.push({ requestId, errors });
+      return { requestId, note, params };
+    });
+    if (failures.length) return validationFailed(res, failures);
+    const updated = edits.map(({ requestId, note, params }) => {
+      if (params) note!.params = { ...note!.params, ...params };
+      note!.updatedAt = nowSec();
+      return { id: note!.id, entity_id: note!.entityId, updated_at: note!.updatedAt, request_id: requestId, _links: { self: { href: `${baseOf(req)}/${entityType}/${note!.entityId}/notes/${note!.id}` } } };
+    });
+    hal(res, 200, { _links: { self: { href: `${baseOf(req)}/${entityType}/notes` } }, _embedded: { notes: updated } });
+  });
+
   app.post(`${API}/:entity/notes`, (req, res, next) => {
     const entity = req.params.entity;
     if (entity !== "leads" && entity !== "contacts") return next();
@@ -643,8 +674,8 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
     const types = new Set(listOf(filter.note_type).map(String));
     const within = updatedWithin(filter);
     const notes = state.notes
-      .filter((n) => n.entityType === entity && n.entityId === id && (types.size === 0 || types.has(n.noteType)) && within(n.createdAt))
-      .map((n) => ({ ...n, updatedAt: n.createdAt }));
+      .filter((n) => n.entityType === entity && n.entityId === id && (types.size === 0 || types.has(n.noteType)) && within(n.updatedAt ?? n.createdAt))
+      .map((n) => ({ ...n, updatedAt: n.updatedAt ?? n.createdAt }));
     listPage(req, res, orderBy(notes, req.query.order), "notes", (n) => ({
       id: n.id,
       entity_id: n.entityId,

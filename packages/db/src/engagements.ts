@@ -1,0 +1,114 @@
+import type { PrismaClient } from "./generated/prisma/client";
+import { normalizeEmail } from "./email";
+
+export type EngagementKind = "opened" | "clicked" | "delivered";
+
+export interface RecordEngagementInput {
+  source: "loops" | "moosend";
+  /** The event's own identity at its source (Loops: the webhook-id); a repeat is ignored. */
+  eventKey: string;
+  email: string;
+  kind: EngagementKind;
+  messageId: string;
+  subject?: string | null;
+  origin?: string | null;
+  occurredAt: Date;
+}
+
+export interface EngagementRow {
+  id: bigint;
+  email: string;
+  kind: EngagementKind;
+  messageId: string;
+  subject: string | null;
+  origin: string | null;
+  occurredAt: Date;
+  appliedAt: Date | null;
+}
+
+/** A note or task engagement put in Kommo, so later events edit it instead of adding another. */
+export interface EngagementMarkRow {
+  entityType: "contacts" | "leads";
+  entityId: number;
+  key: string;
+  kommoId: number;
+  text: string;
+}
+
+export interface EngagementRepository {
+  /** Stores an engagement once; returns false when its identity was already stored. */
+  record(e: RecordEngagementInput): Promise<boolean>;
+  /** Up to `limit` addresses with engagements not yet in Kommo, oldest first. */
+  pendingEmails(limit: number): Promise<string[]>;
+  /** Every engagement of these addresses, applied or not (scores and counts are over all of them). */
+  forEmails(emails: readonly string[]): Promise<EngagementRow[]>;
+  markApplied(ids: readonly bigint[], at: Date): Promise<void>;
+  marks(entityType: "contacts" | "leads", entityIds: readonly number[]): Promise<EngagementMarkRow[]>;
+  saveMarks(marks: readonly EngagementMarkRow[]): Promise<void>;
+}
+
+export function createEngagementRepository(prisma: PrismaClient): EngagementRepository {
+  return {
+    async record(e) {
+      const { count } = await prisma.engagement.createMany({
+        data: [
+          {
+            source: e.source,
+            eventKey: e.eventKey,
+            email: normalizeEmail(e.email),
+            kind: e.kind,
+            messageId: e.messageId,
+            subject: e.subject ?? null,
+            origin: e.origin ?? null,
+            occurredAt: e.occurredAt,
+          },
+        ],
+        skipDuplicates: true,
+      });
+      return count === 1;
+    },
+
+    async pendingEmails(limit) {
+      const rows = await prisma.$queryRaw<Array<{ email: string }>>`
+        SELECT email FROM engagements WHERE applied_at IS NULL GROUP BY email ORDER BY MIN(id) LIMIT ${limit}`;
+      return rows.map((r) => r.email);
+    },
+
+    async forEmails(emails) {
+      if (emails.length === 0) return [];
+      const rows = await prisma.engagement.findMany({ where: { email: { in: [...emails] } }, orderBy: { id: "asc" } });
+      return rows.map((r) => ({
+        id: r.id,
+        email: r.email,
+        kind: r.kind as EngagementKind,
+        messageId: r.messageId,
+        subject: r.subject,
+        origin: r.origin,
+        occurredAt: r.occurredAt,
+        appliedAt: r.appliedAt,
+      }));
+    },
+
+    async markApplied(ids, at) {
+      if (ids.length) await prisma.engagement.updateMany({ where: { id: { in: [...ids] } }, data: { appliedAt: at } });
+    },
+
+    async marks(entityType, entityIds) {
+      if (entityIds.length === 0) return [];
+      const rows = await prisma.engagementMark.findMany({ where: { entityType, entityId: { in: [...entityIds] } } });
+      return rows.map((r) => ({ entityType: r.entityType as "contacts" | "leads", entityId: r.entityId, key: r.key, kommoId: r.kommoId, text: r.text }));
+    },
+
+    async saveMarks(marks) {
+      await prisma.$transaction(
+        marks.map((m) =>
+          prisma.engagementMark.upsert({
+            where: { entityType_entityId_key: { entityType: m.entityType, entityId: m.entityId, key: m.key } },
+            create: m,
+            update: { kommoId: m.kommoId, text: m.text },
+          }),
+        ),
+      );
+    },
+  };
+}
