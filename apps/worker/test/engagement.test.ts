@@ -1,28 +1,41 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { randomUUID } from "node:crypto";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { createDb } from "@funnelsync/db";
+import { QUEUES } from "@funnelsync/jobs";
+import { isVendorRateLimitError } from "@funnelsync/vendor-http";
 import { eventually, REPO_ROOT, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
+import { TEST_DATABASE_URL, TEST_REDIS_URL } from "../../../test/testEnv";
+import { shareOfGate } from "../src/engagementSync";
+import { createRedisGate } from "../src/redisGate";
 
 const LAST_ENGAGEMENT = 880002;
 const SCORE = 770003;
 jest.setTimeout(60_000);
 
-const ENGAGEMENT_BLOCK = `
+const engagementBlock = (coalesceSeconds: number) => `
 engagement:
   notes: [opened, clicked]
   lastEngagementFieldId: ${LAST_ENGAGEMENT}
   score: { fieldId: ${SCORE}, opened: 1, clicked: 5 }
   taskOnClick: { text: "Follow up: clicked {subject}", dueHours: 24 }
   kommoCallsPerSecond: 3
-  coalesceSeconds: 0.5
+  coalesceSeconds: ${coalesceSeconds}
 `;
+
+function mappingWithEngagement(coalesceSeconds = 0.5): string {
+  const path = join(mkdtempSync(join(tmpdir(), "funnelsync-engagement-")), "funnelsync.yaml");
+  writeFileSync(path, readFileSync(resolve(REPO_ROOT, "funnelsync.yaml"), "utf8") + engagementBlock(coalesceSeconds));
+  return path;
+}
 
 describe("engagement back to sales: Loops opens and clicks on the Kommo card", () => {
   let h: Harness;
   beforeEach(async () => {
-    const path = join(mkdtempSync(join(tmpdir(), "funnelsync-engagement-")), "funnelsync.yaml");
-    writeFileSync(path, readFileSync(resolve(REPO_ROOT, "funnelsync.yaml"), "utf8") + ENGAGEMENT_BLOCK);
-    h = await startHarness({ mappingPath: path });
+    h = await startHarness({ mappingPath: mappingWithEngagement() });
   });
   afterEach(() => h.stop());
 
@@ -88,10 +101,13 @@ describe("engagement back to sales: Loops opens and clicks on the Kommo card", (
     await applied(email, 2);
     const before = { contactNotes: noteTexts("contacts", contact.id), leadNotes: noteTexts("leads", lead.id), score: fieldOf(h.kommo.lead(lead.id)!, SCORE) };
 
+    // Past BullMQ's own dedupe window too: the stored identity alone must hold.
+    const queue = h.worker!.queues.find((q) => q.name === QUEUES.engagement)!;
+    for (const delivery of [open!, click!]) await queue.remove(`loops-${delivery.webhookId}`);
     for (const delivery of [open!, click!, open!]) expect((await h.loops.redeliver(delivery.webhookId)).status).toBe(200);
-    await applied(email, 2);
-    // Give a flush the redeliveries might have started time to finish.
-    await new Promise((r) => setTimeout(r, 1_500));
+    await eventually(async () => (await queue.getJobCounts("waiting", "active")).waiting === 0 && (await queue.getJobState(`loops-${click!.webhookId}`)) === "completed");
+    // Give the flush the redeliveries scheduled time to run.
+    await new Promise((r) => setTimeout(r, 2_000));
     await applied(email, 2);
 
     expect(noteTexts("contacts", contact.id)).toEqual(before.contactNotes);
@@ -100,5 +116,89 @@ describe("engagement back to sales: Loops opens and clicks on the Kommo card", (
     expect(fieldOf(h.kommo.lead(lead.id)!, SCORE)).toBe(before.score);
     expect(Number(before.score)).toBe(6);
     expect(h.kommo.tasksFor("leads", lead.id)).toHaveLength(1);
+  });
+});
+
+describe("engagement under load: batched, and never in the way of opt-outs", () => {
+  let h: Harness;
+  afterEach(() => h.stop());
+
+  it("keeps opens and clicks off the queue that carries unsubscribes and bounces", async () => {
+    h = await startHarness({ worker: false, mappingPath: mappingWithEngagement() });
+    const email = uniqueEmail("ola");
+    h.loops.addContact({ email });
+    for (let i = 0; i < 3; i++) await h.loops.engage(email, "opened", { emailId: "em_1" });
+    await h.loops.unsubscribe(email);
+    const connection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+    try {
+      const queueOf = (name: string) => new Queue(name, { connection, prefix: h.prefix });
+      const esp = await queueOf(QUEUES.esp).getJobs(["waiting"]);
+      const engagement = await queueOf(QUEUES.engagement).getJobs(["waiting"]);
+      expect(esp.map((j) => j.data.eventName)).toEqual(["contact.unsubscribed"]);
+      expect(engagement.map((j) => j.name)).toEqual(["loops.engagement", "loops.engagement", "loops.engagement"]);
+    } finally {
+      await connection.quit();
+    }
+  });
+
+  // One flush is 7 calls (contacts, leads, two note batches, two field batches, tasks); the jobs may
+  // straddle a window's end, so two flushes; unbatched this would be ~7 calls per person.
+  it("writes 60 opens and clicks of 30 people with at most one Kommo call per four events", async () => {
+    h = await startHarness({ worker: false, mappingPath: mappingWithEngagement(5) });
+    h.kommo.state.webhooks.length = 0; // only engagement talks to Kommo here
+    const db = createDb(TEST_DATABASE_URL);
+    const people: Array<{ email: string; contact: { id: number }; lead: { id: number } }> = [];
+    try {
+      for (let i = 0; i < 30; i++) {
+        const email = uniqueEmail(`crowd${i}`);
+        const contact = await h.kommo.addContact({ id: uniqueId(), name: `Person ${i}`, email });
+        const lead = await h.kommo.addLead({ id: uniqueId(), contactId: contact.id, statusId: 6002 });
+        await db.links.upsert({ kommoContactId: contact.id, email }); // as the forward sync leaves it
+        h.loops.addContact({ email });
+        people.push({ email, contact, lead });
+      }
+    } finally {
+      await db.close();
+    }
+    await Promise.all(people.map((p) => h.loops.engage(p.email, "opened", { emailId: "em_launch", subject: "Launch" })));
+    await Promise.all(people.map((p) => h.loops.engage(p.email, "clicked", { emailId: "em_launch", subject: "Launch" })));
+    const before = h.kommo.requests.count((r) => r.path.startsWith("/api/v4/"));
+    await h.startWorker();
+    await eventually(async () => {
+      const rows = await h.worker!.db.engagements.forEmails(people.map((p) => p.email));
+      return rows.length === 60 && rows.every((r) => r.appliedAt !== null);
+    }, 30_000);
+
+    const calls = h.kommo.requests.filter((r) => r.path.startsWith("/api/v4/")).slice(before);
+    expect(calls.length).toBeLessThanOrEqual(60 / 4);
+    expect(calls.filter((r) => r.method === "POST" && r.path === "/api/v4/contacts/notes").length).toBeLessThanOrEqual(2);
+    for (const p of people) {
+      expect(h.kommo.notesFor("contacts", p.contact.id)).toHaveLength(2);
+      expect(h.kommo.tasksFor("leads", p.lead.id)).toHaveLength(1);
+    }
+  });
+
+  it("gives engagement at most its share of Kommo's window and leaves the rest to live sync", async () => {
+    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+    try {
+      const minute = (max: number) => ({ max, perMs: 60_000 });
+      const gate = createRedisGate({
+        redis,
+        prefix: `test-${randomUUID()}`,
+        maxWaitMs: 0,
+        limits: { kommo: { default: minute(7), engagement: minute(3) }, moosend: { default: minute(1) }, loops: { default: minute(1) } },
+        accounts: {},
+      });
+      const engagement = shareOfGate(gate, "engagement");
+      const taken = async (take: () => Promise<unknown>) => take().then(() => true, (error: unknown) => (isVendorRateLimitError(error) ? false : Promise.reject(error)));
+      const engagementSlots = [];
+      for (let i = 0; i < 4; i++) engagementSlots.push(await taken(() => engagement("kommo", "default")));
+      expect(engagementSlots).toEqual([true, true, true, false]);
+      const liveSlots = [];
+      for (let i = 0; i < 5; i++) liveSlots.push(await taken(() => gate("kommo", "default")));
+      expect(liveSlots).toEqual([true, true, true, true, false]);
+    } finally {
+      await redis.quit();
+    }
   });
 });
