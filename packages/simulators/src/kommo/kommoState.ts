@@ -164,7 +164,7 @@ export const KOMMO_SIM_FIELDS = {
   ...SEED.kommo.fields,
   phone: 700001,
   email: 700003,
-  closeDate: 770003,
+  closeDate: 770004,
 } as const;
 
 export const KOMMO_SIM_ENUMS = {
