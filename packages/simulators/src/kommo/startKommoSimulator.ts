@@ -592,15 +592,29 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
     });
   }
 
-  function addNotes(req: Request, res: Response, entityType: KommoEntityType, pathEntityId: number | null): void {
+  /**
+   * A batch write's body: a non-empty array of ≤ 250 items, each checked by `plan` (which pushes its
+   * errors); Kommo refuses the whole batch if any item fails. Undefined once the error is answered.
+   */
+  function planBatch<T>(req: Request, res: Response, plan: (entry: Record<string, unknown>, index: number, errors: KommoFieldError[]) => T): Array<T & { requestId: string }> | undefined {
     const body: unknown = req.body;
-    if (!Array.isArray(body) || body.length === 0) return emptyRequest(res);
-    if (body.length > MAX_BATCH) return problem(res, 400, "Bad Request", `Maximum ${MAX_BATCH} entities per request`);
+    if (!Array.isArray(body) || body.length === 0) return void emptyRequest(res);
+    if (body.length > MAX_BATCH) return void problem(res, 400, "Bad Request", `Maximum ${MAX_BATCH} entities per request`);
     const failures: Array<{ requestId: string; errors: KommoFieldError[] }> = [];
-    const drafts = body.map((item, i) => {
+    const plans = body.map((item, i) => {
       const entry = isRecord(item) ? item : {};
       const requestId = typeof entry.request_id === "string" ? entry.request_id : String(i);
       const errors: KommoFieldError[] = [];
+      const planned = plan(entry, i, errors);
+      if (errors.length) failures.push({ requestId, errors });
+      return { ...planned, requestId };
+    });
+    if (failures.length) return void validationFailed(res, failures);
+    return plans;
+  }
+
+  function addNotes(req: Request, res: Response, entityType: KommoEntityType, pathEntityId: number | null): void {
+    const drafts = planBatch(req, res, (entry, _i, errors) => {
       const entityId = pathEntityId ?? intOf(entry.entity_id);
       const entity = entityId === null ? undefined : entityType === "leads" ? state.leads.get(entityId) : state.contacts.get(entityId);
       if (!entity || entity.isDeleted) errors.push({ code: "NotFound", path: "entity_id", detail: "Entity not found" });
@@ -610,10 +624,9 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
       if (noteType === "common" && (typeof params.text !== "string" || params.text.trim() === "")) {
         errors.push({ code: "NotBlank", path: "params.text", detail: "This value should not be blank." });
       }
-      if (errors.length) failures.push({ requestId, errors });
-      return { requestId, entityId: entityId ?? 0, noteType: String(noteType), params };
+      return { entityId: entityId ?? 0, noteType: String(noteType), params };
     });
-    if (failures.length) return validationFailed(res, failures);
+    if (!drafts) return;
     const created = drafts.map((draft) => {
       const note: KommoSimNote = { id: state.nextId.note++, entityType, entityId: draft.entityId, noteType: draft.noteType, params: draft.params, createdAt: nowSec() };
       state.notes.push(note);
@@ -626,14 +639,7 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
   app.patch(`${API}/:entity/notes`, (req, res, next) => {
     const entityType = req.params.entity;
     if (entityType !== "leads" && entityType !== "contacts") return next();
-    const body: unknown = req.body;
-    if (!Array.isArray(body) || body.length === 0) return emptyRequest(res);
-    if (body.length > MAX_BATCH) return problem(res, 400, "Bad Request", `Maximum ${MAX_BATCH} entities per request`);
-    const failures: Array<{ requestId: string; errors: KommoFieldError[] }> = [];
-    const edits = body.map((item, i) => {
-      const entry = isRecord(item) ? item : {};
-      const requestId = typeof entry.request_id === "string" ? entry.request_id : String(i);
-      const errors: KommoFieldError[] = [];
+    const edits = planBatch(req, res, (entry, _i, errors) => {
       const id = intOf(entry.id);
       const note = id === null ? undefined : state.notes.find((n) => n.id === id && n.entityType === entityType);
       if (!note) errors.push({ code: "NotFound", path: "id", detail: "Entity not found" });
@@ -641,10 +647,9 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
       if (note?.noteType === "common" && params !== undefined && (typeof params.text !== "string" || params.text.trim() === "")) {
         errors.push({ code: "NotBlank", path: "params.text", detail: "This value should not be blank." });
       }
-      if (errors.length) failures.push({ requestId, errors });
-      return { requestId, note, params };
+      return { note, params };
     });
-    if (failures.length) return validationFailed(res, failures);
+    if (!edits) return;
     const updated = edits.map(({ requestId, note, params }) => {
       if (params) note!.params = { ...note!.params, ...params };
       note!.updatedAt = nowSec();
