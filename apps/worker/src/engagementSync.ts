@@ -9,6 +9,10 @@ const WON_OR_LOST = new Set([142, 143]);
 const HOUR_MS = 3_600_000;
 /** A flush starts this long after its window closes, so an event stored at the window's very end is in it. */
 const FLUSH_GRACE_MS = 1_000;
+/** A mark's Kommo id while its POST is out: the answer may be lost although Kommo wrote it. */
+const UNANSWERED = 0;
+/** Kommo stamps whole seconds: look a little before the mark was written. */
+const CLOCK_SLACK_MS = 2_000;
 const KIND_WORD: Record<EngagementKind, string> = { opened: "opened", clicked: "clicked a link in", delivered: "received" };
 
 /**
@@ -164,13 +168,16 @@ export class EngagementSync {
         const entityIds = person.contacts.flatMap((c) => (entityType === "contacts" ? [c.id] : openLeadsOf(c).map((l) => l.id)));
         for (const entityId of new Set(entityIds)) for (const key of touched) wanted.push({ entityId, key, text: engagementNoteText(byKey.get(key)!) });
       }
-      const marks = new Map((await db.engagements.marks(entityType, [...new Set(wanted.map((w) => w.entityId))])).map((m) => [`${m.entityId}/${m.key}`, m]));
+      const stored = (await db.engagements.marks(entityType, [...new Set(wanted.map((w) => w.entityId))])).filter((m) => m.key.startsWith("note:"));
+      const settled = await this.settle(stored, (mark, since) => kommo.recentNotes(entityType, mark.entityId, since));
+      const marks = new Map(settled.map((m) => [`${m.entityId}/${m.key}`, m]));
       const edits = wanted.flatMap((w) => {
         const mark = marks.get(`${w.entityId}/${w.key}`);
         return mark && mark.text !== w.text ? [{ ...w, kommoId: mark.kommoId }] : [];
       });
       const added = wanted.filter((w) => !marks.has(`${w.entityId}/${w.key}`));
       for (const chunk of chunks(added)) {
+        await db.engagements.saveMarks(chunk.map((w) => ({ entityType, entityId: w.entityId, key: w.key, kommoId: UNANSWERED, text: w.text })));
         const ids = await kommo.addNotes(entityType, chunk);
         await db.engagements.saveMarks(chunk.map((w, i) => ({ entityType, entityId: w.entityId, key: w.key, kommoId: ids[i]!, text: w.text })));
       }
@@ -226,13 +233,39 @@ export class EngagementSync {
       }
     }
     if (wanted.size === 0) return;
-    const ours = (await db.engagements.marks("leads", [...wanted.keys()])).filter((m) => m.key === "task");
+    const stored = (await db.engagements.marks("leads", [...wanted.keys()])).filter((m) => m.key === "task");
+    const ours = await this.settle(stored, (mark, since) => kommo.recentOpenTasks("leads", mark.entityId, since));
     const open = ours.length ? await kommo.openTaskIds("leads", ours.map((m) => m.entityId)) : new Set<number>();
     for (const mark of ours) if (open.has(mark.kommoId)) wanted.delete(mark.entityId);
     for (const chunk of chunks([...wanted.values()])) {
+      await db.engagements.saveMarks(chunk.map((task) => ({ entityType: "leads", entityId: task.entityId, key: "task", kommoId: UNANSWERED, text: task.text })));
       const ids = await kommo.addTasks(chunk);
       const marks: EngagementMarkRow[] = chunk.map((task, i) => ({ entityType: "leads", entityId: task.entityId, key: "task", kommoId: ids[i]!, text: task.text }));
       await db.engagements.saveMarks(marks);
     }
+  }
+
+  /**
+   * Kommo has no idempotency key, so a note or task whose POST lost its answer may exist or not: it is
+   * looked up on its entity by its exact text and adopted if found; if not, its mark is dropped and
+   * it is written again.
+   */
+  private async settle(
+    marks: EngagementMarkRow[],
+    recent: (mark: EngagementMarkRow, since: Date) => Promise<Array<{ id: number; text: string }>>,
+  ): Promise<EngagementMarkRow[]> {
+    const settled: EngagementMarkRow[] = [];
+    const adopted: EngagementMarkRow[] = [];
+    for (const mark of marks) {
+      if (mark.kommoId !== UNANSWERED) {
+        settled.push(mark);
+        continue;
+      }
+      const since = new Date((mark.updatedAt?.getTime() ?? 0) - CLOCK_SLACK_MS);
+      const found = (await recent(mark, since)).find((written) => written.text === mark.text);
+      if (found) adopted.push({ ...mark, kommoId: found.id });
+    }
+    if (adopted.length) await this.options.db.engagements.saveMarks(adopted);
+    return [...settled, ...adopted];
   }
 }

@@ -75,6 +75,19 @@ describe("engagement back to sales: Loops opens and clicks on the Kommo card", (
     ]);
   });
 
+  it("adds one note and one task when Kommo wrote them but the answers were lost, and the flush is retried", async () => {
+    const { email, contact, lead } = await person();
+    const lost = (method: string, path: string) => method === "POST" && (path === "/api/v4/contacts/notes" || path === "/api/v4/tasks");
+    h.kommo.faults.only(lost).loseAnswerNext(2);
+    await h.loops.engage(email, "clicked", { subject: "Pricing" });
+    await applied(email, 1);
+
+    expect(h.kommo.faults.pending).toBe(0);
+    expect(noteTexts("contacts", contact.id)).toHaveLength(1);
+    expect(noteTexts("leads", lead.id)).toHaveLength(1);
+    expect(h.kommo.tasksFor("leads", lead.id)).toHaveLength(1);
+  });
+
   it("folds five opens of one e-mail into one note that says how often", async () => {
     const { email, contact, lead } = await person();
     for (let i = 0; i < 5; i++) await h.loops.engage(email, "opened", { emailId: "em_nurture_1", subject: "Welcome to Lind", sourceType: "loop", sourceId: "lp_1" });

@@ -31,8 +31,11 @@ export interface EngagementMarkRow {
   entityType: "contacts" | "leads";
   entityId: number;
   key: string;
+  /** 0 while the write was sent and its answer not yet recorded. */
   kommoId: number;
   text: string;
+  /** When the mark was last written (read only). */
+  updatedAt?: Date;
 }
 
 export interface EngagementRepository {
@@ -96,12 +99,12 @@ export function createEngagementRepository(prisma: PrismaClient): EngagementRepo
     async marks(entityType, entityIds) {
       if (entityIds.length === 0) return [];
       const rows = await prisma.engagementMark.findMany({ where: { entityType, entityId: { in: [...entityIds] } } });
-      return rows.map((r) => ({ entityType: r.entityType as "contacts" | "leads", entityId: r.entityId, key: r.key, kommoId: r.kommoId, text: r.text }));
+      return rows.map((r) => ({ entityType: r.entityType as "contacts" | "leads", entityId: r.entityId, key: r.key, kommoId: r.kommoId, text: r.text, updatedAt: r.updatedAt }));
     },
 
     async saveMarks(marks) {
       await prisma.$transaction(
-        marks.map((m) =>
+        marks.map(({ updatedAt: _readOnly, ...m }) =>
           prisma.engagementMark.upsert({
             where: { entityType_entityId_key: { entityType: m.entityType, entityId: m.entityId, key: m.key } },
             create: m,

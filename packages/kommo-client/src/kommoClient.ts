@@ -71,6 +71,14 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
+function idsAndTexts(items: unknown[], textOf: (item: unknown) => unknown): Array<{ id: number; text: string }> {
+  return items.flatMap((item) => {
+    const id = (item as { id?: unknown }).id;
+    const text = textOf(item);
+    return typeof id === "number" && typeof text === "string" ? [{ id, text }] : [];
+  });
+}
+
 /** PHP-style bracket parameters, as Kommo reads them (`filter[id][]=1&filter[id][]=2`). */
 function query(params: Record<string, unknown>): string {
   return qs.stringify(params, { arrayFormat: "brackets", encodeValuesOnly: true });
@@ -387,14 +395,16 @@ export class KommoClient {
    * (`GET /api/v4/{entity_type}/{entity_id}/notes`; 204 when there are none.)
    */
   async recentNoteTexts(entityType: EntityType, entityId: number, since: Date): Promise<string[]> {
+    return (await this.recentNotes(entityType, entityId, since)).map((note) => note.text);
+  }
+
+  /** As `recentNoteTexts`, with each note's id. */
+  async recentNotes(entityType: EntityType, entityId: number, since: Date): Promise<Array<{ id: number; text: string }>> {
     assertEntityType(entityType);
     assertId(entityId, "entityId");
     const params = { filter: { note_type: ["common"], updated_at: { from: Math.floor(since.getTime() / 1000) } }, order: { updated_at: "desc" }, limit: KOMMO_MAX_PAGE };
     const response = await this.http.get(`/${entityType}/${entityId}/notes?${query(params)}`);
-    return embedded(response.data, "notes").flatMap((note) => {
-      const text = (note as { params?: { text?: unknown } }).params?.text;
-      return typeof text === "string" ? [text] : [];
-    });
+    return idsAndTexts(embedded(response.data, "notes"), (note) => (note as { params?: { text?: unknown } }).params?.text);
   }
 
   /**
@@ -402,14 +412,16 @@ export class KommoClient {
    * 250), for the same reason as `recentNoteTexts`. (`GET /api/v4/tasks`; 204 when there are none.)
    */
   async recentOpenTaskTexts(entityType: EntityType, entityId: number, since: Date): Promise<string[]> {
+    return (await this.recentOpenTasks(entityType, entityId, since)).map((task) => task.text);
+  }
+
+  /** As `recentOpenTaskTexts`, with each task's id. */
+  async recentOpenTasks(entityType: EntityType, entityId: number, since: Date): Promise<Array<{ id: number; text: string }>> {
     assertEntityType(entityType);
     assertId(entityId, "entityId");
     const filter = { entity_type: entityType, entity_id: [entityId], is_completed: 0, updated_at: { from: Math.floor(since.getTime() / 1000) } };
     const response = await this.http.get(`/tasks?${query({ filter, order: { updated_at: "desc" }, limit: KOMMO_MAX_PAGE })}`);
-    return embedded(response.data, "tasks").flatMap((task) => {
-      const text = (task as { text?: unknown }).text;
-      return typeof text === "string" ? [text] : [];
-    });
+    return idsAndTexts(embedded(response.data, "tasks"), (task) => (task as { text?: unknown }).text);
   }
 
   /**
