@@ -7,10 +7,11 @@ import type { Scenario, ScenarioContext } from "./lib/scenario";
 import { prepareDatabase } from "./lib/services";
 import { VENDOR_LATENCY_MS } from "./lib/vendors";
 import { burstScenario } from "./scenarios/burst";
+import { campaignScenario } from "./scenarios/campaign";
 import { e2eScenario } from "./scenarios/e2e";
 import { ingestScenario } from "./scenarios/ingest";
 
-const SCENARIOS: Scenario[] = [ingestScenario, e2eScenario, burstScenario];
+const SCENARIOS: Scenario[] = [ingestScenario, e2eScenario, burstScenario, campaignScenario];
 const RESULTS_DIR = resolve(__dirname, "results");
 
 const USAGE = `usage: npm run bench -- [${SCENARIOS.map((s) => s.name).join("] [")}] [--quick]

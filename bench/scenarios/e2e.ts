@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startIngestProcess, startWorkerProcess } from "../lib/apps";
+import { startIngestProcess, startWorkerProcess, type ChildApp } from "../lib/apps";
 import { EventTracker, loopsEventSent, moosendSubscribed, type EffectMatcher } from "../lib/eventTracker";
 import { FormPoster } from "../lib/httpLoad";
 import { STATUS, moveLead, seedLeads, type BenchLead } from "../lib/kommoEvents";
@@ -10,13 +10,15 @@ import { resetState } from "../lib/services";
 import { mean, percentile, round, sortedNumbers } from "../lib/stats";
 import { callCounts, moosendTimeline, startVendors, throttles, type BenchVendors } from "../lib/vendors";
 
-interface Running {
+export interface Running {
   vendors: BenchVendors;
   poster: FormPoster;
+  ingest: ChildApp;
+  worker: ChildApp;
 }
 
 /** Fresh state, simulators with 50 ms latency, ingest and worker as child processes with `mapping`. */
-async function startStack(ctx: ScenarioContext, mapping: string): Promise<Running> {
+export async function startStack(ctx: ScenarioContext, mapping: string): Promise<Running> {
   await resetState();
   const vendors = await startVendors();
   ctx.defer(() => vendors.close());
@@ -27,7 +29,7 @@ async function startStack(ctx: ScenarioContext, mapping: string): Promise<Runnin
   ctx.defer(() => worker.stop());
   const poster = new FormPoster(`${ingest.url}${vendors.kommoHookPath}`, 32);
   ctx.defer(async () => poster.close());
-  return { vendors, poster };
+  return { vendors, poster, ingest, worker };
 }
 
 /**
@@ -35,7 +37,7 @@ async function startStack(ctx: ScenarioContext, mapping: string): Promise<Runnin
  * answers), moving the lead in the simulator just before its webhook. While sending, `onTick` runs
  * about every 250 ms (for backlog samples).
  */
-async function sendAtRate(
+export async function sendAtRate(
   running: Running,
   tracker: EventTracker,
   leads: BenchLead[],
@@ -74,7 +76,7 @@ async function sendAtRate(
 }
 
 /** Polls the tracker until every event is complete or `untilMs` (performance.now()) passes. */
-async function waitForEffects(tracker: EventTracker, untilMs: number, signal: AbortSignal, onTick?: (now: number) => void): Promise<void> {
+export async function waitForEffects(tracker: EventTracker, untilMs: number, signal: AbortSignal, onTick?: (now: number) => void): Promise<void> {
   while (tracker.update() < tracker.events.length && performance.now() < untilMs) {
     abortable(signal);
     onTick?.(performance.now());
@@ -83,7 +85,7 @@ async function waitForEffects(tracker: EventTracker, untilMs: number, signal: Ab
 }
 
 /** p50/p99 as figures; an event that never completed counts as infinitely late. */
-function latencyFigures(scenario: string, label: string, latencies: number[], waitedMs: number, targets: { p50?: number; p99: number }): Figure[] {
+export function latencyFigures(scenario: string, label: string, latencies: number[], waitedMs: number, targets: { p50?: number; p99: number }): Figure[] {
   const sorted = sortedNumbers(latencies);
   const missing = latencies.filter((l) => !Number.isFinite(l)).length;
   const show = (value: number | undefined) =>

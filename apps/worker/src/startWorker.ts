@@ -140,7 +140,18 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     ? new EngagementSync({
         settings: engagementSettings,
         db,
-        kommo: new KommoClient({ baseUrl: kommoBaseUrl, accessToken: required(config.kommo.accessToken, "KOMMO_ACCESS_TOKEN"), http: { ...http, gate: shareOfGate(gate, ENGAGEMENT_SHARE) } }),
+        kommo: new KommoClient({
+          baseUrl: kommoBaseUrl,
+          accessToken: required(config.kommo.accessToken, "KOMMO_ACCESS_TOKEN"),
+          http: {
+            ...http,
+            gate: shareOfGate(gate, ENGAGEMENT_SHARE),
+            observe: (call) => {
+              observe(call);
+              metrics.engagementKommoCalls.inc();
+            },
+          },
+        }),
         flushQueue: queues.find((q) => q.name === QUEUES.engagementFlush)!,
         now: () => new Date(),
       })
