@@ -10,7 +10,7 @@ import { figure } from "../lib/report";
 import { LISTS, MAPPINGS, abortable, type Scenario, type ScenarioContext } from "../lib/scenario";
 import { BENCH_DATABASE_URL } from "../lib/services";
 import { round } from "../lib/stats";
-import { throttles } from "../lib/vendors";
+import { throttles, type TimedRequest } from "../lib/vendors";
 import { latencyFigures, sendAtRate, startStack, waitForEffects } from "./e2e";
 
 const ENGAGEMENT = `
@@ -20,7 +20,7 @@ engagement:
   score: { fieldId: 770003, opened: 1, clicked: 5 }
   taskOnClick: { text: "Follow up: clicked {subject}", dueHours: 24 }
   kommoCallsPerSecond: 3
-  coalesceSeconds: 10
+  coalesceSeconds: 30
 `;
 
 /** The issue's campaign, and a tenth of it (same event rate, a tenth of the time) for `--quick`. */
@@ -41,6 +41,17 @@ async function engagementKommoCalls(workerUrl: string): Promise<number> {
   const text = await (await fetch(`${workerUrl}/metrics`)).text();
   const line = /^funnelsync_engagement_kommo_calls_total (\d+(?:\.\d+)?)/m.exec(text);
   return line ? Number(line[1]) : 0;
+}
+
+/** Every Kommo call of the run (engagement and live sync) by method and route, ids folded. */
+function kommoCallsByRoute(requests: TimedRequest[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const { vendor, entry } of requests) {
+    if (vendor !== "kommo") continue;
+    const route = `${entry.method} ${entry.path.replace(/\/\d+/g, "/:id")}`;
+    counts[route] = (counts[route] ?? 0) + 1;
+  }
+  return counts;
 }
 
 /** Where the campaign's recipients stand after forward sync: linked to their Kommo contact, known to Loops. */
@@ -143,6 +154,7 @@ async function campaign(ctx: ScenarioContext) {
       lastEngagementToCardSeconds: toCard === null ? null : round(toCard, 1),
       memory: rss,
       throttles: throttles(requests),
+      kommoCallsByRoute: kommoCallsByRoute(requests),
     },
   };
 }

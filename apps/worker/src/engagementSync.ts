@@ -104,19 +104,24 @@ export class EngagementSync {
     });
   }
 
-  /** Writes everything pending to Kommo, 250 people per round; returns how many engagements it applied. */
+  /**
+   * Writes to Kommo what was stored until now, 250 people per round; returns how many engagements it
+   * applied. What arrives meanwhile waits for the next window's flush, so rounds stay full under a
+   * steady stream instead of draining it a few people at a time.
+   */
   async flush(): Promise<number> {
+    const upToId = await this.options.db.engagements.lastId();
     let applied = 0;
     for (;;) {
-      const emails = await this.options.db.engagements.pendingEmails(KOMMO_MAX_PAGE);
+      const emails = await this.options.db.engagements.pendingEmails(KOMMO_MAX_PAGE, upToId);
       if (emails.length === 0) return applied;
-      applied += await this.flushRound(emails);
+      applied += await this.flushRound(emails, upToId);
     }
   }
 
-  private async flushRound(emails: string[]): Promise<number> {
+  private async flushRound(emails: string[], upToId: bigint): Promise<number> {
     const { db, kommo } = this.options;
-    const rows = await db.engagements.forEmails(emails);
+    const rows = (await db.engagements.forEmails(emails)).filter((r) => r.id <= upToId);
     const contacts = await this.contactsOf(emails);
     const people: Person[] = [...groupBy(rows, (r) => r.email)].map(([email, mine]) => ({
       email,
@@ -140,13 +145,8 @@ export class EngagementSync {
   /** Contacts by address: the links forward sync keeps, else Kommo's search (one call per unknown address). */
   private async contactsOf(emails: string[]): Promise<Map<string, KommoContact[]>> {
     const { db, kommo } = this.options;
-    const linked = new Map<string, number[]>();
-    const unknown: string[] = [];
-    for (const email of emails) {
-      const ids = (await db.links.byEmail(email)).map((l) => l.kommoContactId);
-      if (ids.length) linked.set(email, ids);
-      else unknown.push(email);
-    }
+    const linked = await db.engagements.linkedContactIds(emails);
+    const unknown = emails.filter((email) => !linked.has(email));
     const found = new Map<number, KommoContact>();
     for (const chunk of chunks([...new Set([...linked.values()].flat())])) for (const [id, c] of await kommo.getContacts(chunk)) found.set(id, c);
     const result = new Map<string, KommoContact[]>();

@@ -41,11 +41,15 @@ export interface EngagementMarkRow {
 export interface EngagementRepository {
   /** Stores an engagement once; returns false when its identity was already stored. */
   record(e: RecordEngagementInput): Promise<boolean>;
-  /** Up to `limit` addresses with engagements not yet in Kommo, oldest first. */
-  pendingEmails(limit: number): Promise<string[]>;
+  /** The newest engagement's id (0 when none): a flush takes what was stored up to here. */
+  lastId(): Promise<bigint>;
+  /** Up to `limit` addresses with engagements up to `upToId` not yet in Kommo, oldest first. */
+  pendingEmails(limit: number, upToId: bigint): Promise<string[]>;
   /** Every engagement of these addresses, applied or not (scores and counts are over all of them). */
   forEmails(emails: readonly string[]): Promise<EngagementRow[]>;
   markApplied(ids: readonly bigint[], at: Date): Promise<void>;
+  /** The Kommo contacts forward sync linked to each address (from `contact_links`), in one query. */
+  linkedContactIds(emails: readonly string[]): Promise<Map<string, number[]>>;
   marks(entityType: "contacts" | "leads", entityIds: readonly number[]): Promise<EngagementMarkRow[]>;
   saveMarks(marks: readonly EngagementMarkRow[]): Promise<void>;
 }
@@ -71,9 +75,14 @@ export function createEngagementRepository(prisma: PrismaClient): EngagementRepo
       return count === 1;
     },
 
-    async pendingEmails(limit) {
+    async lastId() {
+      const row = await prisma.engagement.findFirst({ orderBy: { id: "desc" }, select: { id: true } });
+      return row?.id ?? 0n;
+    },
+
+    async pendingEmails(limit, upToId) {
       const rows = await prisma.$queryRaw<Array<{ email: string }>>`
-        SELECT email FROM engagements WHERE applied_at IS NULL GROUP BY email ORDER BY MIN(id) LIMIT ${limit}`;
+        SELECT email FROM engagements WHERE applied_at IS NULL AND id <= ${upToId} GROUP BY email ORDER BY MIN(id) LIMIT ${limit}`;
       return rows.map((r) => r.email);
     },
 
@@ -94,6 +103,13 @@ export function createEngagementRepository(prisma: PrismaClient): EngagementRepo
 
     async markApplied(ids, at) {
       if (ids.length) await prisma.engagement.updateMany({ where: { id: { in: [...ids] } }, data: { appliedAt: at } });
+    },
+
+    async linkedContactIds(emails) {
+      const links = await prisma.contactLink.findMany({ where: { email: { in: emails.map(normalizeEmail) } }, orderBy: { kommoContactId: "asc" } });
+      const byEmail = new Map<string, number[]>();
+      for (const link of links) byEmail.set(link.email, [...(byEmail.get(link.email) ?? []), link.kommoContactId]);
+      return byEmail;
     },
 
     async marks(entityType, entityIds) {
