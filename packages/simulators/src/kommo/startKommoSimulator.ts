@@ -30,6 +30,7 @@ import {
   isRecord,
   parseCustomFieldsWrite,
   parseTagRefs,
+  leadIdsByContact,
   renderContact,
   renderField,
   renderLead,
@@ -477,7 +478,8 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
     const query = typeof req.query.query === "string" ? req.query.query : "";
     const contacts = [...state.contacts.values()].filter((c) => !c.isDeleted && (ids.size === 0 || ids.has(c.id)) && fuzzyMatch(c, query));
     const withLeads = withSet(req).has("leads");
-    listPage(req, res, orderBy(contacts, req.query.order), "contacts", (c) => renderContact(state, c, baseOf(req), withLeads));
+    const leadIndex = withLeads ? leadIdsByContact(state) : undefined;
+    listPage(req, res, orderBy(contacts, req.query.order), "contacts", (c) => renderContact(state, c, baseOf(req), withLeads, leadIndex));
   });
 
   app.get(`${API}/contacts/:id`, (req, res, next) => {
