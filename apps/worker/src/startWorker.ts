@@ -222,6 +222,13 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     await espQueue.removeJobScheduler("moosend-poll");
   }
 
+  const engagementQueue = queues.find((q) => q.name === QUEUES.engagement)!;
+  if (engagement && config.moosend.pollSeconds > 0 && config.mapping.usesMoosend()) {
+    await engagementQueue.upsertJobScheduler("moosend-engagement-poll", { every: config.moosend.pollSeconds * 1000 }, { name: "moosend.engagementPoll", data: {} });
+  } else {
+    await engagementQueue.removeJobScheduler("moosend-engagement-poll");
+  }
+
   let server: Server | undefined;
   const adminPort = options.adminPort === undefined ? config.adminPort : options.adminPort;
   if (adminPort !== null) {

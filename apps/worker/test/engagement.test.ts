@@ -7,7 +7,7 @@ import { Redis } from "ioredis";
 import { createDb } from "@funnelsync/db";
 import { QUEUES } from "@funnelsync/jobs";
 import { isVendorRateLimitError } from "@funnelsync/vendor-http";
-import { eventually, REPO_ROOT, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
+import { eventually, LISTS, REPO_ROOT, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from "../../../test/testEnv";
 import { shareOfGate } from "../src/engagementSync";
 import { createRedisGate } from "../src/redisGate";
@@ -105,6 +105,32 @@ describe("engagement back to sales: Loops opens and clicks on the Kommo card", (
     await applied(email, 4);
 
     expect(Number(fieldOf(h.kommo.lead(lead.id)!, SCORE))).toBe(3 * 1 + 1 * 5);
+  });
+
+  it("brings a Moosend campaign's opens and clicks to the card, and overlapping polls store each once", async () => {
+    const { email, contact, lead } = await person();
+    const campaign = h.moosend.sendCampaign({ subject: "Autumn offer", listIds: [LISTS.newLead] });
+    for (const type of ["Opened", "Opened", "LinkClicked"] as const) h.moosend.campaignActivity(campaign, email, type);
+    const engagementQueue = h.worker!.queues.find((q) => q.name === QUEUES.engagement)!;
+    const poll = (n: number) => engagementQueue.add("moosend.engagementPoll", { requestedAt: n }, { jobId: `moosend-engagement-poll-${n}` });
+    await poll(1);
+    await applied(email, 3);
+    expect(noteTexts("contacts", contact.id).sort()).toEqual([
+      expect.stringContaining('clicked a link in "Autumn offer"'),
+      expect.stringMatching(/opened "Autumn offer" .*\(2 times\)/),
+    ]);
+    expect(Number(fieldOf(h.kommo.lead(lead.id)!, SCORE))).toBe(2 * 1 + 1 * 5);
+
+    h.moosend.campaignActivity(campaign, email, "Opened");
+    await poll(2);
+    await applied(email, 4);
+    await poll(3);
+    await eventually(async () => (await engagementQueue.getJobState("moosend-engagement-poll-3")) === "completed");
+    await applied(email, 4);
+    expect(noteTexts("contacts", contact.id)).toHaveLength(2);
+    expect(noteTexts("contacts", contact.id).find((t) => t.startsWith(`funnelsync: ${email} opened`))).toContain("(3 times)");
+    expect(Number(fieldOf(h.kommo.lead(lead.id)!, SCORE))).toBe(3 * 1 + 1 * 5);
+    expect(h.kommo.tasksFor("leads", lead.id)).toHaveLength(1);
   });
 
   it("counts redelivered webhooks once: no second note, task or score point", async () => {

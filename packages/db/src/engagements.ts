@@ -43,6 +43,8 @@ export interface EngagementRepository {
   record(e: RecordEngagementInput): Promise<boolean>;
   /** The newest engagement's id (0 when none): a flush takes what was stored up to here. */
   lastId(): Promise<bigint>;
+  /** Stores many at once (a poll's worth); returns how many were new. */
+  recordMany(events: readonly RecordEngagementInput[]): Promise<number>;
   /** Up to `limit` addresses with engagements up to `upToId` not yet in Kommo, oldest first. */
   pendingEmails(limit: number, upToId: bigint): Promise<string[]>;
   /** Every engagement of these addresses, applied or not (scores and counts are over all of them). */
@@ -55,25 +57,27 @@ export interface EngagementRepository {
 }
 
 export function createEngagementRepository(prisma: PrismaClient): EngagementRepository {
+  const recordMany = async (events: readonly RecordEngagementInput[]): Promise<number> => {
+    if (events.length === 0) return 0;
+    const { count } = await prisma.engagement.createMany({
+      data: events.map((e) => ({
+        source: e.source,
+        eventKey: e.eventKey,
+        email: normalizeEmail(e.email),
+        kind: e.kind,
+        messageId: e.messageId,
+        subject: e.subject ?? null,
+        origin: e.origin ?? null,
+        occurredAt: e.occurredAt,
+      })),
+      skipDuplicates: true,
+    });
+    return count;
+  };
+
   return {
-    async record(e) {
-      const { count } = await prisma.engagement.createMany({
-        data: [
-          {
-            source: e.source,
-            eventKey: e.eventKey,
-            email: normalizeEmail(e.email),
-            kind: e.kind,
-            messageId: e.messageId,
-            subject: e.subject ?? null,
-            origin: e.origin ?? null,
-            occurredAt: e.occurredAt,
-          },
-        ],
-        skipDuplicates: true,
-      });
-      return count === 1;
-    },
+    record: async (e) => (await recordMany([e])) === 1,
+    recordMany,
 
     async lastId() {
       const row = await prisma.engagement.findFirst({ orderBy: { id: "desc" }, select: { id: true } });

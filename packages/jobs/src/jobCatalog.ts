@@ -86,6 +86,8 @@ export const jobCatalog = {
   "loops.webhook": { queue: "esp", payload: loopsWebhook },
   "moosend.webhook": { queue: "esp", payload: moosendWebhook },
   "loops.engagement": { queue: "engagement", payload: loopsEngagement },
+  /** Reads opens and clicks of the Moosend campaigns sent to mapped lists (every MOOSEND_POLL_SECONDS). */
+  "moosend.engagementPoll": { queue: "engagement", payload: z.object({ requestedAt: z.number().int().optional() }) },
   /** Writes the engagements recorded so far to Kommo; `window` (ms since epoch / window length) names one coalescing window. */
   "engagement.flush": { queue: "engagementFlush", payload: z.object({ window: z.number().int() }) },
   "ingest.batch": {
@@ -147,6 +149,8 @@ export function jobIdFor<K extends JobName>(name: K, data: JobData<K>): string {
       return `loops-${idPart((data as JobData<"loops.webhook">).webhookId)}`;
     case "loops.engagement":
       return `loops-${idPart((data as JobData<"loops.engagement">).webhookId)}`;
+    case "moosend.engagementPoll":
+      return `moosend-engagement-poll-${idPart((data as JobData<"moosend.engagementPoll">).requestedAt ?? null)}`;
     case "engagement.flush":
       return `engagement-flush-${(data as JobData<"engagement.flush">).window}`;
     case "moosend.webhook": {

@@ -6,6 +6,7 @@ import { leadStatusChanged } from "./leadStatusChanged";
 import { leadUpdated } from "./leadUpdated";
 import { loopsEngagement } from "./loopsEngagement";
 import { loopsWebhook } from "./loopsWebhook";
+import { moosendEngagementPoll } from "./moosendEngagementPoll";
 import { moosendPoll } from "./moosendPoll";
 import { moosendWebhook } from "./moosendWebhook";
 import type { ProcessorMap } from "./types";
@@ -22,4 +23,5 @@ export const processors: ProcessorMap = {
   "ingest.batch": ingestBatch,
   "loops.engagement": loopsEngagement,
   "engagement.flush": engagementFlush,
+  "moosend.engagementPoll": moosendEngagementPoll,
 };
