@@ -114,7 +114,12 @@ export class EngagementSync {
     let applied = 0;
     for (;;) {
       const emails = await this.options.db.engagements.pendingEmails(KOMMO_MAX_PAGE, upToId);
-      if (emails.length === 0) return applied;
+      if (emails.length === 0) {
+        // An event whose own request for this window's flush came in late (Redis slow) would wait for
+        // the next event, maybe forever: whatever arrived during this flush gets the next window's.
+        if ((await this.options.db.engagements.lastId()) > upToId) await this.scheduleFlush();
+        return applied;
+      }
       applied += await this.flushRound(emails, upToId);
     }
   }
