@@ -34,7 +34,8 @@ export function shareOfGate(gate: RequestGate, shareKey: string): RequestGate {
       throw error;
     }
   };
-  return Object.assign(shared, { pause: gate.pause });
+  // Everything else the gate carries (its `pause` on a 429, …) stays the shared gate's own.
+  return Object.assign(shared, gate);
 }
 
 interface Person {

@@ -216,7 +216,9 @@ describe("engagement under load: batched, and never in the way of opt-outs", () 
       expect(h.kommo.tasksFor("leads", p.lead.id)).toHaveLength(1);
     }
   });
+});
 
+describe("engagement's share of Kommo's rate limit", () => {
   it("gives engagement at most its share of Kommo's window and leaves the rest to live sync", async () => {
     const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
     try {
