@@ -171,14 +171,16 @@ export class EngagementSync {
     if (kinds.size === 0) return;
     const { db, kommo } = this.options;
     for (const entityType of ["contacts", "leads"] as const) {
-      const wanted: Array<{ entityId: number; key: string; text: string }> = [];
+      // By entity and key: two people on one lead (its two contacts) get one note per message and kind.
+      const byEntityAndKey = new Map<string, { entityId: number; key: string; text: string }>();
       for (const person of people) {
         const touched = new Set(person.pending.filter((r) => kinds.has(r.kind)).map((r) => `note:${r.kind}:${r.messageId}`));
         if (touched.size === 0) continue;
         const byKey = groupBy(person.rows, (r) => `note:${r.kind}:${r.messageId}`);
         const entityIds = person.contacts.flatMap((c) => (entityType === "contacts" ? [c.id] : openLeadsOf(c).map((l) => l.id)));
-        for (const entityId of new Set(entityIds)) for (const key of touched) wanted.push({ entityId, key, text: engagementNoteText(byKey.get(key)!) });
+        for (const entityId of new Set(entityIds)) for (const key of touched) byEntityAndKey.set(`${entityId}/${key}`, { entityId, key, text: engagementNoteText(byKey.get(key)!) });
       }
+      const wanted = [...byEntityAndKey.values()];
       const stored = (await db.engagements.marks(entityType, [...new Set(wanted.map((w) => w.entityId))])).filter((m) => m.key.startsWith("note:"));
       const settled = await this.settle(stored, (mark, since) => kommo.recentNotes(entityType, mark.entityId, since));
       const marks = new Map(settled.map((m) => [`${m.entityId}/${m.key}`, m]));

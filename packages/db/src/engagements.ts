@@ -122,16 +122,17 @@ export function createEngagementRepository(prisma: PrismaClient): EngagementRepo
       return rows.map((r) => ({ entityType: r.entityType as "contacts" | "leads", entityId: r.entityId, key: r.key, kommoId: r.kommoId, text: r.text, updatedAt: r.updatedAt }));
     },
 
-    async saveMarks(marks) {
-      await prisma.$transaction(
-        marks.map(({ updatedAt: _readOnly, ...m }) =>
-          prisma.engagementMark.upsert({
-            where: { entityType_entityId_key: { entityType: m.entityType, entityId: m.entityId, key: m.key } },
-            create: m,
-            update: { kommoId: m.kommoId, text: m.text },
-          }),
-        ),
-      );
+    async saveMarks(given) {
+      // One statement per batch (up to 250): upserts one by one in a transaction can outlast Prisma's 5 s
+      // transaction limit under load. A mark named twice keeps the later one, as Postgres takes each row once.
+      const marks = [...new Map(given.map((m) => [`${m.entityType}/${m.entityId}/${m.key}`, m])).values()];
+      if (marks.length === 0) return;
+      await prisma.$executeRaw`
+        INSERT INTO engagement_marks (entity_type, entity_id, key, kommo_id, text, updated_at)
+        SELECT entity_type, entity_id, key, kommo_id, text, now()
+        FROM unnest(${marks.map((m) => m.entityType)}::text[], ${marks.map((m) => m.entityId)}::int[], ${marks.map((m) => m.key)}::text[],
+                    ${marks.map((m) => m.kommoId)}::int[], ${marks.map((m) => m.text)}::text[]) AS t(entity_type, entity_id, key, kommo_id, text)
+        ON CONFLICT (entity_type, entity_id, key) DO UPDATE SET kommo_id = EXCLUDED.kommo_id, text = EXCLUDED.text, updated_at = now()`;
     },
   };
 }
