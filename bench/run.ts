@@ -7,13 +7,14 @@ import type { Scenario, ScenarioContext } from "./lib/scenario";
 import { prepareDatabase } from "./lib/services";
 import { VENDOR_LATENCY_MS } from "./lib/vendors";
 import { burstScenario } from "./scenarios/burst";
+import { campaignScenario } from "./scenarios/campaign";
 import { e2eScenario } from "./scenarios/e2e";
 import { ingestScenario } from "./scenarios/ingest";
 import { pollScenario } from "./scenarios/poll";
 import { reconcileScenario } from "./scenarios/reconcile";
 import { retentionScenario } from "./scenarios/retention";
 
-const SCENARIOS: Scenario[] = [ingestScenario, e2eScenario, burstScenario, pollScenario, retentionScenario, reconcileScenario];
+const SCENARIOS: Scenario[] = [ingestScenario, e2eScenario, burstScenario, pollScenario, retentionScenario, reconcileScenario, campaignScenario];
 const RESULTS_DIR = resolve(__dirname, "results");
 
 const USAGE = `usage: npm run bench -- [${SCENARIOS.map((s) => s.name).join("] [")}] [--quick]

@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startIngestProcess, startWorkerProcess } from "../lib/apps";
+import { startIngestProcess, startWorkerProcess, type ChildApp } from "../lib/apps";
 import { EventTracker, loopsEventSent, moosendSubscribed, type EffectMatcher } from "../lib/eventTracker";
 import { FormPoster } from "../lib/httpLoad";
 import { STATUS, moveLead, seedLeads, type BenchLead } from "../lib/kommoEvents";
@@ -13,6 +13,8 @@ import { callCounts, moosendTimeline, startVendors, throttles, type BenchVendors
 export interface Running {
   vendors: BenchVendors;
   poster: FormPoster;
+  ingest: ChildApp;
+  worker: ChildApp;
 }
 
 /** Fresh state, simulators with 50 ms latency, ingest and worker as child processes with `mapping`. */
@@ -27,7 +29,7 @@ export async function startStack(ctx: ScenarioContext, mapping: string): Promise
   ctx.defer(() => worker.stop());
   const poster = new FormPoster(`${ingest.url}${vendors.kommoHookPath}`, 32);
   ctx.defer(async () => poster.close());
-  return { vendors, poster };
+  return { vendors, poster, ingest, worker };
 }
 
 /**
@@ -74,7 +76,7 @@ export async function sendAtRate(
 }
 
 /** Polls the tracker until every event is complete or `untilMs` (performance.now()) passes. */
-async function waitForEffects(tracker: EventTracker, untilMs: number, signal: AbortSignal, onTick?: (now: number) => void): Promise<void> {
+export async function waitForEffects(tracker: EventTracker, untilMs: number, signal: AbortSignal, onTick?: (now: number) => void): Promise<void> {
   while (tracker.update() < tracker.events.length && performance.now() < untilMs) {
     abortable(signal);
     onTick?.(performance.now());
@@ -83,7 +85,7 @@ async function waitForEffects(tracker: EventTracker, untilMs: number, signal: Ab
 }
 
 /** p50/p99 as figures; an event that never completed counts as infinitely late. */
-function latencyFigures(scenario: string, label: string, latencies: number[], waitedMs: number, targets: { p50?: number; p99: number }): Figure[] {
+export function latencyFigures(scenario: string, label: string, latencies: number[], waitedMs: number, targets: { p50?: number; p99: number }): Figure[] {
   const sorted = sortedNumbers(latencies);
   const missing = latencies.filter((l) => !Number.isFinite(l)).length;
   const show = (value: number | undefined) =>

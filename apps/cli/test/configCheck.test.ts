@@ -69,6 +69,25 @@ describe("funnelsync config check (against the simulators)", () => {
     expect(lines(run.stdout).at(-1)).toMatch(/^config check: 6 of \d+ checks failed$/);
   });
 
+  it("checks the engagement block's fields: the contact date field and the lead numeric score field", async () => {
+    const withEngagement = (dateField: number, scoreField: number) =>
+      mappingWith((yaml) => `${yaml}\nengagement:\n  lastEngagementFieldId: ${dateField}\n  score: { fieldId: ${scoreField}, opened: 1, clicked: 5 }\n`);
+    const good = await cli(h, ["config", "check"], cliEnv(h, { FUNNELSYNC_CONFIG: withEngagement(880002, 770003) }));
+    expect(good.code).toBe(0);
+    expect(lines(good.stdout)).toEqual(
+      expect.arrayContaining([
+        '✓ kommo: last-engagement field 880002 "Last e-mail engagement" is a contact date field',
+        '✓ kommo: score field 770003 "E-mail score" is a lead numeric field',
+      ]),
+    );
+    const bad = await cli(h, ["config", "check"], cliEnv(h, { FUNNELSYNC_CONFIG: withEngagement(880001, 770099) }));
+    expect(bad.code).toBe(1);
+    expect(lines(bad.stdout).filter((l) => l.startsWith("✗"))).toEqual([
+      '✗ kommo: last-engagement field 880001 "Email opt-in" is a checkbox field, not a date field',
+      "✗ kommo: score field 770099 is not a lead field",
+    ]);
+  });
+
   it("fails a transactional e-mail Loops has not published, and one whose template needs a variable no field fills", async () => {
     const missing = await cli(h, ["config", "check"], cliEnv(h, { FUNNELSYNC_CONFIG: mappingWith((yaml) => yaml.replace("cm_welcome_01", "cm_welcome_02")) }));
     expect(missing.code).toBe(1);

@@ -13,6 +13,8 @@ export interface WorkerMetrics {
   vendorSeconds: Histogram<"vendor" | "limit_key">;
   vendor429s: Counter<"vendor">;
   rateLimited: Counter<"vendor">;
+  /** Kommo calls made for opens and clicks (included in `vendorCalls` too). */
+  engagementKommoCalls: Counter;
   observeVendorCall(call: VendorCallObservation): void;
 }
 
@@ -100,6 +102,7 @@ export function createWorkerMetrics(
     vendorCalls,
     vendorSeconds,
     vendor429s,
+    engagementKommoCalls: new Counter({ name: "funnelsync_engagement_kommo_calls_total", help: "Kommo calls made to bring opens and clicks to the card.", registers }),
     rateLimited: new Counter({ name: "funnelsync_rate_limited_total", help: "Times a queue paused for a vendor's rate limit.", labelNames: ["vendor"], registers }),
     observeVendorCall(call) {
       vendorCalls.inc({ vendor: call.vendor, method: call.method, status: String(call.status) });

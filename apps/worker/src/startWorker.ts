@@ -25,6 +25,7 @@ import { optOutsAmong, reactivationsIn } from "./optOut";
 import { RecentRate } from "./recentRate";
 import { MoosendRemovals } from "./moosendRemovals";
 import { createRedisGate, type RedisGateOptions, type VendorStateChange } from "./redisGate";
+import { EngagementSync, shareOfGate } from "./engagementSync";
 
 export interface RunningWorker {
   deps: WorkerDeps;
@@ -77,12 +78,17 @@ function consumersFor(queueName: string, kommoConcurrency: number): { count: num
   if (queueName === QUEUES.esp) return { count: 1, concurrency: 1 };
   if (queueName === QUEUES.ingest) return { count: 1, concurrency: 4 };
   if (queueName === QUEUES.maintenance) return { count: 1, concurrency: 1 };
+  if (queueName === QUEUES.engagement) return { count: 1, concurrency: 8 };
+  if (queueName === QUEUES.engagementFlush) return { count: 1, concurrency: 1 };
   const count = Math.min(KOMMO_EVENT_FETCHERS, kommoConcurrency);
   return { count, concurrency: Math.ceil(kommoConcurrency / count) };
 }
 
 /** Retention runs daily, at a quiet hour. */
 const RETENTION_SCHEDULE = { pattern: "30 3 * * *", tz: "UTC" };
+
+/** Kommo's rate-limit window that engagement writes take a slot of before the shared one. */
+const ENGAGEMENT_SHARE = "engagement";
 
 /** Jobs per second a queue may start: far above what the vendors' limits allow, so it only carries pauses. */
 const QUEUE_PAUSE_LIMITER = { max: 100_000, duration: 1_000 };
@@ -139,7 +145,11 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     // Under a burst, jobs wait here for their vendor's window (Moosend's are 10 s long) and their
     // batched calls grow meanwhile; pausing the whole queue instead would only break the batches up.
     maxWaitMs: 60_000,
-    limits: { kommo: KOMMO_LIMITS, moosend: MOOSEND_LIMITS, loops: LOOPS_LIMITS },
+    limits: {
+      kommo: { ...KOMMO_LIMITS, [ENGAGEMENT_SHARE]: { max: config.mapping.engagement?.kommoCallsPerSecond ?? 3, perMs: 1_000 } },
+      moosend: MOOSEND_LIMITS,
+      loops: LOOPS_LIMITS,
+    },
     accounts: { kommo: kommoBaseUrl, moosend: moosendBaseUrl, loops: loopsBaseUrl },
     ...options.blockTiming,
     onChange: (change) => logVendorChange(logger, change),
@@ -162,6 +172,29 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     publicUrl: config.publicUrl,
     manageWebhook: config.kommo.manageWebhook,
   });
+
+  const engagementSettings = config.mapping.engagement;
+  const engagement = engagementSettings
+    ? new EngagementSync({
+        settings: engagementSettings,
+        db,
+        kommo: new KommoClient({
+          baseUrl: kommoBaseUrl,
+          accessToken: required(config.kommo.accessToken, "KOMMO_ACCESS_TOKEN"),
+          http: {
+            ...http,
+            gate: shareOfGate(gate, ENGAGEMENT_SHARE),
+            observe: (call) => {
+              observe(call);
+              metrics.engagementKommoCalls.inc();
+            },
+          },
+        }),
+        flushQueue: queues.find((q) => q.name === QUEUES.engagementFlush)!,
+        now: () => new Date(),
+      })
+    : undefined;
+
   // How fast Kommo-event jobs start here: under a burst still being delivered, the intake to come.
   const kommoJobsStarted = new RecentRate();
   const deps: WorkerDeps = {
@@ -183,6 +216,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     kommoWatch,
     loopsProperties: new LoopsPropertyTypes(loops),
     logger,
+    engagement,
     now: () => new Date(),
     async enqueue(jobs) {
       for (const queue of queues) {
@@ -241,6 +275,13 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     await maintenanceQueue.upsertJobScheduler("retention", RETENTION_SCHEDULE, { name: "maintenance.retention", data: { retentionDays: config.retentionDays } });
   } else {
     await maintenanceQueue.removeJobScheduler("retention");
+  }
+
+  const engagementQueue = queues.find((q) => q.name === QUEUES.engagement)!;
+  if (engagement && config.moosend.pollSeconds > 0 && config.mapping.usesMoosend()) {
+    await engagementQueue.upsertJobScheduler("moosend-engagement-poll", { every: config.moosend.pollSeconds * 1000 }, { name: "moosend.engagementPoll", data: {} });
+  } else {
+    await engagementQueue.removeJobScheduler("moosend-engagement-poll");
   }
 
   let server: Server | undefined;

@@ -1,4 +1,4 @@
 export { ConfigError, collectSecrets, loadConfig } from "./loadConfig";
 export type { Config, KommoSettings, LoadConfigOptions, LoopsSettings, MoosendSettings, VendorMode } from "./loadConfig";
 export { envSchema, SECRET_VARIABLES } from "./env";
-export type { FieldMapping, LoopsEventMapping, Mapping, StageMapping } from "./mapping";
+export type { EngagementMapping, FieldMapping, LoopsEventMapping, Mapping, StageMapping } from "./mapping";

@@ -29,6 +29,23 @@ const stageSchema = z
   })
   .strict();
 
+const engagementSchema = z
+  .object({
+    /** Which engagements become a note on the contact and its open leads: one per message and kind. */
+    notes: z.array(z.enum(["opened", "clicked", "delivered"])).default([]),
+    /** Contact date field set to the latest open or click. */
+    lastEngagementFieldId: kommoFieldId.optional(),
+    /** Numeric lead field: opens × `opened` + clicks × `clicked`, over everything we recorded. */
+    score: z.object({ fieldId: kommoFieldId, opened: z.number().min(0).default(1), clicked: z.number().min(0).default(5) }).strict().optional(),
+    /** A follow-up task for the lead's responsible user on a click; `{subject}` is replaced by the message's subject. */
+    taskOnClick: z.object({ text: nonEmpty, dueHours: z.number().positive().default(24) }).strict().optional(),
+    /** The most of Kommo's 7 calls a second that engagement may take; live sync keeps the rest. */
+    kommoCallsPerSecond: z.number().int().min(1).max(6).default(3),
+    /** How long engagements are collected before one batched write to Kommo. */
+    coalesceSeconds: z.number().min(0.1).max(300).default(10),
+  })
+  .strict();
+
 export const mappingSchema = z
   .object({
     kommo: z
@@ -70,6 +87,7 @@ export const mappingSchema = z
       })
       .strict()
       .default({ source: "kommo", userId: "kommoContact" }),
+    engagement: engagementSchema.optional(),
     pipelines: z
       .array(z.object({ pipelineId: kommoFieldId, stages: z.array(stageSchema).min(1) }).strict())
       .min(1),
@@ -120,6 +138,7 @@ export type MappingFile = z.infer<typeof mappingSchema>;
 export type StageMapping = MappingFile["pipelines"][number]["stages"][number];
 export type FieldMapping = MappingFile["fields"][number];
 export type LoopsEventMapping = z.infer<typeof loopsEventSchema>;
+export type EngagementMapping = z.infer<typeof engagementSchema>;
 
 /** The mapping file, parsed, with the look-ups the worker needs. */
 export interface Mapping extends MappingFile {

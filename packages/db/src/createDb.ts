@@ -2,6 +2,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import { createChangeClaimRepository, type ChangeClaimRepository } from "./changeClaims";
 import { createConsentRepository, type ConsentRepository } from "./consent";
 import { createErasureRepository, type ErasureRepository } from "./erasure";
+import { createEngagementRepository, type EngagementRepository } from "./engagements";
 import { createEventRepository, type EventRepository } from "./events";
 import { PrismaClient } from "./generated/prisma/client";
 import { createContactLinkRepository, type ContactLinkRepository } from "./links";
@@ -23,6 +24,7 @@ export interface Db {
   retention: RetentionRepository;
   /** Which report of a Kommo change (webhook or events feed) has its effects. */
   changeClaims: ChangeClaimRepository;
+  engagements: EngagementRepository;
   /** cheap `SELECT 1` for readiness */
   ping(): Promise<void>;
   /** Closes the connection pool; later calls return the same promise. */
@@ -50,6 +52,7 @@ export function createDb(databaseUrl: string, options: DbOptions = {}): Db {
     erasure: createErasureRepository(prisma, options.hashKey),
     retention: createRetentionRepository(prisma),
     changeClaims: createChangeClaimRepository(prisma),
+    engagements: createEngagementRepository(prisma),
     async ping() {
       await prisma.$queryRaw`SELECT 1`;
     },

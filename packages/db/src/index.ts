@@ -10,3 +10,4 @@ export type { ErasureRepository, ErasureResult } from "./erasure";
 export type { PruneResult, RetentionRepository } from "./retention";
 export { ERASED_REASON, erasedAtOf, SuppressionKeyError, type SuppressionRepository } from "./suppression";
 export type { WatermarkRepository } from "./watermarks";
+export type { EngagementKind, EngagementMarkRow, EngagementRepository, EngagementRow, RecordEngagementInput } from "./engagements";

@@ -36,6 +36,19 @@ const loopsWebhook = z.object({
   sourceType: z.string().nullable(),
 });
 
+/** An open, click or delivery Loops reported (`email.opened|clicked|delivered`). */
+const loopsEngagement = z.object({
+  webhookId: z.string().min(1),
+  kind: z.enum(["opened", "clicked", "delivered"]),
+  eventTime: z.number().nullable(),
+  email: z.string().min(1),
+  /** Loops' `email.id`: the message, one note per message and kind. */
+  messageId: z.string().min(1),
+  subject: z.string().nullable(),
+  /** e.g. `campaign cm4t1s…`: where the message came from. */
+  origin: z.string().nullable(),
+});
+
 const moosendWebhook = z.object({
   subscriberId: z.string().min(1),
   tags: z.array(z.string()),
@@ -51,7 +64,16 @@ const moosendWebhook = z.object({
  * batches ingest writes under load (each split into the jobs above by the worker), and the worker's
  * own housekeeping.
  */
-export const QUEUES = { kommo: "kommo-events", esp: "esp-events", ingest: "ingest-batches", maintenance: "maintenance" } as const;
+export const QUEUES = {
+  kommo: "kommo-events",
+  esp: "esp-events",
+  ingest: "ingest-batches",
+  maintenance: "maintenance",
+  /** Opens, clicks and deliveries: never in front of an unsubscribe or bounce on the ESP queue. */
+  engagement: "engagement-events",
+  /** One engagement write to Kommo at a time, so two never add the same note. */
+  engagementFlush: "engagement-flush",
+} as const;
 export type QueueKey = keyof typeof QUEUES;
 
 /**
@@ -66,6 +88,11 @@ export const jobCatalog = {
   "kommo.leadDeleted": { queue: "kommo", payload: z.object({ leadId: id, pipelineId: nullableId, statusId: nullableId, accountId: nullableId }) },
   "loops.webhook": { queue: "esp", payload: loopsWebhook },
   "moosend.webhook": { queue: "esp", payload: moosendWebhook },
+  "loops.engagement": { queue: "engagement", payload: loopsEngagement },
+  /** Reads opens and clicks of the Moosend campaigns sent to mapped lists (every MOOSEND_POLL_SECONDS). */
+  "moosend.engagementPoll": { queue: "engagement", payload: z.object({ requestedAt: z.number().int().optional() }) },
+  /** Writes the engagements recorded so far to Kommo; `window` (ms since epoch / window length) names one coalescing window. */
+  "engagement.flush": { queue: "engagementFlush", payload: z.object({ window: z.number().int() }) },
   "ingest.batch": {
     queue: "ingest",
     payload: z.object({
@@ -138,6 +165,12 @@ export function jobIdFor<K extends JobName>(name: K, data: JobData<K>): string {
       return `kommo-reconcile-${idPart((data as JobData<"kommo.reconcile">).requestedAt ?? null)}`;
     case "loops.webhook":
       return `loops-${idPart((data as JobData<"loops.webhook">).webhookId)}`;
+    case "loops.engagement":
+      return `loops-${idPart((data as JobData<"loops.engagement">).webhookId)}`;
+    case "moosend.engagementPoll":
+      return `moosend-engagement-poll-${idPart((data as JobData<"moosend.engagementPoll">).requestedAt ?? null)}`;
+    case "engagement.flush":
+      return `engagement-flush-${(data as JobData<"engagement.flush">).window}`;
     case "moosend.webhook": {
       const d = data as JobData<"moosend.webhook">;
       return `moosend-${idPart(d.subscriberId)}-${idPart(d.deliveryHash)}`;

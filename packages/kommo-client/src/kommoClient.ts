@@ -72,6 +72,14 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
+function idsAndTexts(items: unknown[], textOf: (item: unknown) => unknown): Array<{ id: number; text: string }> {
+  return items.flatMap((item) => {
+    const id = (item as { id?: unknown }).id;
+    const text = textOf(item);
+    return typeof id === "number" && typeof text === "string" ? [{ id, text }] : [];
+  });
+}
+
 /** PHP-style bracket parameters, as Kommo reads them (`filter[id][]=1&filter[id][]=2`). */
 function query(params: Record<string, unknown>): string {
   return qs.stringify(params, { arrayFormat: "brackets", encodeValuesOnly: true });
@@ -266,19 +274,7 @@ export class KommoClient {
       return { entity_id: entityId, note_type: "common", params: { text }, request_id: String(index) };
     });
     const response = await this.http.post(`/${entityType}/notes`, body);
-    const created = embedded(response.data, "notes") as Array<{ id?: unknown; request_id?: unknown }>;
-    const ids = body.map((note) => created.find((c) => String(c.request_id) === note.request_id)?.id);
-    if (!ids.every((id): id is number => typeof id === "number")) {
-      throw createVendorError({
-        vendor: "kommo",
-        status: response.status,
-        what: `POST /${entityType}/notes`,
-        detail: "the answer does not name every note created",
-        body: response.data,
-        retryable: false,
-      });
-    }
-    return ids;
+    return this.idsByRequest(response, "notes", body, `POST /${entityType}/notes`);
   }
 
   /**
@@ -286,37 +282,116 @@ export class KommoClient {
    * @see https://developers.kommo.com/reference/add-tasks
    */
   async addTask(task: KommoTaskInput): Promise<number> {
-    if (typeof task.text !== "string" || task.text.trim() === "") throw new ValidationError("kommo", "a task needs a non-empty text");
-    assertEntityType(task.entityType);
-    assertId(task.entityId, "entityId");
-    const completeTill = task.completeTill instanceof Date ? Math.floor(task.completeTill.getTime() / 1000) : task.completeTill;
-    assertId(completeTill, "completeTill (unix seconds)");
-    if (task.responsibleUserId !== undefined) assertId(task.responsibleUserId, "responsibleUserId");
-    if (task.taskTypeId !== undefined) assertId(task.taskTypeId, "taskTypeId");
-    const body = [
-      {
+    return (await this.addTasks([task]))[0]!;
+  }
+
+  /**
+   * Creates tasks (≤ 250 per call) and returns their ids in the order given. Not retried inline.
+   * @see https://developers.kommo.com/reference/add-tasks
+   */
+  async addTasks(tasks: readonly KommoTaskInput[]): Promise<number[]> {
+    if (!Array.isArray(tasks)) throw new ValidationError("kommo", "tasks must be an array");
+    if (tasks.length > KOMMO_MAX_PAGE) throw new ValidationError("kommo", `at most ${KOMMO_MAX_PAGE} tasks per call (got ${tasks.length})`);
+    if (tasks.length === 0) return [];
+    const body = tasks.map((task, index) => {
+      if (typeof task.text !== "string" || task.text.trim() === "") throw new ValidationError("kommo", "a task needs a non-empty text");
+      assertEntityType(task.entityType);
+      assertId(task.entityId, "entityId");
+      const completeTill = task.completeTill instanceof Date ? Math.floor(task.completeTill.getTime() / 1000) : task.completeTill;
+      assertId(completeTill, "completeTill (unix seconds)");
+      if (task.responsibleUserId !== undefined) assertId(task.responsibleUserId, "responsibleUserId");
+      if (task.taskTypeId !== undefined) assertId(task.taskTypeId, "taskTypeId");
+      return {
         text: task.text,
         complete_till: completeTill,
         entity_type: task.entityType,
         entity_id: task.entityId,
         ...(task.taskTypeId !== undefined && { task_type_id: task.taskTypeId }),
         ...(task.responsibleUserId !== undefined && { responsible_user_id: task.responsibleUserId }),
-        request_id: "0",
-      },
-    ];
+        request_id: String(index),
+      };
+    });
     const response = await this.http.post("/tasks", body);
-    const id = (embedded(response.data, "tasks")[0] as { id?: unknown } | undefined)?.id;
-    if (typeof id !== "number") {
+    return this.idsByRequest(response, "tasks", body, "POST /tasks");
+  }
+
+  /**
+   * Replaces the text of common notes (≤ 250 per call), keeping their ids. A PATCH of a note's text
+   * is repeatable, so it is retried inline.
+   * @see https://developers.kommo.com/reference/edit-notes
+   */
+  async updateNotes(entityType: EntityType, notes: ReadonlyArray<{ id: number; text: string }>): Promise<void> {
+    assertEntityType(entityType);
+    if (notes.length > KOMMO_MAX_PAGE) throw new RangeError(`kommo: at most ${KOMMO_MAX_PAGE} notes per call (got ${notes.length})`);
+    if (notes.length === 0) return;
+    const body = notes.map(({ id, text }) => {
+      assertId(id, "note id");
+      if (typeof text !== "string" || text.trim() === "") throw new TypeError("kommo: a note needs a non-empty text");
+      return { id, note_type: "common", params: { text } };
+    });
+    await this.http.patch(`/${entityType}/notes`, body, { funnelsync: { idempotent: true } });
+  }
+
+  /**
+   * Sets custom field values on many leads or contacts (≤ 250 per call, `PATCH /{entity}` with an
+   * array). Values are written, never added to, so a repeat is harmless and retried inline.
+   * @see https://developers.kommo.com/reference/update-leads
+   */
+  async updateFieldValues(
+    entityType: EntityType,
+    updates: ReadonlyArray<{ id: number; customFields: Array<{ fieldId: number; value: string | number | boolean }> }>,
+  ): Promise<void> {
+    assertEntityType(entityType);
+    if (updates.length > KOMMO_MAX_PAGE) throw new RangeError(`kommo: at most ${KOMMO_MAX_PAGE} entities per call (got ${updates.length})`);
+    if (updates.length === 0) return;
+    const body = updates.map(({ id, customFields }, index) => {
+      assertId(id, `${entityType} id`);
+      return {
+        id,
+        custom_fields_values: customFields.map(({ fieldId, value }) => {
+          assertId(fieldId, "fieldId");
+          return { field_id: fieldId, values: [{ value }] };
+        }),
+        request_id: String(index),
+      };
+    });
+    await this.http.patch(`/${entityType}`, body, { funnelsync: { idempotent: true } });
+  }
+
+  /**
+   * The ids of open tasks (not completed) on these leads or contacts, ≤ 250 entities per call.
+   * (`GET /api/v4/tasks`; 204 when there are none.)
+   */
+  async openTaskIds(entityType: EntityType, entityIds: readonly number[]): Promise<Set<number>> {
+    assertEntityType(entityType);
+    const ids = uniqueIds(entityIds, "entityId");
+    const open = new Set<number>();
+    for (const chunk of chunks(ids, KOMMO_MAX_PAGE)) {
+      const filter = { entity_type: entityType, entity_id: chunk, is_completed: 0 };
+      const response = await this.http.get(`/tasks?${query({ filter, limit: KOMMO_MAX_PAGE })}`);
+      for (const task of embedded(response.data, "tasks")) {
+        const id = (task as { id?: unknown }).id;
+        if (typeof id === "number") open.add(id);
+      }
+    }
+    return open;
+  }
+
+  /** Matches a batch POST's answer to its items by `request_id`; every item must have an id. */
+  private idsByRequest(response: AxiosResponse, key: string, body: ReadonlyArray<{ request_id: string }>, what: string): number[] {
+    const created = embedded(response.data, key) as Array<{ id?: unknown; request_id?: unknown }>;
+    const ids = body.map((item) => created.find((c) => String(c.request_id) === item.request_id)?.id);
+    if (!ids.every((id): id is number => typeof id === "number")) {
       throw createVendorError({
         vendor: "kommo",
         status: response.status,
-        what: "POST /tasks",
-        detail: "the answer carries no task id",
+        what,
+        detail: `the answer does not name every item created`,
         body: response.data,
         retryable: false,
       });
     }
-    return id;
+    return ids;
   }
 
   /**
@@ -326,14 +401,16 @@ export class KommoClient {
    * (`GET /api/v4/{entity_type}/{entity_id}/notes`; 204 when there are none.)
    */
   async recentNoteTexts(entityType: EntityType, entityId: number, since: Date): Promise<string[]> {
+    return (await this.recentNotes(entityType, entityId, since)).map((note) => note.text);
+  }
+
+  /** As `recentNoteTexts`, with each note's id. */
+  async recentNotes(entityType: EntityType, entityId: number, since: Date): Promise<Array<{ id: number; text: string }>> {
     assertEntityType(entityType);
     assertId(entityId, "entityId");
     const params = { filter: { note_type: ["common"], updated_at: { from: Math.floor(since.getTime() / 1000) } }, order: { updated_at: "desc" }, limit: KOMMO_MAX_PAGE };
     const response = await this.http.get(`/${entityType}/${entityId}/notes?${query(params)}`);
-    return embedded(response.data, "notes").flatMap((note) => {
-      const text = (note as { params?: { text?: unknown } }).params?.text;
-      return typeof text === "string" ? [text] : [];
-    });
+    return idsAndTexts(embedded(response.data, "notes"), (note) => (note as { params?: { text?: unknown } }).params?.text);
   }
 
   /**
@@ -341,14 +418,16 @@ export class KommoClient {
    * 250), for the same reason as `recentNoteTexts`. (`GET /api/v4/tasks`; 204 when there are none.)
    */
   async recentOpenTaskTexts(entityType: EntityType, entityId: number, since: Date): Promise<string[]> {
+    return (await this.recentOpenTasks(entityType, entityId, since)).map((task) => task.text);
+  }
+
+  /** As `recentOpenTaskTexts`, with each task's id. */
+  async recentOpenTasks(entityType: EntityType, entityId: number, since: Date): Promise<Array<{ id: number; text: string }>> {
     assertEntityType(entityType);
     assertId(entityId, "entityId");
     const filter = { entity_type: entityType, entity_id: [entityId], is_completed: 0, updated_at: { from: Math.floor(since.getTime() / 1000) } };
     const response = await this.http.get(`/tasks?${query({ filter, order: { updated_at: "desc" }, limit: KOMMO_MAX_PAGE })}`);
-    return embedded(response.data, "tasks").flatMap((task) => {
-      const text = (task as { text?: unknown }).text;
-      return typeof text === "string" ? [text] : [];
-    });
+    return idsAndTexts(embedded(response.data, "tasks"), (task) => (task as { text?: unknown }).text);
   }
 
   /**

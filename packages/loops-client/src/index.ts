@@ -19,6 +19,7 @@ export type {
   LoopsContactEvent,
   LoopsContactIdentity,
   LoopsEmailEvent,
+  LoopsEmailMetricEvent,
   LoopsEmailSourceType,
   LoopsMailingListEvent,
   LoopsOtherEvent,

@@ -34,8 +34,7 @@ const mailingListEvent = z.object({
 /** "campaign" | "loop" | "transactional" as documented; kept open so a new source is not "malformed". */
 export type LoopsEmailSourceType = "campaign" | "loop" | "transactional" | (string & {});
 
-const emailEvent = z.object({
-  eventName: z.enum(["email.softBounced", "email.hardBounced", "email.spamReported", "email.resubscribed"]),
+const emailFields = {
   ...envelope,
   contactIdentity,
   sourceType: z.string().transform((v) => v as LoopsEmailSourceType),
@@ -50,7 +49,12 @@ const emailEvent = z.object({
     emailMessageId: z.string(),
     subject: z.string().nullish().transform((v) => v ?? null),
   }),
-});
+};
+
+const emailEvent = z.object({ eventName: z.enum(["email.softBounced", "email.hardBounced", "email.spamReported", "email.resubscribed"]), ...emailFields });
+
+/** Engagement with a sent message: no opens or clicks for transactional mail. */
+const emailMetricEvent = z.object({ eventName: z.enum(["email.delivered", "email.opened", "email.clicked"]), ...emailFields });
 
 const testEvent = z.object({
   eventName: z.literal("testing.testEvent"),
@@ -78,6 +82,8 @@ export type LoopsContactEvent = z.infer<typeof contactEvent> & Delivered;
 export type LoopsMailingListEvent = z.infer<typeof mailingListEvent> & Delivered;
 /** Bounces, spam reports and re-subscribes from a preference centre, with where the message came from. */
 export type LoopsEmailEvent = z.infer<typeof emailEvent> & Delivered;
+/** A message delivered, opened or clicked, with where it came from. */
+export type LoopsEmailMetricEvent = z.infer<typeof emailMetricEvent> & Delivered;
 /** The dashboard's test send: no contact. */
 export type LoopsTestEvent = z.infer<typeof testEvent> & Delivered & { contactIdentity: null };
 /** Any other event Loops may send (`email.opened`, `contact.mailingList.subscribed`…): kept, not an error. */
@@ -92,7 +98,7 @@ export interface LoopsOtherEvent {
   payload: Record<string, unknown>;
 }
 
-export type LoopsWebhookEvent = LoopsContactEvent | LoopsMailingListEvent | LoopsEmailEvent | LoopsTestEvent | LoopsOtherEvent;
+export type LoopsWebhookEvent = LoopsContactEvent | LoopsMailingListEvent | LoopsEmailEvent | LoopsEmailMetricEvent | LoopsTestEvent | LoopsOtherEvent;
 export type LoopsWebhookEventName = Exclude<LoopsWebhookEvent, LoopsOtherEvent>["eventName"];
 
 const KNOWN: Record<LoopsWebhookEventName, z.ZodType<object>> = {
@@ -105,6 +111,9 @@ const KNOWN: Record<LoopsWebhookEventName, z.ZodType<object>> = {
   "email.hardBounced": emailEvent,
   "email.spamReported": emailEvent,
   "email.resubscribed": emailEvent,
+  "email.delivered": emailMetricEvent,
+  "email.opened": emailMetricEvent,
+  "email.clicked": emailMetricEvent,
   "testing.testEvent": testEvent,
 };
 

@@ -107,21 +107,43 @@ describe("verifyLoopsWebhook", () => {
   });
 
   it("parses an unknown event name into the generic variant, and the test event without a contact", () => {
-    const opened = JSON.stringify({
-      eventName: "email.opened",
+    const sent = JSON.stringify({
+      eventName: "campaign.email.sent",
       eventTime: 1734425918,
       webhookSchemaVersion: "1.0.0",
       contactIdentity: { id: "c1", email: "a@example.test", userId: "u1" },
       extra: { any: "thing" },
     });
-    expect(verifyLoopsWebhook(SECRET, opened, signed(opened), at(DELIVERY.timestamp))).toMatchObject({
+    expect(verifyLoopsWebhook(SECRET, sent, signed(sent), at(DELIVERY.timestamp))).toMatchObject({
       known: false,
-      eventName: "email.opened",
+      eventName: "campaign.email.sent",
       contactIdentity: { id: "c1", email: "a@example.test", userId: "u1" },
       payload: expect.objectContaining({ extra: { any: "thing" } }),
     });
     const test = JSON.stringify({ eventName: "testing.testEvent", eventTime: 1734425918, webhookSchemaVersion: "1.0.0" });
     expect(verifyLoopsWebhook(SECRET, test, signed(test), at(DELIVERY.timestamp))).toMatchObject({ known: true, eventName: "testing.testEvent", contactIdentity: null });
+  });
+});
+
+describe("verifyLoopsWebhook: engagement events", () => {
+  it("types email.opened with its message and source, and refuses one without them", () => {
+    const opened = JSON.stringify({
+      eventName: "email.opened",
+      eventTime: 1734425918,
+      webhookSchemaVersion: "1.0.0",
+      sourceType: "campaign",
+      campaignId: "cm4t1suns001uw6atri87v54s",
+      email: { id: "cm4t1sseg004tje7982991nan", emailMessageId: "cm4ittv1v001oow9hruou8na8", subject: "Subject of the email" },
+      contactIdentity: { id: "c1", email: "a@example.test", userId: null },
+    });
+    expect(verifyLoopsWebhook(SECRET, opened, signed(opened), at(DELIVERY.timestamp))).toMatchObject({
+      known: true,
+      eventName: "email.opened",
+      campaignId: "cm4t1suns001uw6atri87v54s",
+      email: { id: "cm4t1sseg004tje7982991nan", subject: "Subject of the email" },
+    });
+    const bare = JSON.stringify({ eventName: "email.clicked", eventTime: 1, webhookSchemaVersion: "1.0.0", contactIdentity: { id: "c1", email: "a@example.test" } });
+    expect(thrown(() => verifyLoopsWebhook(SECRET, bare, signed(bare), at(DELIVERY.timestamp)))).toBeInstanceOf(LoopsWebhookPayloadError);
   });
 });
 

@@ -1,5 +1,7 @@
 export { MoosendClient } from "./moosendClient";
 export type {
+  MoosendCampaign,
+  MoosendCampaignActivity,
   MoosendClientOptions,
   MoosendList,
   MoosendMemberListStatus,

@@ -47,6 +47,22 @@ export interface MoosendList {
   name: string;
 }
 
+/** A sent (or sending) campaign and the lists it went to. */
+export interface MoosendCampaign {
+  id: string;
+  name: string;
+  subject: string;
+  /** 3 = sent, 6 = sending; see the Blueprint for the others. */
+  status: number;
+  listIds: string[];
+}
+
+/** One recipient's activity of one kind in a campaign: `TotalCount` opens or link clicks so far. */
+export interface MoosendCampaignActivity {
+  email: string;
+  totalCount: number;
+}
+
 export interface MoosendClientOptions {
   /** `https://api.moosend.com/v3`, or a simulator's `${url}/v3`. */
   baseUrl: string;
@@ -70,6 +86,17 @@ interface WireSubscriber {
   SubscribeType: number;
   CustomFields?: Array<{ Name: string; Value: string | null }> | null;
   Tags?: string[] | null;
+}
+
+/** Campaign lists and statistics pages hold at most 100 (more is treated as 100). */
+const STATS_PAGE_SIZE = 100;
+
+interface WireCampaign {
+  ID: string;
+  Name: string;
+  Subject: string;
+  Status: number;
+  MailingLists: Array<{ MailingList: { ID: string; Name: string } | null }> | null;
 }
 
 interface WirePaging {
@@ -348,6 +375,54 @@ export class MoosendClient {
       lists.push(...batch.map((list) => ({ id: list.ID, name: list.Name })));
       if (batch.length === 0 || page >= context.Paging.TotalPageCount) return lists;
     }
+  }
+
+  /**
+   * Every campaign in the account with the lists it was sent to, 100 per page.
+   * @see https://docs.moosend.com/developers/api-documentation/en/index-en.html#get-campaigns-by-page-and-pagesize
+   */
+  async getCampaigns(): Promise<MoosendCampaign[]> {
+    const campaigns: MoosendCampaign[] = [];
+    for (let page = 1; ; page++) {
+      const answer = await this.call({ method: "GET", path: `/campaigns/${page}/${STATS_PAGE_SIZE}.json`, limitKey: "read" });
+      const context = answer!.context as { Paging: WirePaging; Campaigns: WireCampaign[] | null };
+      const batch = context.Campaigns ?? [];
+      campaigns.push(
+        ...batch.map((c) => ({
+          id: c.ID,
+          name: c.Name,
+          subject: c.Subject,
+          status: c.Status,
+          listIds: (c.MailingLists ?? []).flatMap((m) => (m.MailingList?.ID ? [m.MailingList.ID] : [])),
+        })),
+      );
+      if (batch.length === 0 || page >= context.Paging.TotalPageCount) return campaigns;
+    }
+  }
+
+  /**
+   * One page of a campaign's opens or link clicks per recipient (at most 100 per page), every
+   * activity since the campaign was sent.
+   * @see https://docs.moosend.com/developers/api-documentation/en/index-en.html#get-campaign-statistics-with-paging-filtered
+   */
+  async getCampaignActivity(
+    campaignId: string,
+    type: "Opened" | "LinkClicked",
+    page: number,
+  ): Promise<{ activity: MoosendCampaignActivity[]; totalPages: number }> {
+    checkGuid(campaignId, "campaignId");
+    if (!Number.isInteger(page) || page < 1) throw invalidArgument("page must be an integer from 1");
+    const answer = await this.call({
+      method: "GET",
+      path: `/campaigns/${campaignId}/stats/${type}.json`,
+      params: { Page: page, PageSize: STATS_PAGE_SIZE },
+      limitKey: "read",
+    });
+    const context = answer!.context as { Paging: WirePaging; Analytics: Array<{ Context: string; TotalCount: number }> | null };
+    return {
+      activity: (context.Analytics ?? []).map((row) => ({ email: row.Context, totalCount: row.TotalCount })),
+      totalPages: context.Paging.TotalPageCount,
+    };
   }
 
   /**

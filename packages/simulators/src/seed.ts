@@ -14,7 +14,7 @@ export const SEED = {
       { id: 142, name: "Closed - won" },
       { id: 143, name: "Closed - lost" },
     ],
-    fields: { company: 770001, budget: 770002, optIn: 880001 },
+    fields: { company: 770001, budget: 770002, optIn: 880001, lastEngagement: 880002, emailScore: 770003 },
     responsibleUserId: 11087123,
   },
   moosend: {

@@ -247,6 +247,23 @@ describe("Kommo simulator", () => {
       expect(sim.notesFor("leads", lead).map((n) => n.params.text)).toEqual(["Subscribed to Moosend", "Subscribed to Moosend"]);
     });
 
+    it("edits notes in place with PATCH /{entity}/notes, keeping their ids; over 250 items or an unknown note is refused whole", async () => {
+      const lead = sim.seeded.leads.anaWebsite;
+      const created = await (await api("/leads/notes", { method: "POST", json: [{ entity_id: lead, note_type: "common", params: { text: "Opened" } }] })).json();
+      const id = created._embedded.notes[0].id;
+      const edited = await api("/leads/notes", { method: "PATCH", json: [{ id, note_type: "common", params: { text: "Opened (2 times)" } }] });
+      expect(edited.status).toBe(200);
+      expect((await edited.json())._embedded.notes).toEqual([expect.objectContaining({ id, entity_id: lead, request_id: "0" })]);
+      expect(sim.notesFor("leads", lead).map((n) => [n.id, n.params.text])).toEqual([[id, "Opened (2 times)"]]);
+
+      const unknown = await api("/leads/notes", { method: "PATCH", json: [{ id, params: { text: "x" } }, { id: 999_999_999, params: { text: "y" } }] });
+      expect(unknown.status).toBe(400);
+      expect(sim.notesFor("leads", lead)[0]!.params.text).toBe("Opened (2 times)");
+      const tooMany = Array.from({ length: 251 }, () => ({ id, params: { text: "z" } }));
+      expect((await api("/leads/notes", { method: "PATCH", json: tooMany })).status).toBe(400);
+      expect((await api("/leads/notes", { method: "POST", json: Array.from({ length: 251 }, () => ({ entity_id: lead, note_type: "common", params: { text: "z" } })) })).status).toBe(400);
+    });
+
     it("lists an entity's notes and the open tasks by updated_at, 204 when none; a lost answer still writes", async () => {
       const contact = sim.seeded.contacts.ana;
       expect((await api(`/contacts/${contact}/notes`)).status).toBe(204);

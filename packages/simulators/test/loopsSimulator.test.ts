@@ -469,6 +469,27 @@ describe("Loops simulator: webhooks", () => {
     expect(sim.contact("ana@example.test")!.subscribed).toBe(true);
   });
 
+  it("delivers email.opened, email.clicked and email.delivered signed, repeating email.id for the same message, none for transactional opens", async () => {
+    const contact = sim.addContact({ email: "ana@example.test" });
+    const message = { emailId: "cm4t1sseg004tje7982991nan", subject: "Pricing", sourceType: "loop" as const, sourceId: "lp_1" };
+    await sim.engage("ana@example.test", "opened", message);
+    await sim.engage("ana@example.test", "clicked", message);
+    await sim.engage("ana@example.test", "delivered", { sourceType: "transactional" });
+    const [opened, clicked, delivered] = receiver.received.map(verify);
+    expect(opened).toEqual({
+      eventName: "email.opened",
+      eventTime: expect.any(Number),
+      webhookSchemaVersion: "1.0.0",
+      sourceType: "loop",
+      loopId: "lp_1",
+      email: { id: message.emailId, emailMessageId: expect.any(String), subject: "Pricing" },
+      contactIdentity: { id: contact.id, email: "ana@example.test", userId: null },
+    });
+    expect(clicked).toMatchObject({ eventName: "email.clicked", email: { id: message.emailId } });
+    expect(delivered).toMatchObject({ eventName: "email.delivered", sourceType: "transactional", transactionalId: "cm_welcome_01" });
+    await expect(sim.engage("ana@example.test", "opened", { sourceType: "transactional" })).rejects.toThrow(/transactional/);
+  });
+
   it("delivers contact.mailingList.unsubscribed with the list, leaving other lists alone", async () => {
     const [newsletter, customers] = LOOPS_SIM_LISTS;
     sim.addContact({ email: "ana@example.test", mailingLists: { [newsletter!.id]: true, [customers!.id]: true } });

@@ -288,6 +288,33 @@ describe("Moosend simulator: lookups and listings", () => {
   });
 });
 
+describe("Moosend simulator: campaigns and their statistics", () => {
+  it("lists sent campaigns with their lists, and per-recipient opens and clicks with TotalCount, 100 a page at most", async () => {
+    await start();
+    const campaign = sim.sendCampaign({ subject: "Autumn offer", listIds: [NURTURE] });
+    for (let i = 0; i < 101; i++) sim.campaignActivity(campaign, `r${i}@example.test`, "Opened");
+    sim.campaignActivity(campaign, "r0@example.test", "Opened");
+    sim.campaignActivity(campaign, "r0@example.test", "LinkClicked");
+
+    const listed = await call("GET", "/campaigns/1/500.json");
+    expect(listed.body.Context.Paging).toMatchObject({ PageSize: 100, CurrentPage: 1, TotalResults: 1, TotalPageCount: 1 });
+    expect(listed.body.Context.Campaigns).toEqual([
+      expect.objectContaining({ ID: campaign, Subject: "Autumn offer", Status: 3, MailingLists: [expect.objectContaining({ MailingList: expect.objectContaining({ ID: NURTURE }) })] }),
+    ]);
+    const opened = await call("GET", `/campaigns/${campaign}/stats/Opened.json`, { query: { Page: "1", PageSize: "500" } });
+    expect(opened.body.Context.Paging).toMatchObject({ PageSize: 100, TotalResults: 101, TotalPageCount: 2 });
+    expect(opened.body.Context.Analytics[0]).toEqual({ Context: "r0@example.test", ContextName: "", TotalCount: 2, UniqueCount: 0, ContextDescription: null });
+    const second = await call("GET", `/campaigns/${campaign}/stats/Opened.json`, { query: { Page: "2", PageSize: "100" } });
+    expect(second.body.Context.Analytics).toHaveLength(1);
+    const clicked = await call("GET", `/campaigns/${campaign}/stats/LinkClicked.json`);
+    expect(clicked.body.Context.Analytics).toEqual([expect.objectContaining({ Context: "r0@example.test", TotalCount: 1 })]);
+    const tomorrow = new Date(Date.now() + 86_400_000);
+    const day = `${String(tomorrow.getUTCDate()).padStart(2, "0")}-${String(tomorrow.getUTCMonth() + 1).padStart(2, "0")}-${tomorrow.getUTCFullYear()}`;
+    const later = await call("GET", `/campaigns/${campaign}/stats/Opened.json`, { query: { From: day } });
+    expect(later.body.Context.Analytics).toEqual([]);
+  });
+});
+
 describe("Moosend simulator: unsubscribe, remove, delete", () => {
   it("an account-wide unsubscribe unsubscribes the address on every list", async () => {
     await start();

@@ -53,7 +53,8 @@ export async function checkConfig(deps: ConfigCheckDeps): Promise<Check[]> {
 async function checkKommo({ mapping, kommo }: ConfigCheckDeps, checks: Check[]): Promise<void> {
   const wanted = mapping.fields.map((f) => f.kommoFieldId);
   const optInId = mapping.kommo.optInFieldId;
-  const needsFields = wanted.length > 0 || optInId !== undefined;
+  const engagementFields = engagementFieldsOf(mapping);
+  const needsFields = wanted.length > 0 || optInId !== undefined || engagementFields.length > 0;
   const readErrors: [Check[], Check[], Check[]] = [[], [], []]; // one per read, so the lines keep this order
   const [pipelines, leadFields, contactFields] = await Promise.all([
     attempt(readErrors[0], "kommo: cannot read the pipelines", () => kommo.getPipelines()),
@@ -81,6 +82,24 @@ async function checkKommo({ mapping, kommo }: ConfigCheckDeps, checks: Check[]):
     else if (field.type !== "checkbox") checks.push(fail(`kommo: opt-in field ${optInId} "${field.name}" is a ${field.type} field, not a checkbox`));
     else checks.push(pass(`kommo: opt-in field ${optInId} "${field.name}" is a contact checkbox`));
   }
+  for (const wantedField of engagementFields) {
+    const fields = wantedField.entityType === "leads" ? leadFields : contactFields;
+    const where = `${wantedField.entityType === "leads" ? "lead" : "contact"} ${wantedField.type}`;
+    const field = fields.find((f) => f.id === wantedField.id);
+    if (!field) checks.push(fail(`kommo: ${wantedField.what} ${wantedField.id} is not a ${wantedField.entityType === "leads" ? "lead" : "contact"} field`));
+    else if (field.type !== wantedField.type) checks.push(fail(`kommo: ${wantedField.what} ${field.id} "${field.name}" is a ${field.type} field, not a ${wantedField.type} field`));
+    else checks.push(pass(`kommo: ${wantedField.what} ${field.id} "${field.name}" is a ${where} field`));
+  }
+}
+
+/** The fields the `engagement` block writes, with the kind each must be. */
+function engagementFieldsOf(mapping: Mapping): Array<{ id: number; what: string; entityType: "leads" | "contacts"; type: string }> {
+  const engagement = mapping.engagement;
+  if (!engagement) return [];
+  return [
+    ...(engagement.lastEngagementFieldId ? [{ id: engagement.lastEngagementFieldId, what: "last-engagement field", entityType: "contacts" as const, type: "date" }] : []),
+    ...(engagement.score ? [{ id: engagement.score.fieldId, what: "score field", entityType: "leads" as const, type: "numeric" }] : []),
+  ];
 }
 
 function checkPipeline(mapped: Mapping["pipelines"][number], pipelines: KommoPipeline[], checks: Check[]): void {

@@ -1,5 +1,6 @@
 import { Router } from "express";
-import { LoopsWebhookPayloadError, LoopsWebhookVerificationError, verifyLoopsWebhook, type LoopsWebhookEvent } from "@funnelsync/loops-client";
+import { LoopsWebhookPayloadError, LoopsWebhookVerificationError, verifyLoopsWebhook, type LoopsEmailMetricEvent, type LoopsWebhookEvent } from "@funnelsync/loops-client";
+import type { JobRequest } from "../enqueuer";
 import type { IngestOutcome } from "../ingestOutcome";
 import { readWebhookBody } from "../webhookBody";
 import { answerBy, bodyRejection, respond, type RouteDeps } from "./respond";
@@ -13,6 +14,25 @@ function verify(secret: string | undefined, body: Buffer, headers: Record<string
     if (err instanceof LoopsWebhookPayloadError) return { kind: "malformed", reason: err.message };
     throw err;
   }
+}
+
+const ENGAGEMENT_KIND = { "email.delivered": "delivered", "email.opened": "opened", "email.clicked": "clicked" } as const;
+
+/** Opens, clicks and deliveries travel on their own queue, never ahead of an unsubscribe. */
+function engagementJob(event: LoopsEmailMetricEvent): JobRequest<"loops.engagement"> {
+  const sourceId = event.campaignId ?? event.loopId ?? event.transactionalId;
+  return {
+    name: "loops.engagement",
+    data: {
+      webhookId: event.webhookId,
+      kind: ENGAGEMENT_KIND[event.eventName],
+      eventTime: event.eventTime,
+      email: event.contactIdentity.email,
+      messageId: event.email.id,
+      subject: event.email.subject,
+      origin: sourceId ? `${event.sourceType} ${sourceId}` : event.sourceType,
+    },
+  };
 }
 
 /**
@@ -32,8 +52,9 @@ export function loopsRoute(deps: RouteDeps & { secret: string | undefined; now?:
     if ("kind" in verified) return respond(res, verified, deps, "loops");
     const event = verified;
     if (!event.contactIdentity) return respond(res, { kind: "ignored", reason: "Loops' test send" }, deps, "loops");
+    const isEngagement = event.known && Object.hasOwn(ENGAGEMENT_KIND, event.eventName);
     const stored = await deps.enqueuer.enqueue([
-      {
+      isEngagement ? engagementJob(event as LoopsEmailMetricEvent) : {
         name: "loops.webhook",
         data: {
           webhookId: event.webhookId,
@@ -46,7 +67,7 @@ export function loopsRoute(deps: RouteDeps & { secret: string | undefined; now?:
           sourceType: "sourceType" in event && typeof event.sourceType === "string" ? event.sourceType : null,
         },
       },
-    ], answerBy(res));
+    ] as JobRequest[], answerBy(res));
     respond(res, stored.ok ? { kind: "accepted", jobIds: stored.jobIds } : { kind: "unavailable", reason: stored.reason }, deps, "loops");
   });
   return router;

@@ -1,11 +1,14 @@
 import { contactChanged } from "./contactChanged";
+import { engagementFlush } from "./engagementFlush";
 import { ingestBatch } from "./ingestBatch";
 import { kommoReconcile } from "./kommoReconcile";
 import { leadAdded } from "./leadAdded";
 import { leadDeleted } from "./leadDeleted";
 import { leadStatusChanged } from "./leadStatusChanged";
 import { leadUpdated } from "./leadUpdated";
+import { loopsEngagement } from "./loopsEngagement";
 import { loopsWebhook } from "./loopsWebhook";
+import { moosendEngagementPoll } from "./moosendEngagementPoll";
 import { moosendPoll } from "./moosendPoll";
 import { moosendWebhook } from "./moosendWebhook";
 import { retention } from "./retention";
@@ -24,4 +27,7 @@ export const processors: ProcessorMap = {
   "moosend.poll": moosendPoll,
   "ingest.batch": ingestBatch,
   "maintenance.retention": retention,
+  "loops.engagement": loopsEngagement,
+  "engagement.flush": engagementFlush,
+  "moosend.engagementPoll": moosendEngagementPoll,
 };

@@ -6,6 +6,7 @@ import type { KommoClient } from "@funnelsync/kommo-client";
 import type { Logger } from "@funnelsync/logger";
 import type { LoopsClient } from "@funnelsync/loops-client";
 import type { MoosendClient } from "@funnelsync/moosend-client";
+import type { EngagementSync } from "../engagementSync";
 import type { OutcomeRecorder } from "../outcomeRecorder";
 import type { KommoReader } from "../kommoReader";
 import type { KommoWatch } from "../kommoWatch";
@@ -31,6 +32,8 @@ export interface WorkerDeps {
   kommoWatch: KommoWatch;
   loopsProperties: LoopsPropertyTypes;
   logger: Logger;
+  /** Opens and clicks back to Kommo; undefined when the mapping has no `engagement` block. */
+  engagement?: EngagementSync;
   now: () => Date;
   /** Adds follow-up jobs with their deterministic ids (polling feeds the webhook path this way). */
   enqueue(jobs: Array<{ [K in JobName]: { name: K; data: JobData<K> } }[JobName]>): Promise<void>;

@@ -66,6 +66,8 @@ export interface KommoSimNote {
   noteType: string;
   params: Record<string, unknown>;
   createdAt: number;
+  /** Set when the note is edited (`PATCH /{entity}/notes`); else its creation time. */
+  updatedAt?: number;
 }
 
 export interface KommoSimTask {
@@ -176,7 +178,7 @@ export const KOMMO_SIM_FIELDS = {
   ...SEED.kommo.fields,
   phone: 700001,
   email: 700003,
-  closeDate: 770003,
+  closeDate: 770004,
 } as const;
 
 export const KOMMO_SIM_ENUMS = {
@@ -218,7 +220,9 @@ function fieldDefs(): KommoSimFieldDef[] {
     { id: KOMMO_SIM_FIELDS.email, name: "Email", type: "multitext", code: "EMAIL", entityType: "contacts", enums: enumList(KOMMO_SIM_ENUMS.email) },
     { id: fields.company, name: "Company", type: "text", code: null, entityType: "contacts" },
     { id: fields.optIn, name: "Email opt-in", type: "checkbox", code: null, entityType: "contacts" },
+    { id: fields.lastEngagement, name: "Last e-mail engagement", type: "date", code: null, entityType: "contacts" },
     { id: fields.budget, name: "Budget", type: "numeric", code: null, entityType: "leads" },
+    { id: fields.emailScore, name: "E-mail score", type: "numeric", code: null, entityType: "leads" },
     { id: KOMMO_SIM_FIELDS.closeDate, name: "Close date", type: "date", code: null, entityType: "leads" },
   ];
 }

@@ -83,10 +83,20 @@ export function renderLead(state: KommoSimState, lead: KommoSimLead, base: strin
 }
 
 export function leadIdsOfContact(state: KommoSimState, contactId: number): number[] {
-  return [...state.leads.values()].filter((l) => !l.isDeleted && l.contacts.some((c) => c.id === contactId)).map((l) => l.id);
+  return leadIdsByContact(state).get(contactId) ?? [];
 }
 
-export function renderContact(state: KommoSimState, contact: KommoSimContact, base: string, withLeads: boolean): Json {
+/** Every contact's live leads in one pass, so a page of 250 contacts does not scan the leads 250 times. */
+export function leadIdsByContact(state: KommoSimState): Map<number, number[]> {
+  const byContact = new Map<number, number[]>();
+  for (const lead of state.leads.values()) {
+    if (lead.isDeleted) continue;
+    for (const { id } of lead.contacts) byContact.set(id, [...(byContact.get(id) ?? []), lead.id]);
+  }
+  return byContact;
+}
+
+export function renderContact(state: KommoSimState, contact: KommoSimContact, base: string, withLeads: boolean, leadIndex?: Map<number, number[]>): Json {
   return {
     id: contact.id,
     name: contact.name,
@@ -108,7 +118,7 @@ export function renderContact(state: KommoSimState, contact: KommoSimContact, ba
       tags: renderTags(contact.tags),
       companies: [],
       ...(withLeads && {
-        leads: leadIdsOfContact(state, contact.id).map((id) => ({ id, _links: link(`${base}/leads/${id}`) })),
+        leads: (leadIndex ? (leadIndex.get(contact.id) ?? []) : leadIdsOfContact(state, contact.id)).map((id) => ({ id, _links: link(`${base}/leads/${id}`) })),
       }),
     },
   };

@@ -32,6 +32,7 @@ import {
   isRecord,
   parseCustomFieldsWrite,
   parseTagRefs,
+  leadIdsByContact,
   renderContact,
   renderField,
   renderLead,
@@ -533,7 +534,8 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
     const query = typeof req.query.query === "string" ? req.query.query : "";
     const contacts = [...state.contacts.values()].filter((c) => !c.isDeleted && (ids.size === 0 || ids.has(c.id)) && fuzzyMatch(c, query));
     const withLeads = withSet(req).has("leads");
-    listPage(req, res, orderBy(contacts, req.query.order), "contacts", (c) => renderContact(state, c, baseOf(req), withLeads));
+    const leadIndex = withLeads ? leadIdsByContact(state) : undefined;
+    listPage(req, res, orderBy(contacts, req.query.order), "contacts", (c) => renderContact(state, c, baseOf(req), withLeads, leadIndex));
   });
 
   app.get(`${API}/contacts/:id`, (req, res, next) => {
@@ -650,15 +652,29 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
     });
   }
 
-  function addNotes(req: Request, res: Response, entityType: KommoEntityType, pathEntityId: number | null): void {
+  /**
+   * A batch write's body: a non-empty array of ≤ 250 items, each checked by `plan` (which pushes its
+   * errors); Kommo refuses the whole batch if any item fails. Undefined once the error is answered.
+   */
+  function planBatch<T>(req: Request, res: Response, plan: (entry: Record<string, unknown>, index: number, errors: KommoFieldError[]) => T): Array<T & { requestId: string }> | undefined {
     const body: unknown = req.body;
-    if (!Array.isArray(body) || body.length === 0) return emptyRequest(res);
-    if (body.length > MAX_BATCH) return problem(res, 400, "Bad Request", `Maximum ${MAX_BATCH} entities per request`);
+    if (!Array.isArray(body) || body.length === 0) return void emptyRequest(res);
+    if (body.length > MAX_BATCH) return void problem(res, 400, "Bad Request", `Maximum ${MAX_BATCH} entities per request`);
     const failures: Array<{ requestId: string; errors: KommoFieldError[] }> = [];
-    const drafts = body.map((item, i) => {
+    const plans = body.map((item, i) => {
       const entry = isRecord(item) ? item : {};
       const requestId = typeof entry.request_id === "string" ? entry.request_id : String(i);
       const errors: KommoFieldError[] = [];
+      const planned = plan(entry, i, errors);
+      if (errors.length) failures.push({ requestId, errors });
+      return { ...planned, requestId };
+    });
+    if (failures.length) return void validationFailed(res, failures);
+    return plans;
+  }
+
+  function addNotes(req: Request, res: Response, entityType: KommoEntityType, pathEntityId: number | null): void {
+    const drafts = planBatch(req, res, (entry, _i, errors) => {
       const entityId = pathEntityId ?? intOf(entry.entity_id);
       const entity = entityId === null ? undefined : entityType === "leads" ? state.leads.get(entityId) : state.contacts.get(entityId);
       if (!entity || entity.isDeleted) errors.push({ code: "NotFound", path: "entity_id", detail: "Entity not found" });
@@ -668,10 +684,9 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
       if (noteType === "common" && (typeof params.text !== "string" || params.text.trim() === "")) {
         errors.push({ code: "NotBlank", path: "params.text", detail: "This value should not be blank." });
       }
-      if (errors.length) failures.push({ requestId, errors });
-      return { requestId, entityId: entityId ?? 0, noteType: String(noteType), params };
+      return { entityId: entityId ?? 0, noteType: String(noteType), params };
     });
-    if (failures.length) return validationFailed(res, failures);
+    if (!drafts) return;
     const notes = drafts.map((draft) => {
       const note: KommoSimNote = { id: state.nextId.note++, entityType, entityId: draft.entityId, noteType: draft.noteType, params: draft.params, createdAt: nowSec() };
       state.notes.push(note);
@@ -682,6 +697,29 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
     // API writes fire the hooks subscribed to them, as the UI's do (vendor-apis.md §1.7).
     void fireAll(notes.map((note) => [entityType === "leads" ? "note_lead" : "note_contact", hookBody(state, entityType, "note", noteHookItem(state, note))]));
   }
+
+  /** Edits notes in place (the SDK's `EntityNotes::update`): `[{id, note_type, params}]`, ≤ 250; the note keeps its id. */
+  app.patch(`${API}/:entity/notes`, (req, res, next) => {
+    const entityType = req.params.entity;
+    if (entityType !== "leads" && entityType !== "contacts") return next();
+    const edits = planBatch(req, res, (entry, _i, errors) => {
+      const id = intOf(entry.id);
+      const note = id === null ? undefined : state.notes.find((n) => n.id === id && n.entityType === entityType);
+      if (!note) errors.push({ code: "NotFound", path: "id", detail: "Entity not found" });
+      const params = isRecord(entry.params) ? entry.params : undefined;
+      if (note?.noteType === "common" && params !== undefined && (typeof params.text !== "string" || params.text.trim() === "")) {
+        errors.push({ code: "NotBlank", path: "params.text", detail: "This value should not be blank." });
+      }
+      return { note, params };
+    });
+    if (!edits) return;
+    const updated = edits.map(({ requestId, note, params }) => {
+      if (params) note!.params = { ...note!.params, ...params };
+      note!.updatedAt = nowSec();
+      return { id: note!.id, entity_id: note!.entityId, updated_at: note!.updatedAt, request_id: requestId, _links: { self: { href: `${baseOf(req)}/${entityType}/${note!.entityId}/notes/${note!.id}` } } };
+    });
+    hal(res, 200, { _links: { self: { href: `${baseOf(req)}/${entityType}/notes` } }, _embedded: { notes: updated } });
+  });
 
   app.post(`${API}/:entity/notes`, (req, res, next) => {
     const entity = req.params.entity;
@@ -704,8 +742,8 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
     const types = new Set(listOf(filter.note_type).map(String));
     const within = updatedWithin(filter);
     const notes = state.notes
-      .filter((n) => n.entityType === entity && n.entityId === id && (types.size === 0 || types.has(n.noteType)) && within(n.createdAt))
-      .map((n) => ({ ...n, updatedAt: n.createdAt }));
+      .filter((n) => n.entityType === entity && n.entityId === id && (types.size === 0 || types.has(n.noteType)) && within(n.updatedAt ?? n.createdAt))
+      .map((n) => ({ ...n, updatedAt: n.updatedAt ?? n.createdAt }));
     listPage(req, res, orderBy(notes, req.query.order), "notes", (n) => ({
       id: n.id,
       entity_id: n.entityId,

@@ -8,6 +8,8 @@ export interface LoopsEmailSource {
   /** The campaign, loop or transactional id; a fresh cuid-like id (or `cm_welcome_01`) when omitted. */
   sourceId?: string;
   subject?: string;
+  /** The message's `email.id`: the same for every open or click of one e-mail; fresh when omitted. */
+  emailId?: string;
 }
 
 export function contactIdentity(contact: LoopsSimContact) {
@@ -27,7 +29,7 @@ export function emailEventPayload(eventName: string, contact: LoopsSimContact, e
     ...envelope(eventName, eventTime),
     sourceType,
     [sourceKey]: sourceId,
-    email: { id: cuidLike(), emailMessageId: cuidLike(), subject: source.subject ?? "Subject of the email" },
+    email: { id: source.emailId ?? cuidLike(), emailMessageId: cuidLike(), subject: source.subject ?? "Subject of the email" },
     contactIdentity: contactIdentity(contact),
   };
 }

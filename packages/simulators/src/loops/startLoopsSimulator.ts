@@ -104,6 +104,12 @@ export interface LoopsSimulator {
   softBounce(email: string, source?: LoopsEmailSource): Promise<LoopsSimDelivery[]>;
   /** → `email.spamReported` only: Loops does not say it unsubscribes, so no `contact.unsubscribed` follows. */
   spamReport(email: string, source?: LoopsEmailSource): Promise<LoopsSimDelivery[]>;
+  /**
+   * The contact got, opened or clicked a campaign or loop e-mail → `email.delivered|opened|clicked`
+   * (opens and clicks are not tracked for transactional mail). Give `source.emailId` to report
+   * another open or click of the same message.
+   */
+  engage(email: string, kind: "delivered" | "opened" | "clicked", source?: LoopsEmailSource): Promise<LoopsSimDelivery[]>;
   /** Leaves one mailing list → `contact.mailingList.unsubscribed`. */
   unsubscribeFromList(email: string, listId: string): Promise<LoopsSimDelivery[]>;
   /**
@@ -314,6 +320,10 @@ export async function startLoopsSimulator(options: LoopsSimulatorOptions = {}): 
     },
     async spamReport(email, source) {
       return deliverAll([emailEventPayload("email.spamReported", requireContact(email), unixNow(), source)]);
+    },
+    async engage(email, kind, source) {
+      if (kind !== "delivered" && source?.sourceType === "transactional") throw new Error("loops simulator: Loops tracks no opens or clicks of transactional e-mail");
+      return deliverAll([emailEventPayload(`email.${kind}`, requireContact(email), unixNow(), source)]);
     },
     async unsubscribeFromList(email, listId) {
       return changeListMembership(email, listId, false);

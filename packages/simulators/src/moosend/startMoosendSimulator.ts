@@ -4,6 +4,7 @@ import { RequestLog } from "../shared/requestLog";
 import { requestRecorder } from "../shared/requestRecorder";
 import { startServer } from "../shared/startServer";
 import { MOOSEND_SIM_LIMITS, MoosendFailure, moosendRoutes, type MoosendLimitName } from "./moosendRoutes";
+import { moosendCampaignRoutes, newCampaign, type MoosendActivityType, type MoosendSimCampaign } from "./moosendCampaigns";
 import {
   STATUS_BY_TYPE,
   TYPE_BY_STATUS,
@@ -73,6 +74,10 @@ export interface MoosendSimulator {
   /** The address bounced (SubscribeType 3); `viaAutomation` as for `unsubscribe`. */
   bounce(listId: string, email: string, options?: { viaAutomation?: boolean }): Promise<MoosendWebhookDelivery | undefined>;
   setWebhookUrl(url: string | null): void;
+  /** A campaign sent now to these lists (as from Moosend's UI); returns its id. */
+  sendCampaign(input: { subject: string; name?: string; listIds: string[] }): string;
+  /** The recipient opened the campaign or clicked a link in it, once more. */
+  campaignActivity(campaignId: string, email: string, type: MoosendActivityType): void;
   resetRateLimits(): void;
   close(): Promise<void>;
 }
@@ -131,7 +136,8 @@ export async function startMoosendSimulator(options: MoosendSimulatorOptions = {
   app.use(requestRecorder(requests));
   app.use(express.json({ limit: "10mb" }));
   app.use(faults.middleware(answerRateLimited, answerFault));
-  app.use(authenticate, routes.router);
+  const campaigns = new Map<string, MoosendSimCampaign>();
+  app.use(authenticate, routes.router, moosendCampaignRoutes(campaigns, (id) => state.lists.get(id.toLowerCase())?.Name ?? ""));
   app.use((_req, res) => {
     res.status(404).type("html").send("<html><body><h1>404 - File or directory not found.</h1></body></html>");
   });
@@ -229,6 +235,17 @@ export async function startMoosendSimulator(options: MoosendSimulatorOptions = {
     bounce: (listId, email, opts) => moveTo(3, listId, email, opts?.viaAutomation),
     setWebhookUrl: (url) => {
       state.webhookUrl = url;
+    },
+    sendCampaign: (input) => {
+      for (const id of input.listIds) listOf(id);
+      const campaign = newCampaign(input, now());
+      campaigns.set(campaign.ID, campaign);
+      return campaign.ID;
+    },
+    campaignActivity: (campaignId, email, type) => {
+      const campaign = campaigns.get(campaignId.toLowerCase());
+      if (!campaign) throw new Error(`moosend simulator: no campaign ${campaignId}`);
+      campaign.activity.push({ type, email: email.toLowerCase(), at: now() });
     },
     resetRateLimits: () => routes.resetRateLimits(),
     close: () => (closed ??= server.close()),

@@ -1,0 +1,245 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { randomUUID } from "node:crypto";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { createDb } from "@funnelsync/db";
+import { QUEUES } from "@funnelsync/jobs";
+import { isVendorRateLimitError } from "@funnelsync/vendor-http";
+import { eventually, LISTS, REPO_ROOT, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
+import { TEST_DATABASE_URL, TEST_REDIS_URL } from "../../../test/testEnv";
+import { shareOfGate } from "../src/engagementSync";
+import { createRedisGate } from "../src/redisGate";
+
+const LAST_ENGAGEMENT = 880002;
+const SCORE = 770003;
+jest.setTimeout(60_000);
+
+const engagementBlock = (coalesceSeconds: number) => `
+engagement:
+  notes: [opened, clicked]
+  lastEngagementFieldId: ${LAST_ENGAGEMENT}
+  score: { fieldId: ${SCORE}, opened: 1, clicked: 5 }
+  taskOnClick: { text: "Follow up: clicked {subject}", dueHours: 24 }
+  kommoCallsPerSecond: 3
+  coalesceSeconds: ${coalesceSeconds}
+`;
+
+function mappingWithEngagement(coalesceSeconds = 0.5): string {
+  const path = join(mkdtempSync(join(tmpdir(), "funnelsync-engagement-")), "funnelsync.yaml");
+  writeFileSync(path, readFileSync(resolve(REPO_ROOT, "funnelsync.yaml"), "utf8") + engagementBlock(coalesceSeconds));
+  return path;
+}
+
+describe("engagement back to sales: Loops opens and clicks on the Kommo card", () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness({ mappingPath: mappingWithEngagement() });
+  });
+  afterEach(() => h.stop());
+
+  /** A contact with an open lead, known to Loops through the forward sync. */
+  async function person() {
+    const email = uniqueEmail("nora");
+    const contact = await h.kommo.addContact({ id: uniqueId(), name: "Nora Lind", email, company: "Lind AB" });
+    const lead = await h.kommo.addLead({ id: uniqueId(), name: "Lind deal", contactId: contact.id, budget: 5000, statusId: 6001 });
+    await eventually(() => h.loops.contact(email));
+    return { email, contact, lead };
+  }
+
+  /** Every engagement of the address stored and written to Kommo. */
+  async function applied(email: string, count: number) {
+    await h.loops.idle();
+    return eventually(async () => {
+      const rows = await h.worker!.db.engagements.forEmails([email]);
+      return rows.length === count && rows.every((r) => r.appliedAt !== null) && rows;
+    });
+  }
+
+  const noteTexts = (entityType: "contacts" | "leads", id: number) => h.kommo.notesFor(entityType, id).map((n) => String(n.params.text));
+  const fieldOf = (entity: { customFields: Array<{ fieldId: number; values: Array<{ value: unknown }> }> }, fieldId: number) =>
+    h.kommo.fieldValues(entity as never, fieldId)[0];
+
+  it("turns a click into one note on the contact and its lead, the last-engagement date and one follow-up task", async () => {
+    const { email, contact, lead } = await person();
+    const [click] = await h.loops.engage(email, "clicked", { subject: "Pricing for 2027", sourceType: "campaign", sourceId: "cm_pricing" });
+    expect(click!.status).toBe(200);
+    await applied(email, 1);
+
+    expect(noteTexts("contacts", contact.id)).toEqual([expect.stringContaining('clicked a link in "Pricing for 2027"')]);
+    expect(noteTexts("leads", lead.id)).toHaveLength(1);
+    expect(fieldOf(h.kommo.contact(contact.id)!, LAST_ENGAGEMENT)).toBe((click!.payload as { eventTime: number }).eventTime);
+    expect(h.kommo.tasksFor("leads", lead.id)).toEqual([
+      expect.objectContaining({ text: "Follow up: clicked Pricing for 2027", responsibleUserId: h.kommo.lead(lead.id)!.responsibleUserId, isCompleted: false }),
+    ]);
+  });
+
+  it("adds one note and one task when Kommo wrote them but the answers were lost, and the flush is retried", async () => {
+    const { email, contact, lead } = await person();
+    const lost = (method: string, path: string) => method === "POST" && (path === "/api/v4/contacts/notes" || path === "/api/v4/tasks");
+    h.kommo.faults.only(lost).loseAnswerNext(2);
+    await h.loops.engage(email, "clicked", { subject: "Pricing" });
+    await applied(email, 1);
+
+    expect(h.kommo.faults.pending).toBe(0);
+    expect(noteTexts("contacts", contact.id)).toHaveLength(1);
+    expect(noteTexts("leads", lead.id)).toHaveLength(1);
+    expect(h.kommo.tasksFor("leads", lead.id)).toHaveLength(1);
+  });
+
+  it("folds five opens of one e-mail into one note that says how often", async () => {
+    const { email, contact, lead } = await person();
+    for (let i = 0; i < 5; i++) await h.loops.engage(email, "opened", { emailId: "em_nurture_1", subject: "Welcome to Lind", sourceType: "loop", sourceId: "lp_1" });
+    await applied(email, 5);
+
+    expect(noteTexts("contacts", contact.id)).toEqual([expect.stringContaining("(5 times)")]);
+    expect(noteTexts("leads", lead.id)).toEqual([expect.stringContaining("(5 times)")]);
+    expect(h.kommo.tasksFor("leads", lead.id)).toEqual([]);
+  });
+
+  it("writes the score formula (3 opens × 1 + 1 click × 5 = 8) to the lead as a value", async () => {
+    const { email, lead } = await person();
+    for (let i = 0; i < 3; i++) await h.loops.engage(email, "opened", { emailId: `em_${i}` });
+    await h.loops.engage(email, "clicked", { emailId: "em_0" });
+    await applied(email, 4);
+
+    expect(Number(fieldOf(h.kommo.lead(lead.id)!, SCORE))).toBe(3 * 1 + 1 * 5);
+  });
+
+  it("brings a Moosend campaign's opens and clicks to the card, and overlapping polls store each once", async () => {
+    const { email, contact, lead } = await person();
+    const campaign = h.moosend.sendCampaign({ subject: "Autumn offer", listIds: [LISTS.newLead] });
+    for (const type of ["Opened", "Opened", "LinkClicked"] as const) h.moosend.campaignActivity(campaign, email, type);
+    const engagementQueue = h.worker!.queues.find((q) => q.name === QUEUES.engagement)!;
+    const poll = (n: number) => engagementQueue.add("moosend.engagementPoll", { requestedAt: n }, { jobId: `moosend-engagement-poll-${n}` });
+    await poll(1);
+    await applied(email, 3);
+    expect(noteTexts("contacts", contact.id).sort()).toEqual([
+      expect.stringContaining('clicked a link in "Autumn offer"'),
+      expect.stringMatching(/opened "Autumn offer" .*\(2 times\)/),
+    ]);
+    expect(Number(fieldOf(h.kommo.lead(lead.id)!, SCORE))).toBe(2 * 1 + 1 * 5);
+
+    h.moosend.campaignActivity(campaign, email, "Opened");
+    await poll(2);
+    await applied(email, 4);
+    await poll(3);
+    await eventually(async () => (await engagementQueue.getJobState("moosend-engagement-poll-3")) === "completed");
+    await applied(email, 4);
+    expect(noteTexts("contacts", contact.id)).toHaveLength(2);
+    expect(noteTexts("contacts", contact.id).find((t) => t.startsWith(`funnelsync: ${email} opened`))).toContain("(3 times)");
+    expect(Number(fieldOf(h.kommo.lead(lead.id)!, SCORE))).toBe(3 * 1 + 1 * 5);
+    expect(h.kommo.tasksFor("leads", lead.id)).toHaveLength(1);
+  });
+
+  it("counts redelivered webhooks once: no second note, task or score point", async () => {
+    const { email, contact, lead } = await person();
+    const [open] = await h.loops.engage(email, "opened", { emailId: "em_once", subject: "Hello" });
+    const [click] = await h.loops.engage(email, "clicked", { emailId: "em_once", subject: "Hello" });
+    await applied(email, 2);
+    const before = { contactNotes: noteTexts("contacts", contact.id), leadNotes: noteTexts("leads", lead.id), score: fieldOf(h.kommo.lead(lead.id)!, SCORE) };
+
+    // Past BullMQ's own dedupe window too: the stored identity alone must hold.
+    const queue = h.worker!.queues.find((q) => q.name === QUEUES.engagement)!;
+    for (const delivery of [open!, click!]) await queue.remove(`loops-${delivery.webhookId}`);
+    for (const delivery of [open!, click!, open!]) expect((await h.loops.redeliver(delivery.webhookId)).status).toBe(200);
+    await eventually(async () => (await queue.getJobCounts("waiting", "active")).waiting === 0 && (await queue.getJobState(`loops-${click!.webhookId}`)) === "completed");
+    // Give the flush the redeliveries scheduled time to run.
+    await new Promise((r) => setTimeout(r, 2_000));
+    await applied(email, 2);
+
+    expect(noteTexts("contacts", contact.id)).toEqual(before.contactNotes);
+    expect(noteTexts("leads", lead.id)).toEqual(before.leadNotes);
+    expect(before.contactNotes).toHaveLength(2);
+    expect(fieldOf(h.kommo.lead(lead.id)!, SCORE)).toBe(before.score);
+    expect(Number(before.score)).toBe(6);
+    expect(h.kommo.tasksFor("leads", lead.id)).toHaveLength(1);
+  });
+});
+
+describe("engagement under load: batched, and never in the way of opt-outs", () => {
+  let h: Harness;
+  afterEach(() => h.stop());
+
+  it("keeps opens and clicks off the queue that carries unsubscribes and bounces", async () => {
+    h = await startHarness({ worker: false, mappingPath: mappingWithEngagement() });
+    const email = uniqueEmail("ola");
+    h.loops.addContact({ email });
+    for (let i = 0; i < 3; i++) await h.loops.engage(email, "opened", { emailId: "em_1" });
+    await h.loops.unsubscribe(email);
+    const connection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+    try {
+      const queueOf = (name: string) => new Queue(name, { connection, prefix: h.prefix });
+      const esp = await queueOf(QUEUES.esp).getJobs(["waiting"]);
+      const engagement = await queueOf(QUEUES.engagement).getJobs(["waiting"]);
+      expect(esp.map((j) => j.data.eventName)).toEqual(["contact.unsubscribed"]);
+      expect(engagement.map((j) => j.name)).toEqual(["loops.engagement", "loops.engagement", "loops.engagement"]);
+    } finally {
+      await connection.quit();
+    }
+  });
+
+  // One flush is 7 calls (contacts, leads, two note batches, two field batches, tasks); the jobs may
+  // straddle a window's end, so two flushes; unbatched this would be ~7 calls per person.
+  it("writes 60 opens and clicks of 30 people with at most one Kommo call per four events", async () => {
+    h = await startHarness({ worker: false, mappingPath: mappingWithEngagement(5) });
+    h.kommo.state.webhooks.length = 0; // only engagement talks to Kommo here
+    const db = createDb(TEST_DATABASE_URL);
+    const people: Array<{ email: string; contact: { id: number }; lead: { id: number } }> = [];
+    try {
+      for (let i = 0; i < 30; i++) {
+        const email = uniqueEmail(`crowd${i}`);
+        const contact = await h.kommo.addContact({ id: uniqueId(), name: `Person ${i}`, email });
+        const lead = await h.kommo.addLead({ id: uniqueId(), contactId: contact.id, statusId: 6002 });
+        await db.links.upsert({ kommoContactId: contact.id, email }); // as the forward sync leaves it
+        h.loops.addContact({ email });
+        people.push({ email, contact, lead });
+      }
+    } finally {
+      await db.close();
+    }
+    await Promise.all(people.map((p) => h.loops.engage(p.email, "opened", { emailId: "em_launch", subject: "Launch" })));
+    await Promise.all(people.map((p) => h.loops.engage(p.email, "clicked", { emailId: "em_launch", subject: "Launch" })));
+    const before = h.kommo.requests.count((r) => r.path.startsWith("/api/v4/"));
+    await h.startWorker();
+    await eventually(async () => {
+      const rows = await h.worker!.db.engagements.forEmails(people.map((p) => p.email));
+      return rows.length === 60 && rows.every((r) => r.appliedAt !== null);
+    }, 30_000);
+
+    const calls = h.kommo.requests.filter((r) => r.path.startsWith("/api/v4/")).slice(before);
+    expect(calls.length).toBeLessThanOrEqual(60 / 4);
+    expect(calls.filter((r) => r.method === "POST" && r.path === "/api/v4/contacts/notes").length).toBeLessThanOrEqual(2);
+    for (const p of people) {
+      expect(h.kommo.notesFor("contacts", p.contact.id)).toHaveLength(2);
+      expect(h.kommo.tasksFor("leads", p.lead.id)).toHaveLength(1);
+    }
+  });
+});
+
+describe("engagement's share of Kommo's rate limit", () => {
+  it("gives engagement at most its share of Kommo's window and leaves the rest to live sync", async () => {
+    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+    try {
+      const minute = (max: number) => ({ max, perMs: 60_000 });
+      const gate = createRedisGate({
+        redis,
+        prefix: `test-${randomUUID()}`,
+        maxWaitMs: 0,
+        limits: { kommo: { default: minute(7), engagement: minute(3) }, moosend: { default: minute(1) }, loops: { default: minute(1) } },
+        accounts: {},
+      });
+      const engagement = shareOfGate(gate, "engagement");
+      const taken = async (take: () => Promise<unknown>) => take().then(() => true, (error: unknown) => (isVendorRateLimitError(error) ? false : Promise.reject(error)));
+      const engagementSlots = [];
+      for (let i = 0; i < 4; i++) engagementSlots.push(await taken(() => engagement("kommo", "default")));
+      expect(engagementSlots).toEqual([true, true, true, false]);
+      const liveSlots = [];
+      for (let i = 0; i < 5; i++) liveSlots.push(await taken(() => gate("kommo", "default")));
+      expect(liveSlots).toEqual([true, true, true, true, false]);
+    } finally {
+      await redis.quit();
+    }
+  });
+});

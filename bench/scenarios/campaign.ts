@@ -1,0 +1,167 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import pg from "pg";
+import { sampleMemory } from "../lib/apps";
+import { EventTracker, loopsEventSent, moosendSubscribed } from "../lib/eventTracker";
+import { STATUS, seedLeads, type BenchLead } from "../lib/kommoEvents";
+import { figure } from "../lib/report";
+import { LISTS, MAPPINGS, abortable, type Scenario, type ScenarioContext } from "../lib/scenario";
+import { BENCH_DATABASE_URL } from "../lib/services";
+import { round } from "../lib/stats";
+import { throttles, type TimedRequest } from "../lib/vendors";
+import { latencyFigures, sendAtRate, startStack, waitForEffects } from "./e2e";
+
+const ENGAGEMENT = `
+engagement:
+  notes: [opened, clicked]
+  lastEngagementFieldId: 880002
+  score: { fieldId: 770003, opened: 1, clicked: 5 }
+  taskOnClick: { text: "Follow up: clicked {subject}", dueHours: 24 }
+  kommoCallsPerSecond: 3
+  coalesceSeconds: 30
+`;
+
+/** The issue's campaign, and a tenth of it (same event rate, a tenth of the time) for `--quick`. */
+function sizes(quick: boolean) {
+  return quick
+    ? { recipients: 5_000, opens: 2_000, clicks: 300, seconds: 60 }
+    : { recipients: 50_000, opens: 20_000, clicks: 3_000, seconds: 600 };
+}
+
+async function engagementCounts(client: pg.Client): Promise<{ total: number; pending: number }> {
+  const { rows } = await client.query<{ total: string; pending: string }>(
+    "SELECT count(*) AS total, count(*) FILTER (WHERE applied_at IS NULL) AS pending FROM engagements",
+  );
+  return { total: Number(rows[0]!.total), pending: Number(rows[0]!.pending) };
+}
+
+async function engagementKommoCalls(workerUrl: string): Promise<number> {
+  const text = await (await fetch(`${workerUrl}/metrics`)).text();
+  const line = /^funnelsync_engagement_kommo_calls_total (\d+(?:\.\d+)?)/m.exec(text);
+  return line ? Number(line[1]) : 0;
+}
+
+/** Every Kommo call of the run (engagement and live sync) by method and route, ids folded. */
+function kommoCallsByRoute(requests: TimedRequest[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const { vendor, entry } of requests) {
+    if (vendor !== "kommo") continue;
+    const route = `${entry.method} ${entry.path.replace(/\/\d+/g, "/:id")}`;
+    counts[route] = (counts[route] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** Where the campaign's recipients stand after forward sync: linked to their Kommo contact, known to Loops. */
+async function asSyncedByForwardSync(client: pg.Client, recipients: BenchLead[], addLoopsContact: (email: string) => void): Promise<void> {
+  for (let i = 0; i < recipients.length; i += 5_000) {
+    const chunk = recipients.slice(i, i + 5_000);
+    await client.query(
+      "INSERT INTO contact_links (kommo_contact_id, email, updated_at) SELECT id, email, now() FROM unnest($1::int[], $2::text[]) AS t(id, email) ON CONFLICT DO NOTHING",
+      [chunk.map((r) => r.contactId), chunk.map((r) => r.email)],
+    );
+  }
+  for (const r of recipients) addLoopsContact(r.email);
+}
+
+/**
+ * A campaign's opens and clicks arriving at the Loops webhook while live stage changes run at 1 per
+ * second: what engagement costs in Kommo calls, how soon the last one is on the card, and whether live
+ * sync keeps its latency.
+ */
+async function campaign(ctx: ScenarioContext) {
+  const size = sizes(ctx.quick);
+  const mapping = join(ctx.logDir, "campaign.yaml");
+  writeFileSync(mapping, readFileSync(MAPPINGS.full, "utf8") + ENGAGEMENT);
+  const running = await startStack(ctx, mapping);
+  const { kommo, loops } = running.vendors;
+  ctx.progress(`campaign: seeding ${size.recipients} recipients and ${size.seconds + 2} live leads`);
+  const recipients = await seedLeads(kommo, size.recipients, { idBase: 50_000_000, tag: "campaign" });
+  const live = await seedLeads(kommo, size.seconds, { idBase: 60_000_000, tag: "campaign-live" });
+  const client = new pg.Client({ connectionString: BENCH_DATABASE_URL });
+  await client.connect();
+  ctx.defer(() => client.end());
+  await asSyncedByForwardSync(client, recipients, (email) => loops.addContact({ email }));
+  loops.webhookUrl = `${running.ingest.url}/webhooks/loops`;
+  const memory = sampleMemory(running.worker.pid);
+
+  const total = size.opens + size.clicks;
+  ctx.progress(`campaign: ${size.opens} opens and ${size.clicks} clicks over ${size.seconds} s, and 1 stage change per second`);
+  const tracker = new EventTracker(running.vendors.log, ["moosend.subscribe", "loops.event.nurture_started"], [moosendSubscribed(LISTS.nurture), loopsEventSent("nurture_started")]);
+  const liveSending = sendAtRate(running, tracker, live, { rate: 1, statusId: STATUS.nurture, signal: ctx.signal });
+
+  const intervalMs = (size.seconds * 1000) / total;
+  const start = performance.now();
+  const deliveries: Array<Promise<unknown>> = [];
+  let failedAcks = 0;
+  let lastEngagementSentAt = start;
+  for (let i = 0; i < total; i++) {
+    abortable(ctx.signal);
+    const due = start + i * intervalMs;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    // Clicks spread over the campaign; the same person may open several times (folded into one note).
+    const kind = i % Math.round(total / size.clicks) === 0 ? "clicked" : "opened";
+    const person = recipients[(i * 7_919) % recipients.length]!;
+    lastEngagementSentAt = performance.now();
+    deliveries.push(
+      loops.engage(person.email, kind, { emailId: "em_spring_campaign", subject: "Spring pricing", sourceType: "campaign", sourceId: "cm_spring" }).then(([d]) => {
+        if (d?.status !== 200) failedAcks++;
+      }),
+    );
+  }
+  await Promise.all(deliveries);
+  const sent = await liveSending;
+
+  const waitMs = 120_000;
+  let onCardAt: number | undefined;
+  let counts = await engagementCounts(client);
+  while (performance.now() < lastEngagementSentAt + waitMs) {
+    abortable(ctx.signal);
+    counts = await engagementCounts(client);
+    if (counts.total >= total - failedAcks && counts.pending === 0) {
+      onCardAt = performance.now();
+      break;
+    }
+    await sleep(250);
+  }
+  await waitForEffects(tracker, sent.lastSentAt + 30_000, ctx.signal);
+  const rss = memory.stop();
+  const calls = await engagementKommoCalls(running.worker.url);
+  const perFifty = (calls / total) * 50;
+  const toCard = onCardAt === undefined ? null : (onCardAt - lastEngagementSentAt) / 1000;
+  const requests = running.vendors.log;
+  const s = `campaign ${total} events`;
+  return {
+    figures: [
+      figure(s, "Kommo calls per 50 engagement events", perFifty, "", { digits: 2, target: { text: "≤ 1", met: perFifty <= 1 } }),
+      figure(s, "last engagement → on the card", toCard, "s", {
+        shown: toCard === null ? `> ${waitMs / 1000} s (${counts.pending} pending)` : undefined,
+        target: { text: "< 60 s", met: toCard !== null && toCard < 60 },
+      }),
+      ...latencyFigures(s, "live stage change → last vendor call", tracker.latencies(), 30_000, { p99: 500 }),
+      figure(s, "429s received", throttles(requests).total429, "", { digits: 0, target: { text: "0", met: throttles(requests).total429 === 0 } }),
+      figure(s, "worker peak RSS", rss.peakRssMb, "MB", { target: { text: "< 200 MB", met: rss.peakRssMb !== null && rss.peakRssMb < 200 } }),
+    ],
+    details: {
+      size,
+      failedAcks,
+      liveFailedAcks: sent.failedAcks,
+      engagementKommoCalls: calls,
+      engagementsStored: counts.total,
+      lastEngagementToCardSeconds: toCard === null ? null : round(toCard, 1),
+      memory: rss,
+      throttles: throttles(requests),
+      kommoCallsByRoute: kommoCallsByRoute(requests),
+    },
+  };
+}
+
+export const campaignScenario: Scenario = {
+  name: "campaign",
+  describe: "opens and clicks of a campaign at the Loops webhook while stage changes run at 1/s",
+  hardLimitMs: (quick) => (quick ? 8 : 20) * 60_000,
+  run: campaign,
+};
