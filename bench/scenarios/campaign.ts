@@ -75,11 +75,13 @@ async function campaign(ctx: ScenarioContext) {
   const size = sizes(ctx.quick);
   const mapping = join(ctx.logDir, "campaign.yaml");
   writeFileSync(mapping, readFileSync(MAPPINGS.full, "utf8") + ENGAGEMENT);
-  const running = await startStack(ctx, mapping);
-  const { kommo, loops } = running.vendors;
   ctx.progress(`campaign: seeding ${size.recipients} recipients and ${size.seconds + 2} live leads`);
-  const recipients = await seedLeads(kommo, size.recipients, { idBase: 50_000_000, tag: "campaign" });
-  const live = await seedLeads(kommo, size.seconds, { idBase: 60_000_000, tag: "campaign-live" });
+  const running = await startStack(ctx, mapping, async (vendors) => ({
+    recipients: await seedLeads(vendors.kommo, size.recipients, { idBase: 50_000_000, tag: "campaign" }),
+    live: await seedLeads(vendors.kommo, size.seconds, { idBase: 60_000_000, tag: "campaign-live" }),
+  }));
+  const { kommo, loops } = running.vendors;
+  const { recipients, live } = running.seeded;
   const client = new pg.Client({ connectionString: BENCH_DATABASE_URL });
   await client.connect();
   ctx.defer(() => client.end());

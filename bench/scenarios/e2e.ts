@@ -17,19 +17,24 @@ export interface Running {
   worker: ChildApp;
 }
 
-/** Fresh state, simulators with 50 ms latency, ingest and worker as child processes with `mapping`. */
-export async function startStack(ctx: ScenarioContext, mapping: string): Promise<Running> {
+/**
+ * Fresh state, simulators with 50 ms latency, ingest and worker as child processes with `mapping`.
+ * `seed` runs before the worker starts: the Kommo simulator writes an event for every change, and
+ * the worker's reconciler would otherwise take the seeding for changes whose webhooks never came.
+ */
+export async function startStack<T = undefined>(ctx: ScenarioContext, mapping: string, seed?: (vendors: BenchVendors) => Promise<T>): Promise<Running & { seeded: T }> {
   await resetState();
   const vendors = await startVendors();
   ctx.defer(() => vendors.close());
   const env = appEnv(vendors.env, mapping);
   const ingest = await startIngestProcess(env, ctx.logDir);
   ctx.defer(() => ingest.stop());
+  const seeded = (await seed?.(vendors)) as T;
   const worker = await startWorkerProcess(env, ctx.logDir);
   ctx.defer(() => worker.stop());
   const poster = new FormPoster(`${ingest.url}${vendors.kommoHookPath}`, 32);
   ctx.defer(async () => poster.close());
-  return { vendors, poster, ingest, worker };
+  return { vendors, poster, ingest, worker, seeded };
 }
 
 /**
@@ -129,8 +134,8 @@ function latencySummary(latencies: number[]) {
 async function slowAllVendors(ctx: ScenarioContext) {
   const events = ctx.quick ? 15 : 60;
   const warmups = 2;
-  const running = await startStack(ctx, MAPPINGS.full);
-  const leads = await seedLeads(running.vendors.kommo, events + warmups, { idBase: 41_000_000, tag: "e2e-slow" });
+  const running = await startStack(ctx, MAPPINGS.full, (vendors) => seedLeads(vendors.kommo, events + warmups, { idBase: 41_000_000, tag: "e2e-slow" }));
+  const leads = running.seeded;
 
   ctx.progress(`e2e (a): ${warmups} warm-up events, then ${events} stage changes at 1 per second (all vendors)`);
   const warm = new EventTracker(running.vendors.log, ["loops.event.deal_lost"], [loopsEventSent("deal_lost")]);
@@ -174,8 +179,8 @@ async function slowAllVendors(ctx: ScenarioContext) {
 async function steadyMoosend(ctx: ScenarioContext) {
   const rate = 20;
   const seconds = ctx.quick ? 20 : 60;
-  const running = await startStack(ctx, MAPPINGS.moosendOnly);
-  const leads = await seedLeads(running.vendors.kommo, rate * seconds, { idBase: 42_000_000, tag: "e2e-steady" });
+  const running = await startStack(ctx, MAPPINGS.moosendOnly, (vendors) => seedLeads(vendors.kommo, rate * seconds, { idBase: 42_000_000, tag: "e2e-steady" }));
+  const leads = running.seeded;
   ctx.progress(`e2e (b): ${rate} stage changes per second for ${seconds} s (Moosend only)`);
   const tracker = new EventTracker(running.vendors.log, ["moosend.subscribe"], [moosendSubscribed(LISTS.nurture)]);
   const samples: Array<{ t: number; backlog: number }> = [];

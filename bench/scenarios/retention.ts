@@ -97,8 +97,8 @@ async function pruneUnderLoad(ctx: ScenarioContext) {
   const oldRows = ctx.quick ? 100_000 : 1_000_000;
   const beforeSeconds = ctx.quick ? 10 : 30;
   const capSeconds = ctx.quick ? 60 : 240;
-  const running = await startStack(ctx, MAPPINGS.moosendOnly);
-  const leads = await seedLeads(running.vendors.kommo, RATE * (beforeSeconds + capSeconds), { idBase: 43_000_000, tag: "retention" });
+  const running = await startStack(ctx, MAPPINGS.moosendOnly, (vendors) => seedLeads(vendors.kommo, RATE * (beforeSeconds + capSeconds), { idBase: 43_000_000, tag: "retention" }));
+  const leads = running.seeded;
   const db = new pg.Client({ connectionString: BENCH_DATABASE_URL });
   await db.connect();
   ctx.defer(() => db.end());
