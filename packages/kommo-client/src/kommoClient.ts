@@ -322,11 +322,11 @@ export class KommoClient {
    */
   async updateNotes(entityType: EntityType, notes: ReadonlyArray<{ id: number; text: string }>): Promise<void> {
     assertEntityType(entityType);
-    if (notes.length > KOMMO_MAX_PAGE) throw new RangeError(`kommo: at most ${KOMMO_MAX_PAGE} notes per call (got ${notes.length})`);
+    if (notes.length > KOMMO_MAX_PAGE) throw new ValidationError("kommo", `at most ${KOMMO_MAX_PAGE} notes per call (got ${notes.length})`);
     if (notes.length === 0) return;
     const body = notes.map(({ id, text }) => {
       assertId(id, "note id");
-      if (typeof text !== "string" || text.trim() === "") throw new TypeError("kommo: a note needs a non-empty text");
+      if (typeof text !== "string" || text.trim() === "") throw new ValidationError("kommo", "a note needs a non-empty text");
       return { id, note_type: "common", params: { text } };
     });
     await this.http.patch(`/${entityType}/notes`, body, { funnelsync: { idempotent: true } });
@@ -342,7 +342,7 @@ export class KommoClient {
     updates: ReadonlyArray<{ id: number; customFields: Array<{ fieldId: number; value: string | number | boolean }> }>,
   ): Promise<void> {
     assertEntityType(entityType);
-    if (updates.length > KOMMO_MAX_PAGE) throw new RangeError(`kommo: at most ${KOMMO_MAX_PAGE} entities per call (got ${updates.length})`);
+    if (updates.length > KOMMO_MAX_PAGE) throw new ValidationError("kommo", `at most ${KOMMO_MAX_PAGE} entities per call (got ${updates.length})`);
     if (updates.length === 0) return;
     const body = updates.map(({ id, customFields }, index) => {
       assertId(id, `${entityType} id`);
@@ -519,8 +519,8 @@ export class KommoClient {
    * @see https://developers.kommo.com/reference/webhook-subscribe
    */
   async saveWebhook(destination: string, settings: readonly string[]): Promise<KommoWebhook> {
-    if (!/^https?:\/\//i.test(destination)) throw new TypeError("kommo: a webhook destination must be an http(s) URL");
-    if (settings.length === 0) throw new TypeError("kommo: a webhook needs at least one setting");
+    if (!/^https?:\/\//i.test(destination)) throw new ValidationError("kommo", "a webhook destination must be an http(s) URL");
+    if (settings.length === 0) throw new ValidationError("kommo", "a webhook needs at least one setting");
     const response = await this.http.post("/webhooks", { destination, settings }, { funnelsync: { idempotent: true } });
     const hook = toKommoWebhook(response.data);
     if (!hook) {

@@ -1,3 +1,4 @@
+import { ValidationError } from "@funnelsync/vendor-http";
 import type { KommoClient } from "./kommoClient";
 import type { KommoWebhook } from "./kommoEvents";
 
@@ -54,7 +55,7 @@ export async function installKommoWebhook(
   const before = assessKommoWebhook(await kommo.listWebhooks(), secret);
   if (before.state === "ok") return { before, after: before };
   const destination = before.hook?.destination ?? (publicUrl ? `${publicUrl.replace(/\/+$/, "")}${kommoWebhookPath(secret)}` : undefined);
-  if (!destination) throw new TypeError("kommo: PUBLIC_URL is needed to register the webhook");
+  if (!destination) throw new ValidationError("kommo", "PUBLIC_URL is needed to register the webhook");
   await kommo.saveWebhook(destination, [...new Set([...(before.hook?.settings ?? []), ...FUNNELSYNC_WEBHOOK_SETTINGS])]);
   return { before, after: assessKommoWebhook(await kommo.listWebhooks(), secret) };
 }

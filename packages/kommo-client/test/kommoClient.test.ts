@@ -139,6 +139,10 @@ describe("KommoClient against the Kommo simulator", () => {
       await expect(kommo.updateContact(sim.seeded.contacts.ana, {})).rejects.toThrow(ValidationError);
       await expect(kommo.listLeads({ pipelineId: 5001, page: 1, limit: 251 })).rejects.toThrow(ValidationError);
       await expect(kommo.addNotes("leads", Array.from({ length: 251 }, () => ({ entityId: 1, text: "x" })))).rejects.toThrow(ValidationError);
+      await expect(kommo.addTasks([{ text: " ", entityType: "leads", entityId: 1, completeTill: 1 }])).rejects.toThrow(ValidationError);
+      await expect(kommo.updateNotes("leads", [{ id: 1, text: "" }])).rejects.toThrow(ValidationError);
+      await expect(kommo.updateFieldValues("leads", Array.from({ length: 251 }, (_, i) => ({ id: i + 1, customFields: [] })))).rejects.toThrow(ValidationError);
+      await expect(kommo.saveWebhook("ftp://example.test/hook", ["add_lead"])).rejects.toThrow(ValidationError);
       expect(sim.requests.count()).toBe(0);
     });
   });
