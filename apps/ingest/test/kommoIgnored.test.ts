@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { startKommoSimulator, type KommoSimulator } from "@funnelsync/simulators";
-import { eventually, startHarness, uniqueId, type Harness } from "../../../test/harness";
+import { eventually, queuesDrained, startHarness, uniqueId, type Harness } from "../../../test/harness";
 
 describe("Kommo deliveries we do not act on (end to end, Kommo simulator → ingest → worker)", () => {
   let h: Harness;
@@ -23,7 +23,9 @@ describe("Kommo deliveries we do not act on (end to end, Kommo simulator → ing
       await h.kommo.addNote(lead.id, "Spoke on the phone");
       await h.kommo.deleteLead(lead.id);
     }
-    // A note written over the API (as the worker's reverse sync does) fires `note_lead` too.
+    // A note written over the API (as the worker's reverse sync does) fires `note_lead` too. Written
+    // once the worker is idle, so its own Kommo reads do not take this call's slot of Kommo's 7 a second.
+    await queuesDrained(h);
     const apiNote = await fetch(`${h.kommo.url}/api/v4/leads/${live.id}/notes`, {
       method: "POST",
       headers: { authorization: `Bearer ${h.config.kommo.accessToken}`, "content-type": "application/json" },
