@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { Writable } from "node:stream";
 import { loadConfig, type Config } from "@funnelsync/config";
 import { startIngest, type RunningIngest } from "@funnelsync/ingest";
+import { hashTaggedPrefix } from "@funnelsync/jobs";
 import { createLogger } from "@funnelsync/logger";
 import { startKommoSimulator, startLoopsSimulator, startMoosendSimulator, type KommoSimulator, type KommoSimulatorOptions, type LoopsSimulator, type MoosendSimulator } from "@funnelsync/simulators";
 import { FUNNELSYNC_WEBHOOK_SETTINGS } from "@funnelsync/kommo-client";
@@ -66,6 +67,8 @@ export interface HarnessOptions {
   adminPort?: number;
   /** How often the worker re-checks a vendor's block, and how far apart its probes go. */
   blockTiming?: StartWorkerOptions["blockTiming"];
+  /** The apps' Redis key prefix; default a hash-tagged one of the test's own. */
+  prefix?: string;
 }
 
 /**
@@ -73,7 +76,7 @@ export interface HarnessOptions {
  * all under a BullMQ prefix of their own so parallel tests never share a queue.
  */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const prefix = `test-${randomUUID()}`;
+  const prefix = options.prefix ?? hashTaggedPrefix(`test-${randomUUID()}`);
   const secrets = {
     kommoToken: randomBytes(12).toString("hex"),
     moosendKey: randomBytes(12).toString("hex"),

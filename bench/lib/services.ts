@@ -3,8 +3,7 @@ import { resolve } from "node:path";
 import { promisify } from "node:util";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import { BULL_PREFIX } from "@funnelsync/ingest";
-import { QUEUES } from "@funnelsync/jobs";
+import { KEY_PREFIX, QUEUES } from "@funnelsync/jobs";
 import pg from "pg";
 
 const REPO_ROOT = resolve(__dirname, "..", "..");
@@ -76,10 +75,10 @@ export async function resetState(): Promise<void> {
   }
 }
 
-/** Jobs per state over every queue in the catalog, as the apps' BullMQ (prefix "funnelsync") sees them. */
+/** Jobs per state over every queue in the catalog, as the apps' BullMQ (prefix `KEY_PREFIX`) sees them. */
 export async function jobCounts(): Promise<Record<string, number>> {
   const connection = new Redis(BENCH_REDIS_URL, { maxRetriesPerRequest: null });
-  const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection, prefix: BULL_PREFIX }));
+  const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection, prefix: KEY_PREFIX }));
   try {
     const total: Record<string, number> = {};
     for (const queue of queues) {

@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import { BULL_PREFIX } from "@funnelsync/ingest";
-import { jobIdFor, queueNameFor, type JobData } from "@funnelsync/jobs";
+import { jobIdFor, KEY_PREFIX, queueNameFor, type JobData } from "@funnelsync/jobs";
 import { MOOSEND_LIMITS, MOOSEND_MAX_BATCH } from "@funnelsync/moosend-client";
 import pg from "pg";
 import { startWorkerProcess } from "../lib/apps";
@@ -41,7 +40,7 @@ async function recordOptOuts(emails: string[]): Promise<void> {
 async function pollOnce(listId: string, signal: AbortSignal): Promise<{ processingMs: number }> {
   const connection = new Redis(BENCH_REDIS_URL, { maxRetriesPerRequest: null });
   const data: JobData<"moosend.poll"> = { listId, requestedAt: Date.now() };
-  const queue = new Queue(queueNameFor("moosend.poll"), { connection, prefix: BULL_PREFIX });
+  const queue = new Queue(queueNameFor("moosend.poll"), { connection, prefix: KEY_PREFIX });
   try {
     const job = await queue.add("moosend.poll", data, { jobId: jobIdFor("moosend.poll", data) });
     for (;;) {

@@ -3,8 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import pg from "pg";
-import { BULL_PREFIX } from "@funnelsync/ingest";
-import { QUEUES } from "@funnelsync/jobs";
+import { KEY_PREFIX, QUEUES } from "@funnelsync/jobs";
 import { EventTracker } from "../lib/eventTracker";
 import { seedLeads } from "../lib/kommoEvents";
 import { figure } from "../lib/report";
@@ -103,7 +102,7 @@ async function pruneUnderLoad(ctx: ScenarioContext) {
   await db.connect();
   ctx.defer(() => db.end());
   const redis = new Redis(BENCH_REDIS_URL, { maxRetriesPerRequest: null });
-  const queue = new Queue(QUEUES.maintenance, { connection: redis, prefix: BULL_PREFIX });
+  const queue = new Queue(QUEUES.maintenance, { connection: redis, prefix: KEY_PREFIX });
   ctx.defer(async () => {
     await queue.close();
     redis.disconnect();

@@ -1,5 +1,6 @@
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig } from "@funnelsync/config";
+import { KEY_PREFIX } from "@funnelsync/jobs";
 import { KOMMO_MAX_PAGE } from "@funnelsync/kommo-client";
 import { assertBackfillTarget, backfill, formatBackfill, type BackfillSummary } from "./commands/backfill";
 import { checkConfig, formatCheck, summarizeChecks } from "./commands/configCheck";
@@ -67,7 +68,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
 
   const program = new Command("funnelsync")
     .description("Operate funnelsync: check the mapping against the vendors, replay failures, backfill, inspect history and consent, erase an address.")
-    .addOption(new Option("--queue-prefix <prefix>", "BullMQ key prefix of the apps").default("funnelsync").hideHelp())
+    .addOption(new Option("--queue-prefix <prefix>", "BullMQ key prefix of the apps").default(KEY_PREFIX).hideHelp())
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) });

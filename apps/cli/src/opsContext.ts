@@ -16,7 +16,7 @@ import { createRedisGate, type RedisGate } from "../../worker/src/redisGate";
  */
 export interface Ops {
   config: Config;
-  /** The BullMQ key prefix of the apps (`funnelsync`), and of the rate-limit windows. */
+  /** The Redis key prefix of the apps (`KEY_PREFIX`): their BullMQ queues and rate-limit windows. */
   prefix: string;
   db(): Db;
   redis(): Promise<Redis>;

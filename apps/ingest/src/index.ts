@@ -1,4 +1,4 @@
-export { startIngest, BULL_PREFIX } from "./startIngest";
+export { startIngest } from "./startIngest";
 export type { RunningIngest } from "./startIngest";
 export { createApp } from "./app";
 export type { IngestAppOptions } from "./app";

@@ -1,7 +1,7 @@
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import type { Config } from "@funnelsync/config";
-import { createRedisConnection, redisAnswers } from "@funnelsync/jobs";
+import { createRedisConnection, KEY_PREFIX, redisAnswers } from "@funnelsync/jobs";
 import type { Logger } from "@funnelsync/logger";
 import { createApp } from "./app";
 import { createEnqueuer } from "./enqueuer";
@@ -12,8 +12,6 @@ export interface RunningIngest {
   /** Stops accepting, lets in-flight requests finish, then closes the queues and Redis. */
   close(): Promise<void>;
 }
-
-export const BULL_PREFIX = "funnelsync";
 
 export async function startIngest(options: {
   config: Pick<Config, "redisUrl" | "port"> & { kommo: { webhookSecret?: string }; moosend: { webhookSecret?: string }; loops: { webhookSecret?: string } };
@@ -35,7 +33,7 @@ export async function startIngest(options: {
       resolve();
     });
   });
-  const enqueuer = createEnqueuer(redis, { prefix: options.prefix ?? BULL_PREFIX });
+  const enqueuer = createEnqueuer(redis, { prefix: options.prefix ?? KEY_PREFIX });
   let draining = false;
   const app = createApp({
     enqueuer,

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import { collectSecrets, ConfigError, loadConfig, type Config } from "@funnelsync/config";
 import { startIngest } from "@funnelsync/ingest";
-import { onShutdown, type ShutdownStep } from "@funnelsync/jobs";
+import { hashTaggedPrefix, onShutdown, type ShutdownStep } from "@funnelsync/jobs";
 import { createLogger } from "@funnelsync/logger";
 import { startKommoSimulator, startLoopsSimulator, startMoosendSimulator } from "@funnelsync/simulators";
 import { FUNNELSYNC_WEBHOOK_SETTINGS } from "@funnelsync/kommo-client";
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ service: "funnelsync", level: config.logLevel, secrets: config.secrets });
 
   // The demo keeps its queues apart from `npm start`'s, so leftovers of an earlier run never mix in.
-  const prefix = demo ? "funnelsync-demo" : undefined;
+  const prefix = demo ? hashTaggedPrefix("funnelsync-demo") : undefined;
   sims.kommo?.addWebhook(`${ingestUrl}/webhooks/kommo/${config.kommo.webhookSecret}`, [...FUNNELSYNC_WEBHOOK_SETTINGS]);
   const ingest = await startIngest({ config, logger, prefix });
   const worker = await startWorker({ config, logger, prefix });

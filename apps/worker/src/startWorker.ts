@@ -3,7 +3,7 @@ import type { Server } from "node:http";
 import { Queue, Worker } from "bullmq";
 import type { Config } from "@funnelsync/config";
 import { createDb, type Db } from "@funnelsync/db";
-import { backoffDelayMs, createRedisConnection, DEFAULT_JOB_OPTIONS, jobIdFor, QUEUES, queueNameFor, redisAnswers } from "@funnelsync/jobs";
+import { backoffDelayMs, createRedisConnection, DEFAULT_JOB_OPTIONS, jobIdFor, KEY_PREFIX, QUEUES, queueNameFor, redisAnswers } from "@funnelsync/jobs";
 import { KOMMO_LIMITS, KOMMO_MAX_PAGE, KommoClient } from "@funnelsync/kommo-client";
 import type { Logger } from "@funnelsync/logger";
 import { LOOPS_LIMITS, LoopsClient } from "@funnelsync/loops-client";
@@ -123,7 +123,7 @@ function required(value: string | undefined, what: string): string {
 
 export async function startWorker(options: StartWorkerOptions): Promise<RunningWorker> {
   const { config, logger } = options;
-  const prefix = options.prefix ?? "funnelsync";
+  const prefix = options.prefix ?? KEY_PREFIX;
   const db = createDb(config.databaseUrl, { hashKey: config.hashKey });
   // A worker that cannot recognise erased addresses would subscribe them again.
   await db.suppressions.checkKey().catch(async (error: unknown) => {

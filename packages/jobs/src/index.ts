@@ -9,5 +9,6 @@ export {
   JOB_ATTEMPTS,
 } from "./retryPolicy";
 export { createRedisConnection, redisAnswers } from "./redisConnection";
+export { hashTaggedPrefix, KEY_PREFIX } from "./keyPrefix";
 export { onShutdown, SHUTDOWN_DEADLINE_MS } from "./onShutdown";
 export type { ShutdownStep } from "./onShutdown";

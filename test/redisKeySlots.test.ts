@@ -1,0 +1,48 @@
+import calculateSlot from "cluster-key-slot";
+import { Redis } from "ioredis";
+import { KEY_PREFIX } from "@funnelsync/jobs";
+import { runCli } from "../apps/cli/src/cli";
+import { cliEnv } from "../apps/cli/test/cliKit";
+import { RedisServer } from "./fault/processes";
+import { eventually, LISTS, startHarness, uniqueEmail, uniqueId, type Harness } from "./harness";
+
+/**
+ * Redis Cluster runs a script or a transaction only on keys of one hash slot. In a Redis of their own,
+ * ingest, the worker (its queues and the vendors' rate-limit windows) and the CLI's backfill write
+ * keys; every one of them must share the slot of the deployment's prefix.
+ */
+describe("Redis keys of one deployment (Redis Cluster)", () => {
+  let server: RedisServer;
+  let h: Harness | undefined;
+  let redis: Redis;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    redis = new Redis(server.url);
+  });
+  afterAll(async () => {
+    await h?.stop();
+    redis.disconnect();
+    await server.destroy();
+  });
+
+  it("all hash to the slot of the prefix's hash tag", async () => {
+    expect(KEY_PREFIX).toMatch(/^\{[^{}]+\}$/);
+    h = await startHarness({ prefix: KEY_PREFIX, env: { REDIS_URL: server.url } });
+    const email = uniqueEmail("slot");
+    const contact = await h.kommo.addContact({ id: uniqueId(), name: "Ana Slot", email, company: "Acme" });
+    const lead = await h.kommo.addLead({ id: uniqueId(), name: "Cluster deal", contactId: contact.id, statusId: 6001 });
+    await h.kommo.moveLead(lead.id, 6002);
+    await eventually(() => h!.moosend.subscribers(LISTS.nurture).some((s) => s.Email === email));
+
+    // The operator's backfill, with the CLI's own default prefix.
+    const quiet = { write: () => true, isTTY: false } as unknown as NodeJS.WritableStream;
+    const code = await runCli(["backfill", "--pipeline", "5001", "--status", "6002"], { stdout: quiet, stderr: quiet, env: cliEnv(h, { REDIS_URL: server.url }) });
+    expect(code).toBe(0);
+
+    const keys = await redis.keys("*");
+    expect(keys.some((k) => k.includes(":ratelimit:kommo:"))).toBe(true);
+    expect(keys.some((k) => k.includes(":kommo-events:"))).toBe(true);
+    const slot = calculateSlot(KEY_PREFIX);
+    expect(keys.filter((k) => calculateSlot(k) !== slot)).toEqual([]);
+  });
+});
