@@ -6,7 +6,8 @@ import { figure, formatTable, writeResults, type Figure } from "./lib/report";
 import type { Scenario, ScenarioContext } from "./lib/scenario";
 import { prepareDatabase } from "./lib/services";
 import { VENDOR_LATENCY_MS } from "./lib/vendors";
-import { burstScenario } from "./scenarios/burst";
+import { backfillScenario } from "./scenarios/backfill";
+import { burst2Scenario, burst4Scenario, burstScenario } from "./scenarios/burst";
 import { campaignScenario } from "./scenarios/campaign";
 import { e2eScenario } from "./scenarios/e2e";
 import { ingestScenario } from "./scenarios/ingest";
@@ -14,7 +15,18 @@ import { pollScenario } from "./scenarios/poll";
 import { reconcileScenario } from "./scenarios/reconcile";
 import { retentionScenario } from "./scenarios/retention";
 
-const SCENARIOS: Scenario[] = [ingestScenario, e2eScenario, burstScenario, pollScenario, retentionScenario, reconcileScenario, campaignScenario];
+const SCENARIOS: Scenario[] = [
+  ingestScenario,
+  e2eScenario,
+  burstScenario,
+  burst2Scenario,
+  burst4Scenario,
+  backfillScenario,
+  pollScenario,
+  retentionScenario,
+  reconcileScenario,
+  campaignScenario,
+];
 const RESULTS_DIR = resolve(__dirname, "results");
 
 const USAGE = `usage: npm run bench -- [${SCENARIOS.map((s) => s.name).join("] [")}] [--quick]

@@ -135,10 +135,24 @@ export async function startIngestProcess(env: Record<string, string>, logDir: st
   return startApp({ name: "ingest", script: "dist/ingest.cjs", port, readyPath: "/readyz", env: { ...env, PORT: String(port) }, logDir });
 }
 
-/** The worker with the run's environment; its admin port answers /readyz once Redis and Postgres do. */
-export async function startWorkerProcess(env: Record<string, string>, logDir: string): Promise<ChildApp> {
+/**
+ * The worker with the run's environment; its admin port answers /readyz once Redis and Postgres do.
+ * `name` tells several worker processes' logs apart (`worker`, `worker-2`, …).
+ */
+export async function startWorkerProcess(env: Record<string, string>, logDir: string, name = "worker"): Promise<ChildApp> {
   const port = await freePort();
-  return startApp({ name: "worker", script: "dist/worker.cjs", port, readyPath: "/readyz", env: { ...env, ADMIN_PORT: String(port) }, logDir });
+  return startApp({ name, script: "dist/worker.cjs", port, readyPath: "/readyz", env: { ...env, ADMIN_PORT: String(port) }, logDir });
+}
+
+/** `count` worker processes, started one after the other, named `worker`, `worker-2`, …; each one's stop goes to `defer` as soon as it runs. */
+export async function startWorkerProcesses(env: Record<string, string>, logDir: string, count: number, defer: (step: () => Promise<unknown>) => void): Promise<ChildApp[]> {
+  const workers: ChildApp[] = [];
+  for (let i = 1; i <= count; i++) {
+    const worker = await startWorkerProcess(env, logDir, i === 1 ? "worker" : `worker-${i}`);
+    defer(() => worker.stop());
+    workers.push(worker);
+  }
+  return workers;
 }
 
 /** A reference: an Express app that answers 200 to the same POST and does nothing else (or, `parsingBody`, first parses the form with `express.urlencoded`). */
@@ -156,22 +170,49 @@ export interface MemoryReport {
   samples: number;
 }
 
-/** Samples /proc/<pid>/status every `everyMs` until stopped (Linux only; null figures elsewhere). */
-export function sampleMemory(pid: number, everyMs = 250): { stop(): MemoryReport } {
-  let peakKb: number | null = null;
-  let hwmKb: number | null = null;
+/** VmRSS and VmHWM of a process in kB; null when it has exited or this is not Linux. */
+function memoryStatus(pid: number): { rssKb: number | null; hwmKb: number | null } | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const rss = /^VmRSS:\s+(\d+) kB/m.exec(status);
+    const hwm = /^VmHWM:\s+(\d+) kB/m.exec(status);
+    return { rssKb: rss ? Number(rss[1]) : null, hwmKb: hwm ? Number(hwm[1]) : null };
+  } catch {
+    return null;
+  }
+}
+
+const toMb = (kb: number | null) => (kb === null ? null : Number((kb / 1024).toFixed(1)));
+
+export interface MemoryOfProcesses {
+  perProcess: MemoryReport[];
+  /** Highest sum of the processes' VmRSS read in one sample, in MB: what they held at the same time. */
+  peakSumRssMb: number | null;
+}
+
+/**
+ * Samples /proc/<pid>/status of every process every `everyMs` until stopped (Linux only; null
+ * figures elsewhere); keeps each one's peak and the peak of their sum.
+ */
+export function sampleMemoryOf(pids: number[], everyMs = 250): { stop(): MemoryOfProcesses } {
+  const peakKb: Array<number | null> = pids.map(() => null);
+  const hwmKb: Array<number | null> = pids.map(() => null);
+  let peakSumKb: number | null = null;
   let samples = 0;
   const read = () => {
-    try {
-      const status = readFileSync(`/proc/${pid}/status`, "utf8");
-      const rss = /^VmRSS:\s+(\d+) kB/m.exec(status);
-      const hwm = /^VmHWM:\s+(\d+) kB/m.exec(status);
-      if (rss) peakKb = Math.max(peakKb ?? 0, Number(rss[1]));
-      if (hwm) hwmKb = Number(hwm[1]);
-      samples++;
-    } catch {
-      // the process has exited, or this is not Linux: keep what was read
-    }
+    let sumKb = 0;
+    let any = false;
+    pids.forEach((pid, i) => {
+      const status = memoryStatus(pid); // null: exited, or not Linux: keep what was read
+      if (status?.rssKb != null) {
+        peakKb[i] = Math.max(peakKb[i] ?? 0, status.rssKb);
+        sumKb += status.rssKb;
+        any = true;
+      }
+      if (status?.hwmKb != null) hwmKb[i] = status.hwmKb;
+    });
+    if (any) peakSumKb = Math.max(peakSumKb ?? 0, sumKb);
+    samples++;
   };
   read();
   const timer = setInterval(read, everyMs);
@@ -179,8 +220,16 @@ export function sampleMemory(pid: number, everyMs = 250): { stop(): MemoryReport
     stop() {
       read();
       clearInterval(timer);
-      const mb = (kb: number | null) => (kb === null ? null : Number((kb / 1024).toFixed(1)));
-      return { peakRssMb: mb(peakKb), hwmMb: mb(hwmKb), samples };
+      return {
+        perProcess: pids.map((_, i) => ({ peakRssMb: toMb(peakKb[i]!), hwmMb: toMb(hwmKb[i]!), samples })),
+        peakSumRssMb: toMb(peakSumKb),
+      };
     },
   };
+}
+
+/** Samples /proc/<pid>/status every `everyMs` until stopped (Linux only; null figures elsewhere). */
+export function sampleMemory(pid: number, everyMs = 250): { stop(): MemoryReport } {
+  const sampler = sampleMemoryOf([pid], everyMs);
+  return { stop: () => sampler.stop().perProcess[0]! };
 }

@@ -24,7 +24,7 @@ export interface ScenarioResult {
 }
 
 export interface Scenario {
-  name: "ingest" | "e2e" | "burst" | "poll" | "retention" | "reconcile" | "campaign";
+  name: "ingest" | "e2e" | "burst" | "burst2" | "burst4" | "backfill" | "poll" | "retention" | "reconcile" | "campaign";
   describe: string;
   /** After this long the scenario is abandoned and reported as failed (its own phases are capped shorter). */
   hardLimitMs(quick: boolean): number;
