@@ -31,7 +31,7 @@ const RESULTS_DIR = resolve(__dirname, "results");
 
 const USAGE = `usage: npm run bench -- [${SCENARIOS.map((s) => s.name).join("] [")}] [--quick]
   ${SCENARIOS.map((s) => `${s.name.padEnd(9)} ${s.describe}`).join("\n  ")}
-  --quick  smaller burst (1,000) and shorter phases: a smoke test of a few minutes
+  --quick  smaller burst (1,000), backfill (10,000) and shorter phases: a smoke test
 Every figure is a ratio or measured in the same run as its reference. Targets are reported, not asserted.`;
 
 function parseArgs(argv: string[]): { quick: boolean; scenarios: Scenario[] } {
