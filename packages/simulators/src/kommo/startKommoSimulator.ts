@@ -355,10 +355,13 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
     ];
   }
 
-  const contactEvent = (contact: KommoSimContact, action: "add" | "update"): [KommoWebhookSetting, Json] => [
-    action === "add" ? "add_contact" : "update_contact",
-    hookBody(state, "contacts", action, contactHookItem(state, contact)),
-  ];
+  // A contact's body names its leads, found by a scan of every lead: built only when a webhook takes
+  // the event, so seeding many contacts with no webhook registered stays linear.
+  const contactEvent = (contact: KommoSimContact, action: "add" | "update"): [KommoWebhookSetting, Json] => {
+    const event = action === "add" ? "add_contact" : "update_contact";
+    const wanted = state.webhooks.some((hook) => hook.settings.includes(event));
+    return [event, wanted ? hookBody(state, "contacts", action, contactHookItem(state, contact)) : {}];
+  };
 
   function pipelineOf(id: number) {
     const pipeline = state.pipelines.find((p) => p.id === id);
