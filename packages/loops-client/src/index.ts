@@ -12,9 +12,9 @@ export type {
   LoopsTransactionalEmail,
   LoopsTransactionalMessage,
 } from "./loopsClient";
-export { LoopsWebhookPayloadError, LoopsWebhookVerificationError, ValidationError } from "./errors";
+export { ValidationError } from "./errors";
 export { LOOPS_LIMITS, LOOPS_MAX_IDEMPOTENCY_KEY } from "./limits";
-export { LOOPS_WEBHOOK_TOLERANCE_SECONDS, verifyLoopsWebhook } from "./verifyLoopsWebhook";
+export { LOOPS_WEBHOOK_TOLERANCE_SECONDS, LoopsWebhookPayloadError, LoopsWebhookVerificationError, verifyLoopsWebhook } from "./webhook";
 export type {
   LoopsContactEvent,
   LoopsContactIdentity,
@@ -26,4 +26,4 @@ export type {
   LoopsTestEvent,
   LoopsWebhookEvent,
   LoopsWebhookEventName,
-} from "./loopsWebhookEvent";
+} from "./webhook";
