@@ -6,5 +6,4 @@ export type { KommoEvent, KommoWebhook } from "./kommoEvents";
 export { assessKommoWebhook, installKommoWebhook, kommoWebhookPath, maskedDestination } from "./webhookHealth";
 export type { KommoWebhookAssessment, KommoWebhookState } from "./webhookHealth";
 export { KOMMO_LIMITS, KOMMO_MAX_PAGE } from "./limits";
-export { decodeKommoForm, FUNNELSYNC_WEBHOOK_SETTINGS, isKommoWebhookBody, KOMMO_WEBHOOK_LIMITS, KommoFormError, parseKommoWebhook } from "./webhook";
-export type { KommoChange, KommoContactChange, KommoLeadChange } from "./webhook";
+export * from "./webhook";

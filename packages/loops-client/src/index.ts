@@ -14,16 +14,4 @@ export type {
 } from "./loopsClient";
 export { ValidationError } from "./errors";
 export { LOOPS_LIMITS, LOOPS_MAX_IDEMPOTENCY_KEY } from "./limits";
-export { LOOPS_WEBHOOK_TOLERANCE_SECONDS, LoopsWebhookPayloadError, LoopsWebhookVerificationError, verifyLoopsWebhook } from "./webhook";
-export type {
-  LoopsContactEvent,
-  LoopsContactIdentity,
-  LoopsEmailEvent,
-  LoopsEmailMetricEvent,
-  LoopsEmailSourceType,
-  LoopsMailingListEvent,
-  LoopsOtherEvent,
-  LoopsTestEvent,
-  LoopsWebhookEvent,
-  LoopsWebhookEventName,
-} from "./webhook";
+export * from "./webhook";

@@ -12,6 +12,5 @@ export type {
 export { MOOSEND_LIMITS, MOOSEND_MAX_BATCH, MOOSEND_THROTTLE_WINDOW_MS } from "./limits";
 export type { MoosendLimitKey } from "./limits";
 export { ValidationError } from "./errors";
-export { MoosendWebhookError, parseMoosendWebhook } from "./webhook";
-export type { MoosendWebhook } from "./webhook";
+export * from "./webhook";
 export { parseMoosendDate } from "./parseMoosendDate";
