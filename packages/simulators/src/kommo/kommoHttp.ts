@@ -1,7 +1,7 @@
 import { STATUS_CODES } from "node:http";
 import type { Request, Response } from "express";
 import qs from "qs";
-import type { KommoSimContact, KommoSimFieldValue } from "./kommoState";
+import type { KommoEntityType, KommoSimContact, KommoSimFieldValue } from "./kommoState";
 import { isRecord, type KommoFieldError } from "./kommoWire";
 
 /** Routes carry the full path (not a mount point), so the request log shows `/api/v4/...` as sent. */
@@ -50,6 +50,12 @@ export function intOf(value: unknown): number | null {
 
 export function idParam(req: Request): number | null {
   return intOf(req.params.id);
+}
+
+/** The `leads` or `contacts` of a `/:entity/...` path, or null for any other segment. */
+export function entityParam(req: Request): KommoEntityType | null {
+  const entity = req.params.entity;
+  return entity === "leads" || entity === "contacts" ? entity : null;
 }
 
 export function withSet(req: Request): Set<string> {
@@ -126,10 +132,4 @@ export function planBatch<T>(req: Request, res: Response, plan: (entry: Json, in
   });
   if (failures.length) return void validationFailed(res, failures);
   return plans;
-}
-
-/** The `leads` or `contacts` of a `/:entity/...` path, or null for any other segment. */
-export function entityParam(req: Request): "leads" | "contacts" | null {
-  const entity = req.params.entity;
-  return entity === "leads" || entity === "contacts" ? entity : null;
 }
