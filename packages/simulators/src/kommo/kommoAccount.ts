@@ -16,9 +16,8 @@ import {
 import { contactHookItem, hookBody, leadHookItem } from "./kommoWebhooks";
 import type { KommoHook, KommoWebhookSender } from "./kommoWebhookSender";
 
-export interface KommoSimContactInput {
-  id?: number;
-  name: string;
+/** The custom fields a new or edited contact gets: e-mails, phone, company and opt-in. */
+export interface KommoContactFieldsInput {
   email?: string;
   /** Several EMAIL values; a bare address is WORK when first, PRIV after. */
   emails?: Array<string | KommoSimEmail>;
@@ -27,13 +26,9 @@ export interface KommoSimContactInput {
   optIn?: boolean;
 }
 
-/** The custom fields a contact input or change sets: e-mails, phone, company and opt-in. */
-export interface KommoContactFieldsInput {
-  email?: string;
-  emails?: Array<string | KommoSimEmail>;
-  phone?: string;
-  company?: string;
-  optIn?: boolean;
+export interface KommoSimContactInput extends KommoContactFieldsInput {
+  id?: number;
+  name: string;
 }
 
 /**
