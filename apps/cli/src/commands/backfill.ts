@@ -72,10 +72,14 @@ export function assertBackfillTarget(mapping: Mapping, pipelineId: number, statu
   }
 }
 
-/** The ids among `ids` that the queue still holds in any state; "unknown" means no such job. */
+/**
+ * The ids among `ids` that the queue still holds in any state. A job's own record answers that in
+ * one look-up; `getJobState` would scan the waiting list for every id that is not there, which, with
+ * a backfill's tens of thousands of jobs waiting, holds Redis up for every worker.
+ */
 async function existingJobIds(queue: Queue, ids: string[]): Promise<Set<string>> {
-  const states = await Promise.all(ids.map((id) => queue.getJobState(id)));
-  return new Set(ids.filter((_, i) => states[i] !== "unknown"));
+  const jobs = await Promise.all(ids.map((id) => queue.getJob(id)));
+  return new Set(ids.filter((_, i) => jobs[i] !== undefined));
 }
 
 /**
