@@ -1,0 +1,41 @@
+import { Redis } from "ioredis";
+import { RedisServer } from "../../../test/fault/processes";
+import { startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
+import { runCli } from "../src/cli";
+import { cliEnv } from "./cliKit";
+
+/**
+ * A backfill checks every lead of a page for a job already queued while its earlier pages' jobs wait.
+ * Redis runs one command at a time, so a check that scans the waiting list (LPOS, as BullMQ's
+ * getJobState does for an id that is not there) grows with the backfill and holds up every worker.
+ * In a Redis of its own, the commands Redis counted tell which look-up ran.
+ */
+describe("funnelsync backfill's look-up of jobs already queued", () => {
+  let server: RedisServer;
+  let h: Harness | undefined;
+  let redis: Redis;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    redis = new Redis(server.url);
+  });
+  afterAll(async () => {
+    await h?.stop();
+    redis.disconnect();
+    await server.destroy();
+  });
+
+  it("reads each job's own record and never scans a queue's list", async () => {
+    h = await startHarness({ worker: false, env: { REDIS_URL: server.url } });
+    h.kommo.state.webhooks.length = 0; // old deals: nothing is delivered
+    for (let i = 0; i < 260; i++) await h.kommo.addLead({ id: uniqueId(), name: `Old deal ${i}`, email: uniqueEmail("old"), statusId: 6002 });
+    await redis.config("RESETSTAT");
+
+    const quiet = { write: () => true, isTTY: false } as unknown as NodeJS.WritableStream;
+    const code = await runCli(["backfill", "--pipeline", "5001", "--status", "6002"], { stdout: quiet, stderr: quiet, env: cliEnv(h, { REDIS_URL: server.url }) });
+    expect(code).toBe(0);
+
+    const stats = await redis.info("commandstats");
+    expect(stats).toMatch(/^cmdstat_hgetall:calls=(\d{3,})/m); // 260 look-ups or more
+    expect(stats).not.toMatch(/^cmdstat_lpos:/m);
+  });
+});
