@@ -1,4 +1,5 @@
 import { Batcher } from "@funnelsync/batcher";
+import { normalizeEmail } from "@funnelsync/config";
 import { MOOSEND_MAX_BATCH, type MoosendClient } from "@funnelsync/moosend-client";
 
 /**
@@ -27,6 +28,6 @@ export class MoosendRemovals {
       );
       this.lists.set(key, batcher);
     }
-    return batcher.add(email.toLowerCase(), email);
+    return batcher.add(normalizeEmail(email), email);
   }
 }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { normalizeEmail } from "@funnelsync/config";
 import { MOOSEND_LIMITS, MOOSEND_MAX_BATCH, type MoosendClient, type MoosendSubscriber, type MoosendSubscriberInput } from "@funnelsync/moosend-client";
 import { createVendorError, type RateLimit } from "@funnelsync/vendor-http";
 import { StepSkipped } from "./outcomeRecorder";
@@ -115,7 +116,7 @@ export class MoosendSubscriptions {
 
   /** The subscriber Moosend answered with, or `StepSkipped` if the address opted out while waiting. */
   subscribe(listId: string, subscriber: MoosendSubscriberInput): Promise<MoosendSubscriber | StepSkipped> {
-    const email = subscriber.email.trim().toLowerCase();
+    const email = normalizeEmail(subscriber.email);
     this.waiting++;
     return new Promise<MoosendSubscriber | StepSkipped>((resolve, reject) => {
       let pending = this.lists.get(listId);
@@ -214,7 +215,7 @@ export class MoosendSubscriptions {
         found.set(batch[0]!.input.email, one);
       } else {
         const { subscribers } = await this.moosend.subscribeMany(listId, batch.map((p) => p.input));
-        for (const s of subscribers) found.set(s.email.toLowerCase(), s);
+        for (const s of subscribers) found.set(normalizeEmail(s.email), s);
       }
       const answer = () => {
         for (const entry of batch) {

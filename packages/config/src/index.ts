@@ -2,3 +2,4 @@ export { ConfigError, collectSecrets, loadConfig } from "./loadConfig";
 export type { Config, KommoSettings, LoadConfigOptions, LoopsSettings, MoosendSettings, VendorMode } from "./loadConfig";
 export { envSchema, SECRET_VARIABLES } from "./env";
 export type { EngagementMapping, FieldMapping, LoopsEventMapping, Mapping, StageMapping } from "./mapping";
+export { normalizeEmail } from "./email";

@@ -1,5 +1,5 @@
 import type { PrismaClient } from "./generated/prisma/client";
-import { normalizeEmail } from "./email";
+import { normalizeEmail } from "@funnelsync/config";
 
 export type EngagementKind = "opened" | "clicked" | "delivered";
 

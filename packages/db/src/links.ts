@@ -1,5 +1,5 @@
 import type { ContactLink, PrismaClient } from "./generated/prisma/client";
-import { normalizeEmail } from "./email";
+import { normalizeEmail } from "@funnelsync/config";
 
 export interface ContactLinkRow {
   kommoContactId: number;

@@ -1,6 +1,6 @@
 import { Batcher } from "@funnelsync/batcher";
 import { Prisma, type PrismaClient } from "./generated/prisma/client";
-import { normalizeEmail } from "./email";
+import { normalizeEmail } from "@funnelsync/config";
 
 export interface AddMembershipInput {
   email: string;

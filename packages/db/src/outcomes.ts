@@ -1,6 +1,6 @@
 import { Batcher } from "@funnelsync/batcher";
 import { Prisma, type PrismaClient, type SyncOutcome } from "./generated/prisma/client";
-import { normalizeEmail } from "./email";
+import { normalizeEmail } from "@funnelsync/config";
 import { jsonText } from "./json";
 import { OUTCOME_STATUSES, type OutcomeStatus, type OutcomeVendor } from "./types";
 

@@ -2,7 +2,7 @@ import { createHmac } from "node:crypto";
 import { Batcher } from "@funnelsync/batcher";
 import { Prisma, type PrismaClient } from "./generated/prisma/client";
 import type { ConsentRepository, ConsentRow } from "./consent";
-import { normalizeEmail } from "./email";
+import { normalizeEmail } from "@funnelsync/config";
 import type { EventRepository } from "./events";
 
 /** Why an erased address is left alone, wherever a step or a consent report says so. */

@@ -1,5 +1,6 @@
 import type { AxiosInstance, AxiosResponse } from "axios";
 import qs from "qs";
+import { normalizeEmail } from "@funnelsync/config";
 import { apiIdOf, ValidationError, createVendorError, createVendorHttp, type Admission, type RequestGate, type VendorHttpOptions } from "@funnelsync/vendor-http";
 import {
   embedded,
@@ -217,12 +218,12 @@ export class KommoClient {
    * @see https://developers.kommo.com/reference/contacts-list
    */
   async findContactsByEmail(email: string): Promise<KommoContact[]> {
-    const wanted = typeof email === "string" ? email.trim().toLowerCase() : "";
+    const wanted = typeof email === "string" ? normalizeEmail(email) : "";
     if (!wanted.includes("@")) throw new ValidationError("kommo", `not an e-mail address: ${JSON.stringify(email)}`);
     const response = await this.http.get(`/contacts?${query({ query: wanted, with: "leads", limit: KOMMO_MAX_PAGE })}`);
     return embedded(response.data, "contacts")
       .map(toKommoContact)
-      .filter((c): c is KommoContact => c !== null && c.emails.some((e) => e.toLowerCase() === wanted));
+      .filter((c): c is KommoContact => c !== null && c.emails.some((e) => normalizeEmail(e) === wanted));
   }
 
   /**
