@@ -1,8 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { BULL_PREFIX } from "@funnelsync/ingest";
-import { jobIdFor, queueNameFor, type JobData } from "@funnelsync/jobs";
+import { createRedisConnection, openJobQueues, type JobData } from "@funnelsync/jobs";
 import { MOOSEND_LIMITS, MOOSEND_MAX_BATCH } from "@funnelsync/moosend-client";
 import pg from "pg";
 import { startWorkerProcess } from "../lib/apps";
@@ -39,11 +37,13 @@ async function recordOptOuts(emails: string[]): Promise<void> {
 
 /** Enqueues one poll of the list as the worker's scheduler would, and waits until the job is done; its processing span in ms. */
 async function pollOnce(listId: string, signal: AbortSignal): Promise<{ processingMs: number }> {
-  const connection = new Redis(BENCH_REDIS_URL, { maxRetriesPerRequest: null });
+  const connection = createRedisConnection(BENCH_REDIS_URL, "worker");
   const data: JobData<"moosend.poll"> = { listId, requestedAt: Date.now() };
-  const queue = new Queue(queueNameFor("moosend.poll"), { connection, prefix: BULL_PREFIX });
+  const queues = openJobQueues(connection, { prefix: BULL_PREFIX });
+  const queue = queues.byKey.esp;
   try {
-    const job = await queue.add("moosend.poll", data, { jobId: jobIdFor("moosend.poll", data) });
+    const [jobId] = await queues.add([{ name: "moosend.poll", data }]);
+    const job = (await queue.getJob(jobId!))!;
     for (;;) {
       abortable(signal);
       const state = await job.getState();
@@ -55,7 +55,7 @@ async function pollOnce(listId: string, signal: AbortSignal): Promise<{ processi
       await sleep(50);
     }
   } finally {
-    await queue.close();
+    await queues.close();
     connection.disconnect();
   }
 }

@@ -1,5 +1,5 @@
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { ConfigError, loadConfig } from "@funnelsync/config";
+import { ConfigError, loadConfig, loadRecordsConfig } from "@funnelsync/config";
 import { KOMMO_MAX_PAGE } from "@funnelsync/kommo-client";
 import { assertBackfillTarget, backfill, formatBackfill, type BackfillSummary } from "./commands/backfill";
 import { checkConfig, formatCheck, summarizeChecks } from "./commands/configCheck";
@@ -9,7 +9,7 @@ import { formatHistory, leadHistory } from "./commands/history";
 import { formatWebhookStatus, installWebhook, webhookStatus } from "./commands/webhooks";
 import { formatReplay, REPLAY_VENDORS, replayFailed, type ReplayVendor } from "./commands/replay";
 import { formatResume, RESUMABLE_VENDORS, resumeVendor, type ResumableVendor } from "./commands/resume";
-import { openOps, type Ops } from "./opsContext";
+import { openOps, openRecords, type Ops, type Records } from "./opsContext";
 import { backfillReporter } from "./progress";
 import { UsageError } from "./usageError";
 
@@ -65,6 +65,20 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     code = result;
   };
 
+  /** For the commands that only read our records: DATABASE_URL is all they need. */
+  const withRecords = async (run: (records: Records) => Promise<number>) => {
+    const records = openRecords(loadRecordsConfig(io.env ? { env: io.env } : {}));
+    let result: number;
+    try {
+      result = await run(records);
+    } catch (err) {
+      await records.close().catch(() => undefined); // the command's own error is the one to report
+      throw err;
+    }
+    await records.close();
+    code = result;
+  };
+
   const program = new Command("funnelsync")
     .description("Operate funnelsync: check the mapping against the vendors, replay failures, backfill, inspect history and consent, erase an address.")
     .addOption(new Option("--queue-prefix <prefix>", "BullMQ key prefix of the apps").default("funnelsync").hideHelp())
@@ -98,7 +112,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       withOps(command, async (ops) => {
         const queues = await ops.queues();
         const result = await replayFailed({
-          queues: Object.values(queues),
+          queues: [...queues.all],
           outcomes: ops.db().outcomes,
           filters: { since: options.since, vendor: options.vendor, leadId: options.lead },
           dryRun: options.dryRun,
@@ -123,7 +137,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
         try {
           summary = await backfill({
             kommo: await ops.kommo(),
-            queue: queues.kommo,
+            queues,
             mapping: ops.config.mapping,
             pipelineId: options.pipeline,
             statusId: options.status,
@@ -154,9 +168,9 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .command("history")
     .description("every event received and every job step recorded for a lead, in time order")
     .requiredOption("--lead <id>", "Kommo lead id", positiveInt)
-    .action(async (options: { lead: number }, command: Command) =>
-      withOps(command, async (ops) => {
-        print(formatHistory(options.lead, await leadHistory(ops.db(), options.lead)));
+    .action(async (options: { lead: number }) =>
+      withRecords(async (records) => {
+        print(formatHistory(options.lead, await leadHistory(records.db(), options.lead)));
         return EXIT.ok;
       }),
     );
@@ -165,9 +179,9 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .command("consent")
     .description("an address's consent: current state, source, when and why, and its history")
     .argument("<email>", "the e-mail address")
-    .action(async (email: string, _options, command: Command) =>
-      withOps(command, async (ops) => {
-        print(formatConsent(await consentReport(ops.db().consent, email)));
+    .action(async (email: string) =>
+      withRecords(async (records) => {
+        print(formatConsent(await consentReport(records.db().consent, email)));
         return EXIT.ok;
       }),
     );

@@ -8,6 +8,8 @@ export {
   FIRST_RETRY_DELAY_MS,
   JOB_ATTEMPTS,
 } from "./retryPolicy";
-export { createRedisConnection, redisAnswers } from "./redisConnection";
+export { createRedisConnection, redisAnswers, type RedisRole } from "./redisConnection";
 export { onShutdown, SHUTDOWN_DEADLINE_MS } from "./onShutdown";
 export type { ShutdownStep } from "./onShutdown";
+export { openJobQueues } from "./jobQueues";
+export type { JobQueues, JobRequest, OpenJobQueuesOptions } from "./jobQueues";
