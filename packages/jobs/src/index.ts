@@ -7,7 +7,9 @@ export {
   FAILED_RETENTION_MS,
   FIRST_RETRY_DELAY_MS,
   JOB_ATTEMPTS,
+  JOB_BACKOFF,
 } from "./retryPolicy";
+export type { Backoff } from "./retryPolicy";
 export { createRedisConnection, redisAnswers, type RedisRole } from "./redisConnection";
 export { onShutdown, SHUTDOWN_DEADLINE_MS } from "./onShutdown";
 export type { ShutdownStep } from "./onShutdown";
