@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Job } from "bullmq";
 import type { Db, OutcomeInput, OutcomeRow } from "@funnelsync/db";
 import { callContext } from "./callContext";
-import { classifyFailure, vendorStatusOf } from "./failure";
+import { classifyFailure, mostHopeful } from "./failure";
 
 interface JobIds {
   leadId?: number | null;
@@ -80,13 +80,12 @@ export class OutcomeRecorder {
       await this.db.outcomes.save({ ...base, status: "succeeded", vendorStatus: store.lastStatus ?? 200, durationMs: this.now() - started });
       return result as Exclude<T, StepSkipped>;
     } catch (err) {
-      const kind = classifyFailure(err, job);
-      const final = kind === "permanent" || kind === "lastAttempt";
+      const failure = classifyFailure(err, job);
       await this.db.outcomes.save({
         ...base,
-        status: final ? "failed" : "running",
-        reason: kind === "rateLimited" ? `rate limited: ${(err as Error).message}` : (err as Error).message,
-        vendorStatus: vendorStatusOf(err) ?? store.lastStatus,
+        status: failure.final ? "failed" : "running",
+        reason: failure.reason,
+        vendorStatus: failure.vendorStatus ?? store.lastStatus,
         durationMs: this.now() - started,
       });
       throw err;
@@ -115,7 +114,8 @@ export class OutcomeRecorder {
   /** Records that a whole job failed outside any step (e.g. reading the lead); `running` while it will be retried. */
   async jobFailed(job: Job, err: unknown, meta: JobIds & { final: boolean }): Promise<void> {
     this.skippedJobs.delete(job.id!);
-    await this.saveJobRow(job, meta, { status: meta.final ? "failed" : "running", reason: (err as Error)?.message ?? String(err), vendorStatus: vendorStatusOf(err) });
+    const { reason, vendorStatus } = classifyFailure(err, job);
+    await this.saveJobRow(job, meta, { status: meta.final ? "failed" : "running", reason, vendorStatus });
   }
 
   /** The job's final row, unless the job ended as a recorded skip. */
@@ -155,7 +155,5 @@ export async function runIndependently(chains: Array<() => Promise<unknown>>): P
   const results = await Promise.allSettled(chains.map((chain) => chain()));
   const errors = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => r.reason as unknown);
   if (errors.length === 0) return;
-  const fakeJob = { attemptsMade: 0, opts: { attempts: 2 } };
-  const rank = (err: unknown) => ["rateLimited", "retry", "lastAttempt", "permanent"].indexOf(classifyFailure(err, fakeJob));
-  throw errors.sort((a, b) => rank(a) - rank(b))[0];
+  throw mostHopeful(errors);
 }
