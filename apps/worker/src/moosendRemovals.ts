@@ -1,6 +1,7 @@
 import { Batcher } from "@funnelsync/batcher";
 import { normalizeEmail } from "@funnelsync/config";
 import { MOOSEND_MAX_BATCH, type MoosendClient } from "@funnelsync/moosend-client";
+import { callForSeveral, noteVendorStatus } from "./callContext";
 
 /**
  * Takes people off Moosend lists, one batcher per list. A lone removal is Moosend's `remove` (40
@@ -9,7 +10,8 @@ import { MOOSEND_MAX_BATCH, type MoosendClient } from "@funnelsync/moosend-clien
  * `removeOnExit` stage then costs about ten calls, where single removes would take 40 minutes.
  */
 export class MoosendRemovals {
-  private readonly lists = new Map<string, Batcher<string, string, void>>();
+  /** Per list; each removal is answered with the status Moosend gave its call. */
+  private readonly lists = new Map<string, Batcher<string, string, number | undefined>>();
 
   constructor(private readonly moosend: Pick<MoosendClient, "remove" | "removeMany">) {}
 
@@ -17,17 +19,16 @@ export class MoosendRemovals {
     const key = listId.toLowerCase();
     let batcher = this.lists.get(key);
     if (!batcher) {
-      batcher = new Batcher<string, string, void>(
+      batcher = new Batcher<string, string, number | undefined>(
         async (entries) => {
           const emails = [...entries.keys()];
-          if (emails.length === 1) await this.moosend.remove(listId, emails[0]!);
-          else await this.moosend.removeMany(listId, emails);
-          return new Map(emails.map((email) => [email, undefined]));
+          const { status } = await callForSeveral<unknown>(() => (emails.length === 1 ? this.moosend.remove(listId, emails[0]!) : this.moosend.removeMany(listId, emails)));
+          return new Map(emails.map((email) => [email, status]));
         },
         { maxBatch: MOOSEND_MAX_BATCH },
       );
       this.lists.set(key, batcher);
     }
-    return batcher.add(normalizeEmail(email), email);
+    return batcher.add(normalizeEmail(email), email).then(noteVendorStatus);
   }
 }

@@ -75,9 +75,9 @@ export class OutcomeRecorder {
         await this.db.outcomes.save({ ...base, status: "skipped", reason: result.reason, durationMs: this.now() - started });
         return undefined;
       }
-      // A batched call (one subscribe_many for many jobs) reports its status to the job that sent it;
-      // the others know only that the vendor answered with success.
-      await this.db.outcomes.save({ ...base, status: "succeeded", vendorStatus: store.lastStatus ?? 200, durationMs: this.now() - started });
+      // A batched call's status reaches each of its steps with their answers (callForSeveral); a step
+      // that made no vendor call, or whose answer came without one, records none.
+      await this.db.outcomes.save({ ...base, status: "succeeded", vendorStatus: store.lastStatus, durationMs: this.now() - started });
       return result as Exclude<T, StepSkipped>;
     } catch (err) {
       const failure = classifyFailure(err, job);
