@@ -72,16 +72,16 @@ export class OutcomeRecorder {
     try {
       const result = await callContext.run(store, () => effect(idempotencyKey));
       if (result instanceof StepSkipped) {
-        await this.db.outcomes.save({ ...base, status: "skipped", reason: result.reason, durationMs: this.now() - started });
+        await this.record(job, { ...base, status: "skipped", reason: result.reason, durationMs: this.now() - started });
         return undefined;
       }
       // A batched call's status reaches each of its steps with their answers (callForSeveral); a step
       // that made no vendor call, or whose answer came without one, records none.
-      await this.db.outcomes.save({ ...base, status: "succeeded", vendorStatus: store.lastStatus, durationMs: this.now() - started });
+      await this.record(job, { ...base, status: "succeeded", vendorStatus: store.lastStatus, durationMs: this.now() - started });
       return result as Exclude<T, StepSkipped>;
     } catch (err) {
       const failure = classifyFailure(err, job);
-      await this.db.outcomes.save({
+      await this.record(job, {
         ...base,
         status: failure.final ? "failed" : "running",
         reason: failure.reason,
@@ -95,7 +95,7 @@ export class OutcomeRecorder {
   /** A step that is deliberately not taken (unmapped stage, no e-mail, opted out), with its reason. */
   async skipped(job: Job, step: string, reason: string, meta: Omit<StepMeta, "action"> & { action?: string }): Promise<void> {
     if (step === "job") this.skippedJobs.add(job.id!);
-    await this.db.outcomes.save({
+    await this.record(job, {
       jobId: job.id!,
       jobName: job.name,
       step,
@@ -126,7 +126,7 @@ export class OutcomeRecorder {
   }
 
   private async saveJobRow(job: Job, ids: JobIds, result: Pick<OutcomeInput, "status" | "reason" | "vendorStatus" | "durationMs">): Promise<void> {
-    await this.db.outcomes.save({
+    await this.record(job, {
       jobId: job.id!,
       jobName: job.name,
       step: "job",
@@ -137,6 +137,15 @@ export class OutcomeRecorder {
       contactId: ids.contactId ?? undefined,
       ...result,
     });
+  }
+
+  /**
+   * Saves the row, and tells the job's own log (the dashboard's Logs tab) the same, so it reads like
+   * `funnelsync history`. Addresses stay out of the log: it lives in Redis, beyond `forget`'s reach.
+   */
+  private async record(job: Job, outcome: OutcomeInput): Promise<void> {
+    await this.db.outcomes.save(outcome);
+    await job.log(describeOutcome(outcome));
   }
 
   /** Did a step with this idempotency key ever succeed for the lead (across jobs)? */
@@ -156,4 +165,16 @@ export async function runIndependently(chains: Array<() => Promise<unknown>>): P
   const errors = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => r.reason as unknown);
   if (errors.length === 0) return;
   throw mostHopeful(errors);
+}
+
+const ADDRESS = /[^\s"'<>()[\]{},;:]+@[^\s"'<>()[\]{},;:]+/g;
+
+/** One line of a job's log for an outcome row: step, status, the vendor's status, the reason, and the ids. */
+export function describeOutcome(o: Pick<OutcomeInput, "step" | "vendor" | "status" | "vendorStatus" | "reason" | "attempts" | "leadId" | "contactId">): string {
+  const parts = [`${o.step}: ${o.status}${o.attempts > 1 ? ` (attempt ${o.attempts})` : ""}`];
+  if (o.vendor !== "none") parts.push(o.vendorStatus === undefined ? `${o.vendor} gave no status` : `${o.vendor} answered ${o.vendorStatus}`);
+  if (o.reason) parts.push(o.reason.replace(ADDRESS, "[address]"));
+  if (o.leadId !== undefined) parts.push(`lead ${o.leadId}`);
+  if (o.contactId !== undefined) parts.push(`contact ${o.contactId}`);
+  return parts.join(" · ");
 }

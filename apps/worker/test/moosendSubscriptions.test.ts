@@ -132,7 +132,7 @@ describe("MoosendSubscriptions under a burst", () => {
   it("records a step whose effect decided at the last moment not to act as skipped, with the reason", async () => {
     const db = createDb(TEST_DATABASE_URL);
     try {
-      const job = { id: `test-${randomUUID()}`, name: "kommo.leadStatusChanged", attemptsMade: 0, attemptsStarted: 1 } as Job;
+      const job = { id: `test-${randomUUID()}`, name: "kommo.leadStatusChanged", attemptsMade: 0, attemptsStarted: 1, log: async () => 0 } as unknown as Job;
       const result = await new OutcomeRecorder(db).step(job, "moosend.subscribe", { vendor: "moosend", action: "subscribe" }, async () => new StepSkipped("opted out meanwhile"));
       expect(result).toBeUndefined();
       expect(await db.outcomes.forJob(job.id!)).toEqual([expect.objectContaining({ step: "moosend.subscribe", status: "skipped", reason: "opted out meanwhile" })]);
@@ -147,7 +147,7 @@ describe("MoosendSubscriptions under a burst", () => {
       const observed = new MoosendClient({ baseUrl: `${sim.url}/v3`, apiKey: "sim-moosend-key", http: { retryBaseDelayMs: 0, observe: (call) => noteVendorStatus(call.status) } });
       const scheduler = new MoosendSubscriptions(observed, async () => 0);
       const recorder = new OutcomeRecorder(db);
-      const jobs = Array.from({ length: 6 }, () => ({ id: `test-${randomUUID()}`, name: "kommo.leadStatusChanged", attemptsMade: 0, attemptsStarted: 1 }) as Job);
+      const jobs = Array.from({ length: 6 }, () => ({ id: `test-${randomUUID()}`, name: "kommo.leadStatusChanged", attemptsMade: 0, attemptsStarted: 1, log: async () => 0 }) as unknown as Job);
       await Promise.all(jobs.map((job, i) => recorder.step(job, "moosend.subscribe", { vendor: "moosend", action: "subscribe" }, () => scheduler.subscribe(LIST, person(i)))));
       await recorder.step(jobs[0]!, "nothing.called", { vendor: "none", action: "none" }, async () => "done");
 
