@@ -1,5 +1,5 @@
-import type { PrismaClient } from "./generated/prisma/client";
 import { normalizeEmail } from "@funnelsync/config";
+import type { PrismaClient } from "./generated/prisma/client";
 
 export type EngagementKind = "opened" | "clicked" | "delivered";
 

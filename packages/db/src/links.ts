@@ -1,5 +1,5 @@
-import type { ContactLink, PrismaClient } from "./generated/prisma/client";
 import { normalizeEmail } from "@funnelsync/config";
+import type { ContactLink, PrismaClient } from "./generated/prisma/client";
 
 export interface ContactLinkRow {
   kommoContactId: number;

@@ -1,6 +1,6 @@
 import { Batcher } from "@funnelsync/batcher";
-import { Prisma, type PrismaClient } from "./generated/prisma/client";
 import { normalizeEmail } from "@funnelsync/config";
+import { Prisma, type PrismaClient } from "./generated/prisma/client";
 
 export interface AddMembershipInput {
   email: string;

@@ -164,16 +164,6 @@ export class KommoClient {
   }
 
   /**
-   * One lead with its contact links, or null when Kommo answers 204 (no such lead).
-   * @see https://developers.kommo.com/reference/getting-a-lead-by-its-id
-   */
-  async getLead(id: number): Promise<KommoLead | null> {
-    assertId(id, "lead id");
-    const response = await this.http.get(`/leads/${id}?with=contacts`);
-    return toKommoLead(response.data);
-  }
-
-  /**
    * Contacts with their lead links, ≤ 250 ids per request; unknown ids are absent from the map.
    * @see https://developers.kommo.com/reference/contacts-list
    */
@@ -199,16 +189,6 @@ export class KommoClient {
       }
     }
     return found;
-  }
-
-  /**
-   * One contact with its lead links, or null when Kommo answers 204.
-   * @see https://developers.kommo.com/reference/get-contact
-   */
-  async getContact(id: number): Promise<KommoContact | null> {
-    assertId(id, "contact id");
-    const response = await this.http.get(`/contacts/${id}?with=leads`);
-    return toKommoContact(response.data);
   }
 
   /**
