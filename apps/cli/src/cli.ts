@@ -49,35 +49,28 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
   const print = (text: string) => io.stdout.write(`${text}\n`);
   let code: number = EXIT.ok;
 
-  /** Loads the config, opens what the command uses, and closes it all whatever happens. */
-  const withOps = async (command: Command, run: (ops: Ops) => Promise<number>, load: { credentialsOptional?: boolean } = {}) => {
-    // Without credentials a vendor reads as unused (its client is undefined), which `forget` allows.
-    const config = loadConfig({ ...(io.env ? { env: io.env } : {}), allowSimulators: load.credentialsOptional });
-    const ops = openOps(config, command.optsWithGlobals<{ queuePrefix: string }>().queuePrefix);
+  /** Runs a command on what it opened, and closes that whatever happens. */
+  const runClosing = async <T extends { close(): Promise<void> }>(opened: T, run: (opened: T) => Promise<number>) => {
     let result: number;
     try {
-      result = await run(ops);
+      result = await run(opened);
     } catch (err) {
-      await ops.close().catch(() => undefined); // the command's own error is the one to report
+      await opened.close().catch(() => undefined); // the command's own error is the one to report
       throw err;
     }
-    await ops.close();
+    await opened.close();
     code = result;
   };
 
-  /** For the commands that only read our records: DATABASE_URL is all they need. */
-  const withRecords = async (run: (records: Records) => Promise<number>) => {
-    const records = openRecords(loadRecordsConfig(io.env ? { env: io.env } : {}));
-    let result: number;
-    try {
-      result = await run(records);
-    } catch (err) {
-      await records.close().catch(() => undefined); // the command's own error is the one to report
-      throw err;
-    }
-    await records.close();
-    code = result;
+  /** Loads the config and opens what the command uses, on first use. */
+  const withOps = async (command: Command, run: (ops: Ops) => Promise<number>, load: { credentialsOptional?: boolean } = {}) => {
+    // Without credentials a vendor reads as unused (its client is undefined), which `forget` allows.
+    const config = loadConfig({ ...(io.env ? { env: io.env } : {}), allowSimulators: load.credentialsOptional });
+    await runClosing(openOps(config, command.optsWithGlobals<{ queuePrefix: string }>().queuePrefix), run);
   };
+
+  /** For the commands that only read our records: DATABASE_URL is all they need. */
+  const withRecords = (run: (records: Records) => Promise<number>) => runClosing(openRecords(loadRecordsConfig(io.env ? { env: io.env } : {})), run);
 
   const program = new Command("funnelsync")
     .description("Operate funnelsync: check the mapping against the vendors, replay failures, backfill, inspect history and consent, erase an address.")
