@@ -1,7 +1,7 @@
 import { Batcher } from "@funnelsync/batcher";
 import { normalizeEmail } from "@funnelsync/config";
 import { MOOSEND_MAX_BATCH, type MoosendClient } from "@funnelsync/moosend-client";
-import { callForSeveral, noteVendorStatus } from "./callContext";
+import { callForSeveral } from "./callContext";
 
 /**
  * Takes people off Moosend lists, one batcher per list. A lone removal is Moosend's `remove` (40
@@ -10,8 +10,7 @@ import { callForSeveral, noteVendorStatus } from "./callContext";
  * `removeOnExit` stage then costs about ten calls, where single removes would take 40 minutes.
  */
 export class MoosendRemovals {
-  /** Per list; each removal is answered with the status Moosend gave its call. */
-  private readonly lists = new Map<string, Batcher<string, string, number | undefined>>();
+  private readonly lists = new Map<string, Batcher<string, string, void>>();
 
   constructor(private readonly moosend: Pick<MoosendClient, "remove" | "removeMany">) {}
 
@@ -19,16 +18,17 @@ export class MoosendRemovals {
     const key = listId.toLowerCase();
     let batcher = this.lists.get(key);
     if (!batcher) {
-      batcher = new Batcher<string, string, number | undefined>(
+      batcher = new Batcher<string, string, void>(
         async (entries) => {
           const emails = [...entries.keys()];
-          const { status } = await callForSeveral<unknown>(() => (emails.length === 1 ? this.moosend.remove(listId, emails[0]!) : this.moosend.removeMany(listId, emails)));
-          return new Map(emails.map((email) => [email, status]));
+          // Outside the step that happened to start the batch: a call made for several is none of theirs alone.
+          await callForSeveral<unknown>(() => (emails.length === 1 ? this.moosend.remove(listId, emails[0]!) : this.moosend.removeMany(listId, emails)));
+          return new Map(emails.map((email) => [email, undefined]));
         },
         { maxBatch: MOOSEND_MAX_BATCH },
       );
       this.lists.set(key, batcher);
     }
-    return batcher.add(normalizeEmail(email), email).then(noteVendorStatus);
+    return batcher.add(normalizeEmail(email), email);
   }
 }

@@ -135,12 +135,10 @@ export class MoosendSubscriptions {
       }
       if (!this.running.has(listId)) void this.drain(listId);
       else if (pending.size >= MOOSEND_MAX_BATCH) this.wakers.get(listId)?.();
-    })
-      .then((answer) => {
-        noteVendorStatus(answeredBy?.status);
-        return answer;
-      })
-      .finally(() => this.waiting--);
+    }).finally(() => {
+      this.waiting--;
+      noteVendorStatus(answeredBy?.status); // runs in the caller's step, as this chain was made there
+    });
   }
 
   /** Jobs that may still subscribe someone within `horizonMs`, beyond those already waiting here. */
