@@ -172,7 +172,7 @@ const ADDRESS = /[^\s"'<>()[\]{},;:]+@[^\s"'<>()[\]{},;:]+/g;
 /** One line of a job's log for an outcome row: step, status, the vendor's status, the reason, and the ids. */
 export function describeOutcome(o: Pick<OutcomeInput, "step" | "vendor" | "status" | "vendorStatus" | "reason" | "attempts" | "leadId" | "contactId">): string {
   const parts = [`${o.step}: ${o.status}${o.attempts > 1 ? ` (attempt ${o.attempts})` : ""}`];
-  if (o.vendor !== "none") parts.push(o.vendorStatus === undefined ? `${o.vendor} gave no status` : `${o.vendor} answered ${o.vendorStatus}`);
+  if (o.vendor !== "none") parts.push(o.vendorStatus === undefined ? o.vendor : `${o.vendor} answered ${o.vendorStatus}`);
   if (o.reason) parts.push(o.reason.replace(ADDRESS, "[address]"));
   if (o.leadId !== undefined) parts.push(`lead ${o.leadId}`);
   if (o.contactId !== undefined) parts.push(`contact ${o.contactId}`);
