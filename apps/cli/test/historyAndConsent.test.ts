@@ -20,6 +20,8 @@ describe("funnelsync history and consent (rows the worker wrote)", () => {
     await done("kommo.leadAdded");
     await h.kommo.moveLead(lead.id, 6002);
     const moved = await done("kommo.leadStatusChanged");
+    // The job's event is stamped processed just after its last row is written.
+    await eventually(async () => (await h.worker!.db.events.forLead(lead.id)).find((e) => e.dedupeKey === moved.jobId)?.processedAt ?? undefined);
 
     const entries = await leadHistory(h.worker!.db, lead.id);
     expect(entries.map((e) => e.at.getTime())).toEqual([...entries.map((e) => e.at.getTime())].sort((a, b) => a - b));

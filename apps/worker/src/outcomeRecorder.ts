@@ -144,8 +144,8 @@ export class OutcomeRecorder {
    * `funnelsync history`. Addresses stay out of the log: it lives in Redis, beyond `forget`'s reach.
    */
   private async record(job: Job, outcome: OutcomeInput): Promise<void> {
-    await this.db.outcomes.save(outcome);
-    await job.log(describeOutcome(outcome));
+    // Side by side: the Redis write adds no wait to the Postgres one a step already has.
+    await Promise.all([this.db.outcomes.save(outcome), job.log(describeOutcome(outcome))]);
   }
 
   /** Did a step with this idempotency key ever succeed for the lead (across jobs)? */
