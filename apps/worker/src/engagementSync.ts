@@ -24,13 +24,14 @@ const KIND_WORD: Record<EngagementKind, string> = { opened: "opened", clicked: "
 /**
  * A gate for calls that must leave room for live sync: each takes a slot of its own smaller window
  * (`shareKey`, e.g. 3 of Kommo's 7 a second) before the vendor's shared one, so live sync always
- * keeps the rest of the vendor's budget, in every process.
+ * keeps the rest of the vendor's budget, in every process. With `sharedKey` (Kommo's `background`)
+ * the shared slot is taken only while that limit leaves room, so a live call never queues behind them.
  */
-export function shareOfGate(gate: RequestGate, shareKey: string): RequestGate {
+export function shareOfGate(gate: RequestGate, shareKey: string, sharedKey?: string): RequestGate {
   const shared: RequestGate = async (vendor, limitKey) => {
     const share = await gate(vendor, shareKey);
     try {
-      const slot = await gate(vendor, limitKey);
+      const slot = await gate(vendor, sharedKey ?? limitKey);
       return () => {
         share?.();
         slot?.();

@@ -278,4 +278,30 @@ describe("engagement's share of Kommo's rate limit", () => {
       await redis.quit();
     }
   });
+
+  it("takes engagement's slot of the shared window only while two are free, so live sync never waits behind it", async () => {
+    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+    try {
+      const minute = (max: number) => ({ max, perMs: 60_000 });
+      const gate = createRedisGate({
+        redis,
+        prefix: `test-${randomUUID()}`,
+        maxWaitMs: 0,
+        limits: { kommo: { default: minute(7), background: { ...minute(5), window: "default" }, engagement: minute(3) }, moosend: { default: minute(1) }, loops: { default: minute(1) } },
+        accounts: {},
+      });
+      const engagement = shareOfGate(gate, "engagement", "background");
+      const taken = async (take: () => Promise<unknown>) => take().then(() => true, (error: unknown) => (isVendorRateLimitError(error) ? false : Promise.reject(error)));
+      const slots = async (n: number, take: () => Promise<unknown>) => {
+        const out = [];
+        for (let i = 0; i < n; i++) out.push(await taken(take));
+        return out;
+      };
+      expect(await slots(4, () => gate("kommo", "default"))).toEqual([true, true, true, true]);
+      expect(await slots(2, () => engagement("kommo", "default"))).toEqual([true, false]);
+      expect(await slots(3, () => gate("kommo", "default"))).toEqual([true, true, false]);
+    } finally {
+      await redis.quit();
+    }
+  });
 });
