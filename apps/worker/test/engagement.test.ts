@@ -6,7 +6,7 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { createDb } from "@funnelsync/db";
 import { QUEUES } from "@funnelsync/jobs";
-import { isVendorRateLimitError } from "@funnelsync/vendor-http";
+import { isVendorRateLimitError, type VendorLimits } from "@funnelsync/vendor-http";
 import { eventually, LISTS, REPO_ROOT, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from "../../../test/testEnv";
 import { shareOfGate } from "../src/engagementSync";
@@ -255,53 +255,35 @@ describe("engagement under load: batched, and never in the way of opt-outs", () 
 });
 
 describe("engagement's share of Kommo's rate limit", () => {
+  let redis: Redis;
+  beforeEach(() => {
+    redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+  });
+  afterEach(() => redis.quit());
+
+  const minute = (max: number) => ({ max, perMs: 60_000 });
+  /** A gate with Kommo's given limits per minute, that refuses instead of waiting. */
+  const gateWith = (kommo: VendorLimits) =>
+    createRedisGate({ redis, prefix: `test-${randomUUID()}`, maxWaitMs: 0, limits: { kommo, moosend: { default: minute(1) }, loops: { default: minute(1) } }, accounts: {} });
+  /** Whether each of `n` calls in a row got a slot. */
+  const slots = async (n: number, take: () => Promise<unknown>) => {
+    const out: boolean[] = [];
+    for (let i = 0; i < n; i++) out.push(await take().then(() => true, (error: unknown) => (isVendorRateLimitError(error) ? false : Promise.reject(error))));
+    return out;
+  };
+
   it("gives engagement at most its share of Kommo's window and leaves the rest to live sync", async () => {
-    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
-    try {
-      const minute = (max: number) => ({ max, perMs: 60_000 });
-      const gate = createRedisGate({
-        redis,
-        prefix: `test-${randomUUID()}`,
-        maxWaitMs: 0,
-        limits: { kommo: { default: minute(7), engagement: minute(3) }, moosend: { default: minute(1) }, loops: { default: minute(1) } },
-        accounts: {},
-      });
-      const engagement = shareOfGate(gate, "engagement");
-      const taken = async (take: () => Promise<unknown>) => take().then(() => true, (error: unknown) => (isVendorRateLimitError(error) ? false : Promise.reject(error)));
-      const engagementSlots = [];
-      for (let i = 0; i < 4; i++) engagementSlots.push(await taken(() => engagement("kommo", "default")));
-      expect(engagementSlots).toEqual([true, true, true, false]);
-      const liveSlots = [];
-      for (let i = 0; i < 5; i++) liveSlots.push(await taken(() => gate("kommo", "default")));
-      expect(liveSlots).toEqual([true, true, true, true, false]);
-    } finally {
-      await redis.quit();
-    }
+    const gate = gateWith({ default: minute(7), engagement: minute(3) });
+    const engagement = shareOfGate(gate, "engagement");
+    expect(await slots(4, () => engagement("kommo", "default"))).toEqual([true, true, true, false]);
+    expect(await slots(5, () => gate("kommo", "default"))).toEqual([true, true, true, true, false]);
   });
 
   it("takes engagement's slot of the shared window only while two are free, so live sync never waits behind it", async () => {
-    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
-    try {
-      const minute = (max: number) => ({ max, perMs: 60_000 });
-      const gate = createRedisGate({
-        redis,
-        prefix: `test-${randomUUID()}`,
-        maxWaitMs: 0,
-        limits: { kommo: { default: minute(7), background: { ...minute(5), window: "default" }, engagement: minute(3) }, moosend: { default: minute(1) }, loops: { default: minute(1) } },
-        accounts: {},
-      });
-      const engagement = shareOfGate(gate, "engagement", "background");
-      const taken = async (take: () => Promise<unknown>) => take().then(() => true, (error: unknown) => (isVendorRateLimitError(error) ? false : Promise.reject(error)));
-      const slots = async (n: number, take: () => Promise<unknown>) => {
-        const out = [];
-        for (let i = 0; i < n; i++) out.push(await taken(take));
-        return out;
-      };
-      expect(await slots(4, () => gate("kommo", "default"))).toEqual([true, true, true, true]);
-      expect(await slots(2, () => engagement("kommo", "default"))).toEqual([true, false]);
-      expect(await slots(3, () => gate("kommo", "default"))).toEqual([true, true, false]);
-    } finally {
-      await redis.quit();
-    }
+    const gate = gateWith({ default: minute(7), background: { ...minute(5), window: "default" }, engagement: minute(3) });
+    const engagement = shareOfGate(gate, "engagement", "background");
+    expect(await slots(4, () => gate("kommo", "default"))).toEqual([true, true, true, true]);
+    expect(await slots(2, () => engagement("kommo", "default"))).toEqual([true, false]);
+    expect(await slots(3, () => gate("kommo", "default"))).toEqual([true, true, false]);
   });
 });
