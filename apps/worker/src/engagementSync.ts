@@ -99,9 +99,6 @@ export interface EngagementSyncOptions {
  * last-engagement date, the lead's score and a follow-up task on a click.
  */
 export class EngagementSync {
-  /** The window whose flush this process last queued: its other events need not ask Redis again. */
-  private queuedWindow: number | undefined;
-
   constructor(private readonly options: EngagementSyncOptions) {}
 
   get settings(): EngagementMapping {
@@ -113,13 +110,11 @@ export class EngagementSync {
     const windowMs = this.settings.coalesceSeconds * 1000;
     const now = this.options.now().getTime();
     const window = Math.floor(now / windowMs);
-    if (window === this.queuedWindow) return;
     const data = { window };
     await this.options.flushQueue.add("engagement.flush", data, {
       jobId: jobIdFor("engagement.flush", data),
       delay: (window + 1) * windowMs - now + FLUSH_GRACE_MS,
     });
-    this.queuedWindow = window;
   }
 
   /**
