@@ -26,6 +26,7 @@ import {
   type KommoSimWebhook,
   type KommoWebhookSetting,
 } from "./kommoState";
+import { mergeContacts } from "./kommoMerge";
 import { KommoEventLog, snapshotFields, type KommoSimEvent } from "./kommoEvents";
 import { companyHookItem, contactHookItem, deliverKommoWebhook, encodeKommoWebhook, hookBody, leadHookItem, noteHookItem, taskHookItem } from "./kommoWebhooks";
 import {
@@ -169,6 +170,8 @@ export interface KommoSimulator {
   addNote(leadId: number, text: string): Promise<KommoSimNote>;
   /** Deletes a contact as a user would, and fires `delete_contact`. */
   deleteContact(contactId: number): Promise<void>;
+  /** Merges a duplicate into the survivor as Kommo's duplicate control does (see `kommoMerge.ts`). */
+  mergeContacts(survivorId: number, loserId: number): Promise<void>;
   /** Every change the account went through, as `GET /api/v4/events` lists it (oldest first). */
   events: KommoEventLog;
   webhookFaults: KommoWebhookFaults;
@@ -1044,6 +1047,8 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
       events.record("contact_deleted", { type: "contact", id: contact.id }, { by });
       await fireAll([["delete_contact", hookBody(state, "contacts", "delete", { id: contact.id, type: "contact" })]]);
     },
+
+    mergeContacts: (survivorId, loserId) => fireAll(mergeContacts(state, events, { survivorId, loserId }, { nowSec: nowSec(), by })),
 
     events,
     webhookFaults,
