@@ -103,7 +103,7 @@ export const jobCatalog = {
     }),
   },
   "moosend.poll": { queue: "esp", payload: z.object({ listId: z.string().optional(), requestedAt: z.number().int().optional() }) },
-  /** Daily: deletes received events and outcome rows older than `retentionDays` (RETENTION_DAYS). */
+  /** Daily: deletes received events, outcome rows and engagements older than `retentionDays` (RETENTION_DAYS). */
   "maintenance.retention": { queue: "maintenance", payload: z.object({ retentionDays: z.number().int().min(1) }) },
   /** Reads Kommo's events feed for changes whose webhook never came; polls run one at a time on this queue. */
   "kommo.reconcile": { queue: "esp", payload: z.object({ requestedAt: z.number().int().optional() }) },
