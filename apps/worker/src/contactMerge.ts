@@ -25,7 +25,7 @@ export async function contactsMergedInto(deps: WorkerDeps, survivor: KommoContac
 export async function followDeletedContact(job: Job, deps: WorkerDeps, contactId: number): Promise<void> {
   const meta = { vendor: "none" as const, contactId };
   const link = await deps.db.links.get(contactId);
-  if (!link) return deps.outcomes.skipped(job, "job", "deleted contact was never synced", meta);
+  if (!link) return deps.outcomes.skipped(job, "job", "nothing kept for the deleted contact (never synced, or its merge was followed already)", meta);
   if (await deps.kommoReader.contact(contactId)) return deps.outcomes.skipped(job, "job", "contact still exists in Kommo (restored?)", meta);
   const holders = (await deps.kommo.findContactsByEmail(link.email)).filter((c) => c.id !== contactId);
   if (holders.length !== 1) {

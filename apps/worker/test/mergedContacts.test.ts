@@ -17,7 +17,7 @@ describe("contacts merged in Kommo", () => {
     eventually(async () => (await h.worker!.db.outcomes.forLead(leadId)).find((r) => r.step === "job" && r.jobName === jobName && r.status === status));
 
   /** A contact whose lead was synced (Loops keyed by its id, Moosend's New lead list), then opted out in Loops. */
-  async function optedOutDuplicate() {
+  async function optedOutDuplicate(options: { drain: boolean } = { drain: true }) {
     const email = uniqueEmail("rita");
     const lead = await h.kommo.addLead({ id: uniqueId(), statusId: 6001, contact: { id: uniqueId(), name: "Rita Alves", email } });
     const contactId = lead.contacts[0]!.id;
@@ -25,7 +25,7 @@ describe("contacts merged in Kommo", () => {
     await eventually(() => loopsContact(email)?.userId === String(contactId) && subscribedTo(LISTS.newLead, email));
     await h.loops.unsubscribe(email);
     await eventually(async () => (await h.worker!.db.consent.get(email))?.state === "unsubscribed");
-    await queuesDrained(h);
+    if (options.drain) await queuesDrained(h);
     return { email, lead, contactId };
   }
 
@@ -117,6 +117,24 @@ describe("contacts merged in Kommo", () => {
     await h.kommo.mergeContacts(survivorId, loser.contactId);
     await eventually(async () => (await h.worker!.db.links.get(loser.contactId)) === null);
     await queuesDrained(h);
+
+    expect(loopsContact(loser.email)).toMatchObject({ userId: String(survivorId), subscribed: false });
+    expect(await h.worker!.db.links.get(survivorId)).toMatchObject({ email: loser.email, loopsUserId: String(survivorId) });
+    expect(await h.worker!.db.consent.get(loser.email)).toMatchObject({ state: "unsubscribed" });
+  });
+
+  it("follows the merge from the events feed when none of its webhooks comes", async () => {
+    await h.stop();
+    h = await startHarness({ env: { KOMMO_RECONCILE_SECONDS: "1" } });
+    const loser = await optedOutDuplicate({ drain: false }); // the reconciler's next poll always waits in a queue
+    const survivorLead = await h.kommo.addLead({ id: uniqueId(), statusId: 6001, contact: { id: uniqueId(), name: "Rita Alves", phone: "+5511990009999" } });
+    const survivorId = survivorLead.contacts[0]!.id;
+    await leadJobDone(survivorLead.id, "kommo.leadAdded", "skipped");
+    h.kommo.state.webhooks[0]!.settings = [];
+
+    await h.kommo.mergeContacts(survivorId, loser.contactId);
+    await eventually(async () => (await h.worker!.db.links.get(loser.contactId)) === null, 30_000);
+    await eventually(async () => (await h.worker!.db.outcomes.get(`kommo-contact-${loser.contactId}-deleted`, "job")) ?? undefined, 30_000);
 
     expect(loopsContact(loser.email)).toMatchObject({ userId: String(survivorId), subscribed: false });
     expect(await h.worker!.db.links.get(survivorId)).toMatchObject({ email: loser.email, loopsUserId: String(survivorId) });
