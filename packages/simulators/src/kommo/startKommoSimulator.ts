@@ -1048,7 +1048,9 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
       await fireAll([["delete_contact", hookBody(state, "contacts", "delete", { id: contact.id, type: "contact" })]]);
     },
 
-    mergeContacts: (survivorId, loserId) => fireAll(mergeContacts(state, events, { survivorId, loserId }, { nowSec: nowSec(), by })),
+    async mergeContacts(survivorId, loserId) {
+      await fireAll(mergeContacts(state, events, { survivorId, loserId }, { nowSec: nowSec(), by }));
+    },
 
     events,
     webhookFaults,
