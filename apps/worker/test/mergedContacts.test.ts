@@ -1,3 +1,4 @@
+import { jobIdFor } from "@funnelsync/jobs";
 import { eventually, LISTS, queuesDrained, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
 
 jest.setTimeout(90_000);
@@ -66,12 +67,16 @@ describe("contacts merged in Kommo", () => {
     expect(loopsContacts()).toHaveLength(loopsCount);
     expect(loopsContact(loser.email)).toMatchObject({ id: loopsId, userId: String(survivorId), subscribed: false });
 
-    // Kommo's retries of the merge's webhooks change nothing.
+    // Kommo's retries of the merge's webhooks, and another report of the survivor's change, change nothing.
     const before = await snapshot([loser.email], [survivorId, loser.contactId]);
     const mergeHooks = h.kommo.state.deliveries.filter((d) => d.event === "delete_contact" || d.body.includes(String(survivorId)));
     for (const delivery of mergeHooks) {
       await fetch(h.kommoHookUrl, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: delivery.body });
     }
+    const updatedAt = h.kommo.contact(survivorId)!.updatedAt + 1;
+    const repeat = { contactId: survivorId, action: "updated" as const, updatedAt, accountId: null, linkedLeadIds: [], fingerprint: "test-repeat" };
+    await h.worker!.deps.enqueue([{ name: "kommo.contactChanged", data: repeat }]);
+    await eventually(async () => (await h.worker!.db.outcomes.forJob(jobIdFor("kommo.contactChanged", repeat))).some((r) => r.step === "job"));
     await queuesDrained(h);
     expect(await snapshot([loser.email], [survivorId, loser.contactId])).toEqual(before);
   });
@@ -104,6 +109,26 @@ describe("contacts merged in Kommo", () => {
     await queuesDrained(h);
     expect(subscribedTo(LISTS.nurture, loser.email)).toBe(false);
     expect(loopsContacts()).toHaveLength(loopsCount);
+  });
+
+  it("gives the address's Loops contact back to the survivor when a duplicate with the same address took it over", async () => {
+    const email = uniqueEmail("rui");
+    const first = await h.kommo.addLead({ id: uniqueId(), statusId: 6001, contact: { id: uniqueId(), name: "Rui Costa", email } });
+    const survivorId = first.contacts[0]!.id;
+    await leadJobDone(first.id, "kommo.leadAdded");
+    // A second form fill made a duplicate contact; its sync matched the Loops contact by address and keyed it by the duplicate.
+    const second = await h.kommo.addLead({ id: uniqueId(), statusId: 6001, contact: { id: uniqueId(), name: "Rui Costa", email } });
+    const loserId = second.contacts[0]!.id;
+    await leadJobDone(second.id, "kommo.leadAdded");
+    await eventually(() => loopsContact(email)?.userId === String(loserId));
+    await queuesDrained(h);
+
+    await h.kommo.mergeContacts(survivorId, loserId);
+    await eventually(async () => (await h.worker!.db.links.get(loserId)) === null);
+    await queuesDrained(h);
+
+    expect(loopsContacts().filter((c) => c.email === email)).toEqual([expect.objectContaining({ userId: String(survivorId) })]);
+    expect(await h.worker!.db.links.get(survivorId)).toMatchObject({ email, loopsUserId: String(survivorId) });
   });
 
   it("follows the merge from the duplicate's deletion alone (delete_contact webhook)", async () => {
