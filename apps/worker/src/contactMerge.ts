@@ -53,14 +53,16 @@ export async function adoptMergedContact(job: Job, deps: WorkerDeps, survivor: K
   const survivorSyncs = contactEmail(deps.mapping, survivor) === loser.email;
   const userId = loopsUserId(deps, survivor.id);
   let rekeyed = false;
+  let loopsContactId = loser.loopsContactId;
   if (deps.mapping.usesLoops() && userId && loser.loopsUserId && survivorSyncs) {
     const holder = await deps.loops.findContact({ userId });
-    // Already re-keyed (by an earlier attempt, or by a forward sync of the survivor that matched the address).
+    // A holder with this address was re-keyed already: by an earlier attempt, or by a sync of the survivor that matched the address.
     rekeyed = !holder || holder.email.toLowerCase() === loser.email;
     if (rekeyed) {
-      await deps.outcomes.step(job, `loops.rekey.${mergedContactId}`, { ...meta, vendor: "loops", action: "updateContact" }, () =>
+      const updated = await deps.outcomes.step(job, `loops.rekey.${mergedContactId}`, { ...meta, vendor: "loops", action: "updateContact" }, () =>
         deps.loops.updateContact({ email: loser.email, userId }),
       );
+      loopsContactId = updated?.id ?? holder?.id ?? loopsContactId;
     } else {
       await deps.outcomes.skipped(job, `loops.rekey.${mergedContactId}`, "the survivor has a Loops contact of its own", { ...meta, vendor: "loops" });
     }
@@ -68,7 +70,7 @@ export async function adoptMergedContact(job: Job, deps: WorkerDeps, survivor: K
   await deps.outcomes.step(job, `merge.${mergedContactId}`, { ...meta, vendor: "none", action: "adoptMergedContact", detail: { mergedContactId, rekeyed } }, async () => {
     // A row under another address would read as an e-mail change on the survivor's next sync.
     if (rekeyed || (survivorSyncs && !(await deps.db.links.get(survivor.id)))) {
-      await deps.db.links.upsert({ kommoContactId: survivor.id, email: loser.email, loopsContactId: loser.loopsContactId, loopsUserId: rekeyed ? userId! : null });
+      await deps.db.links.upsert({ kommoContactId: survivor.id, email: loser.email, loopsContactId, loopsUserId: rekeyed ? userId! : null });
     }
     await deps.db.memberships.reassignContact(mergedContactId, survivor.id);
     await deps.db.links.remove(mergedContactId);

@@ -48,6 +48,7 @@ describe("contacts merged in Kommo", () => {
     await leadJobDone(survivorLead.id, "kommo.leadAdded", "skipped");
     const loopsId = loopsContact(loser.email)!.id;
     const consentBefore = await h.worker!.db.consent.history(loser.email);
+    const listsBefore = await h.worker!.db.memberships.activeLists(loser.email);
 
     await h.kommo.mergeContacts(survivorId, loser.contactId);
     expect(h.kommo.lead(loser.lead.id)!.contacts).toEqual([{ id: survivorId, isMain: true }]);
@@ -58,6 +59,7 @@ describe("contacts merged in Kommo", () => {
     expect(await h.worker!.db.links.get(survivorId)).toMatchObject({ email: loser.email, loopsContactId: loopsId, loopsUserId: String(survivorId) });
     expect(await h.worker!.db.consent.get(loser.email)).toMatchObject({ state: "unsubscribed" });
     expect(await h.worker!.db.consent.history(loser.email)).toEqual(consentBefore);
+    expect(await h.worker!.db.memberships.activeLists(loser.email)).toEqual(listsBefore);
 
     const loopsCount = loopsContacts().length;
     await h.kommo.moveLead(loser.lead.id, 6002);
