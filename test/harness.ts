@@ -8,7 +8,7 @@ import { startIngest, type RunningIngest } from "@funnelsync/ingest";
 import { createLogger } from "@funnelsync/logger";
 import { startKommoSimulator, startLoopsSimulator, startMoosendSimulator, type KommoSimulator, type KommoSimulatorOptions, type LoopsSimulator, type MoosendSimulator } from "@funnelsync/simulators";
 import { FUNNELSYNC_WEBHOOK_SETTINGS } from "@funnelsync/kommo-client";
-import { startWorker, type RunningWorker, type StartWorkerOptions } from "../apps/worker/src/startWorker";
+import { startWorker, type RunningWorker, type StartWorkerOptions } from "@funnelsync/worker";
 import { TEST_DATABASE_URL, TEST_HASH_KEY, TEST_REDIS_URL } from "./testEnv";
 
 export const REPO_ROOT = resolve(__dirname, "..");

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parser } from "@prometheus-io/lezer-promql";
 import { parse as parseYaml } from "yaml";
-import { createWorkerMetrics } from "../../apps/worker/src/metrics";
+import { createWorkerMetrics } from "@funnelsync/worker";
 import { REPO_ROOT } from "../harness";
 
 interface Rule {

@@ -6,7 +6,7 @@ import { DEFAULT_JOB_OPTIONS, QUEUES, type QueueKey } from "@funnelsync/jobs";
 import { KOMMO_LIMITS, KommoClient } from "@funnelsync/kommo-client";
 import { LOOPS_LIMITS, LoopsClient } from "@funnelsync/loops-client";
 import { MOOSEND_LIMITS, MoosendClient } from "@funnelsync/moosend-client";
-import { createRedisGate, type RedisGate } from "../../worker/src/redisGate";
+import { createRedisGate, type RedisGate } from "@funnelsync/worker";
 
 /**
  * What the commands work with, opened on first use: `history` never touches Redis and `config check`

@@ -4,7 +4,7 @@ import { createDb } from "@funnelsync/db";
 import { createLogger } from "@funnelsync/logger";
 import { eventually, LISTS, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
 import { TEST_DATABASE_URL, TEST_HASH_KEY } from "../../../test/testEnv";
-import { startWorker } from "../../worker/src/startWorker";
+import { startWorker } from "@funnelsync/worker";
 import { cli, cliEnv } from "./cliKit";
 
 const onList = (h: Harness, listId: string, email: string) => h.moosend.subscribers(listId).some((s) => s.Email.toLowerCase() === email.toLowerCase());

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { parse as parseContentType } from "content-type";
 import getRawBody from "raw-body";
-import { KOMMO_WEBHOOK_LIMITS } from "@funnelsync/kommo-client";
+import { KOMMO_WEBHOOK_LIMITS } from "@funnelsync/kommo-client/webhook";
 import { STATUS_FOR } from "./ingestOutcome";
 
 /**

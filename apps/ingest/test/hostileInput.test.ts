@@ -7,7 +7,7 @@ import type { Redis } from "ioredis";
 import request from "supertest";
 import { createApp, createEnqueuer, createIngestMetrics, type Enqueuer } from "@funnelsync/ingest";
 import { createRedisConnection, QUEUES } from "@funnelsync/jobs";
-import { parseKommoWebhook } from "@funnelsync/kommo-client";
+import { parseKommoWebhook } from "@funnelsync/kommo-client/webhook";
 import { createLogger } from "@funnelsync/logger";
 import { encodeKommoWebhook } from "@funnelsync/simulators";
 import { TEST_REDIS_URL } from "../../../test/testEnv";

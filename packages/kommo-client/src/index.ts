@@ -3,9 +3,7 @@ export type { KommoClientOptions, KommoContactUpdate, KommoTaskInput } from "./k
 export { fieldValue, preferredEmail } from "./kommoEntities";
 export type { KommoContact, KommoCustomField, KommoEmailValue, KommoFieldValues, KommoLead, KommoPipeline } from "./kommoEntities";
 export type { KommoEvent, KommoWebhook } from "./kommoEvents";
-export { assessKommoWebhook, FUNNELSYNC_WEBHOOK_SETTINGS, installKommoWebhook, kommoWebhookPath, maskedDestination } from "./webhookHealth";
+export { assessKommoWebhook, installKommoWebhook, kommoWebhookPath, maskedDestination } from "./webhookHealth";
 export type { KommoWebhookAssessment, KommoWebhookState } from "./webhookHealth";
 export { KOMMO_LIMITS, KOMMO_MAX_PAGE } from "./limits";
-export { decodeKommoForm, KOMMO_WEBHOOK_LIMITS, KommoFormError } from "./decodeKommoForm";
-export { isKommoWebhookBody, parseKommoWebhook } from "./parseKommoWebhook";
-export type { KommoChange, KommoContactChange, KommoLeadChange } from "./parseKommoWebhook";
+export * from "./webhook";

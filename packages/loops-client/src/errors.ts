@@ -1,5 +1,5 @@
 /** A bad argument to a Loops client call, raised before any request is sent: vendor-http's one class. */
-export { ValidationError } from "@funnelsync/vendor-http";
+export { ValidationError } from "@funnelsync/vendor-http/errors";
 
 /**
  * A webhook that cannot be shown to come from Loops: a missing header, no matching signature, or a

@@ -11,7 +11,6 @@ export type {
 } from "./moosendClient";
 export { MOOSEND_LIMITS, MOOSEND_MAX_BATCH, MOOSEND_THROTTLE_WINDOW_MS } from "./limits";
 export type { MoosendLimitKey } from "./limits";
-export { MoosendWebhookError, ValidationError } from "./errors";
-export { parseMoosendWebhook } from "./parseMoosendWebhook";
-export type { MoosendWebhook } from "./parseMoosendWebhook";
+export { ValidationError } from "./errors";
+export * from "./webhook";
 export { parseMoosendDate } from "./parseMoosendDate";

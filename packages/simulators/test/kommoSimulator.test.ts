@@ -238,6 +238,30 @@ describe("Kommo simulator", () => {
       expect(sim.lead(leads.carlaInbound)!.price).toBe(10);
     });
 
+    it("refuses a batch PATCH or task POST that is an object, empty or over 250 items, each with its own 400", async () => {
+      const { leads } = sim.seeded;
+      const detailOf = async (path: string, method: string, json: unknown) => {
+        const res = await api(path, { method, json });
+        const body = await res.json();
+        return { status: res.status, detail: body.detail, errors: body["validation-errors"] };
+      };
+      expect(await detailOf("/leads", "PATCH", { id: leads.anaWebsite, price: 1 })).toEqual({
+        status: 400,
+        detail: "Request validation failed",
+        errors: [{ request_id: "0", errors: [{ code: "InvalidType", path: "", detail: "This value should be of type array." }] }],
+      });
+      expect(await detailOf("/contacts", "PATCH", [])).toEqual({ status: 400, detail: "Request data can not be empty", errors: undefined });
+      const tooMany = Array.from({ length: 251 }, () => ({ id: leads.anaWebsite, price: 1 }));
+      expect(await detailOf("/leads", "PATCH", tooMany)).toEqual({ status: 400, detail: "Maximum 250 entities per request", errors: undefined });
+      expect(await detailOf("/tasks", "POST", [])).toEqual({ status: 400, detail: "Request data can not be empty", errors: undefined });
+      const tasks = Array.from({ length: 251 }, () => ({ text: "Call", complete_till: 1 }));
+      expect(await detailOf("/tasks", "POST", tasks)).toEqual({ status: 400, detail: "Maximum 250 entities per request", errors: undefined });
+      const named = await detailOf("/tasks", "POST", [{ text: "Call", complete_till: 1 }, { request_id: "second", text: "", complete_till: 1 }]);
+      expect(named.errors).toEqual([{ request_id: "second", errors: [expect.objectContaining({ code: "NotBlank", path: "text" })] }]);
+      expect(sim.lead(leads.anaWebsite)!.price).not.toBe(1);
+      expect(sim.state.tasks).toHaveLength(0);
+    });
+
     it("creates a duplicate note when the same POST is repeated (no idempotency)", async () => {
       const lead = sim.seeded.leads.anaWebsite;
       const notes = [{ entity_id: lead, note_type: "common", params: { text: "Subscribed to Moosend" } }];

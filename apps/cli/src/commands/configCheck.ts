@@ -2,7 +2,7 @@ import type { Mapping } from "@funnelsync/config";
 import type { KommoClient, KommoCustomField, KommoPipeline } from "@funnelsync/kommo-client";
 import type { LoopsClient } from "@funnelsync/loops-client";
 import type { MoosendClient, MoosendList } from "@funnelsync/moosend-client";
-import { transactionalVariableNames } from "../../../worker/src/transactionalVariables";
+import { transactionalVariableNames } from "@funnelsync/worker";
 
 /** One line of `funnelsync config check`. */
 export interface Check {

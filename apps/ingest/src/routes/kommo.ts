@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { RequestHandler } from "express";
 import { isValidJobData } from "@funnelsync/jobs";
-import { decodeKommoForm, isKommoWebhookBody, KommoFormError, parseKommoWebhook, type KommoChange } from "@funnelsync/kommo-client";
+import { decodeKommoForm, isKommoWebhookBody, KommoFormError, parseKommoWebhook, type KommoChange } from "@funnelsync/kommo-client/webhook";
 import type { JobRequest } from "../enqueuer";
 import type { IngestOutcome } from "../ingestOutcome";
 import { secretMatcher } from "../secretMatches";

@@ -1,5 +1,5 @@
 import { Router } from "express";
-import { LoopsWebhookPayloadError, LoopsWebhookVerificationError, verifyLoopsWebhook, type LoopsEmailMetricEvent, type LoopsWebhookEvent } from "@funnelsync/loops-client";
+import { LoopsWebhookPayloadError, LoopsWebhookVerificationError, verifyLoopsWebhook, type LoopsEmailMetricEvent, type LoopsWebhookEvent } from "@funnelsync/loops-client/webhook";
 import type { JobRequest } from "../enqueuer";
 import type { IngestOutcome } from "../ingestOutcome";
 import { readWebhookBody } from "../webhookBody";

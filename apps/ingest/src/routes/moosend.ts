@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { Router } from "express";
-import { MoosendWebhookError, parseMoosendWebhook } from "@funnelsync/moosend-client";
+import { MoosendWebhookError, parseMoosendWebhook } from "@funnelsync/moosend-client/webhook";
 import { secretMatcher } from "../secretMatches";
 import { parseLimitedJson, readWebhookBody } from "../webhookBody";
 import { answerBy, bodyRejection, respond, type RouteDeps } from "./respond";

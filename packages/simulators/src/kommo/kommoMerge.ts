@@ -1,5 +1,6 @@
 import { KommoEventLog, snapshotFields } from "./kommoEvents";
-import { KOMMO_SIM_FIELDS, type KommoSimContact, type KommoSimFieldValue, type KommoSimState, type KommoWebhookSetting } from "./kommoState";
+import { KOMMO_SIM_FIELDS, type KommoSimContact, type KommoSimFieldValue, type KommoSimState } from "./kommoState";
+import type { KommoHook } from "./kommoWebhookSender";
 import { contactHookItem, hookBody, leadHookItem } from "./kommoWebhooks";
 import { setFieldValues } from "./kommoWire";
 
@@ -31,7 +32,7 @@ export function mergeContacts(
   events: KommoEventLog,
   ids: { survivorId: number; loserId: number },
   at: { nowSec: number; by: number },
-): Array<[KommoWebhookSetting, Record<string, unknown>]> {
+): KommoHook[] {
   const contact = (id: number): KommoSimContact => {
     const found = state.contacts.get(id);
     if (!found || found.isDeleted) throw new Error(`kommo simulator: no contact ${id}`);
@@ -70,7 +71,7 @@ export function mergeContacts(
   events.record("contact_deleted", { type: "contact", id: loser.id }, { by });
 
   return [
-    ...moved.map((lead): [KommoWebhookSetting, Record<string, unknown>] => ["update_lead", hookBody(state, "leads", "update", leadHookItem(state, lead))]),
+    ...moved.map((lead): KommoHook => ["update_lead", hookBody(state, "leads", "update", leadHookItem(state, lead))]),
     ["update_contact", hookBody(state, "contacts", "update", contactHookItem(state, survivor))],
     ["delete_contact", hookBody(state, "contacts", "delete", { id: loser.id, type: "contact" })],
   ];

@@ -1,5 +1,7 @@
 import express, { type ErrorRequestHandler, type RequestHandler, type Response } from "express";
+import { bearerToken } from "../shared/bearerToken";
 import { Faults } from "../shared/faults";
+import { InFlight } from "../shared/inFlight";
 import { RequestLog } from "../shared/requestLog";
 import { requestRecorder } from "../shared/requestRecorder";
 import { SlidingWindow } from "../shared/slidingWindow";
@@ -149,7 +151,7 @@ export async function startLoopsSimulator(options: LoopsSimulatorOptions = {}): 
   const requests = new RequestLog();
   const faults = new Faults();
   faults.latencyMs = options.latencyMs ?? 0;
-  const pending = new Set<Promise<unknown>>();
+  const inFlight = new InFlight();
   const unixNow = () => Math.floor(now() / 1000);
 
   const answer429 = (res: Response, retryAfterMs = limit.perMs) => {
@@ -166,8 +168,7 @@ export async function startLoopsSimulator(options: LoopsSimulatorOptions = {}): 
   const isApi = (path: string) => path.startsWith("/api/v1/");
   const authenticate: RequestHandler = (req, res, next) => {
     if (!isApi(req.path)) return next();
-    const match = /^Bearer\s+(.+)$/i.exec(req.get("authorization") ?? "");
-    if (match?.[1] !== apiKey) return void res.status(401).json({ error: "Invalid API key" });
+    if (bearerToken(req) !== apiKey) return void res.status(401).json({ error: "Invalid API key" });
     next();
   };
   const rateLimit: RequestHandler = (req, res, next) => {
@@ -198,18 +199,12 @@ export async function startLoopsSimulator(options: LoopsSimulatorOptions = {}): 
     now,
     identicalReplay: options.identicalReplay ?? "409",
     contentApi: options.contentApi ?? true,
-    contactDeleted: (contact) => void track(deliverAll(deletionPayloads(contact))),
+    contactDeleted: (contact) => void inFlight.track(deliverAll(deletionPayloads(contact))),
   }));
   app.use(notFound);
   app.use(onError);
 
   const server = await startServer(app, options.port ?? 0);
-
-  function track<T>(promise: Promise<T>): Promise<T> {
-    pending.add(promise);
-    void promise.finally(() => pending.delete(promise));
-    return promise;
-  }
 
   function signedDelivery(payload: unknown, opts: SignedDeliveryOptions = {}) {
     const body = typeof payload === "string" ? payload : JSON.stringify(payload);
@@ -259,7 +254,7 @@ export async function startLoopsSimulator(options: LoopsSimulatorOptions = {}): 
 
   async function deliver(payload: unknown, opts: { id?: string } = {}): Promise<LoopsSimDelivery> {
     const { headers, body } = signedDelivery(payload, opts);
-    return track(post(record(payload, body, headers, 1)));
+    return inFlight.track(post(record(payload, body, headers, 1)));
   }
 
   /** One delivery after another, as Loops sends a change's events in order. */
@@ -351,12 +346,10 @@ export async function startLoopsSimulator(options: LoopsSimulatorOptions = {}): 
       const original = earlier[0];
       if (!original) throw new Error(`loops simulator: no delivery ${webhookId}`);
       const { headers } = signedDelivery(original.body, { id: webhookId });
-      return track(post(record(original.payload, original.body, headers, earlier.length + 1)));
+      return inFlight.track(post(record(original.payload, original.body, headers, earlier.length + 1)));
     },
     signedDelivery,
-    async idle() {
-      while (pending.size > 0) await Promise.allSettled([...pending]);
-    },
+    idle: () => inFlight.idle(),
     async close() {
       await sim.idle();
       await server.close();

@@ -4,7 +4,7 @@ import { encodeKommoWebhook, startKommoSimulator } from "@funnelsync/simulators"
 import qs from "qs";
 import { jobForKommoChange, readKommoBody } from "@funnelsync/ingest";
 import { jobIdFor } from "@funnelsync/jobs";
-import { decodeKommoForm, KommoFormError, parseKommoWebhook, type KommoChange } from "@funnelsync/kommo-client";
+import { decodeKommoForm, KommoFormError, parseKommoWebhook, type KommoChange } from "@funnelsync/kommo-client/webhook";
 
 /** The job id ingest gives a change: the identity that deduplicates redeliveries. */
 function kommoChangeKey(change: KommoChange): string {

@@ -1,7 +1,7 @@
 import type { Config } from "@funnelsync/config";
 import type { Logger } from "@funnelsync/logger";
-import type { Sims } from "./embedded";
-import type { RunningWorker } from "./startWorker";
+import type { RunningWorker } from "@funnelsync/worker";
+import type { Sims } from "./simulators";
 
 const LIST_NAMES: Record<string, string> = {
   "0b6f5a1e-0000-4000-8000-000000000001": "New leads",

@@ -1,14 +1,14 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
-import { collectSecrets, ConfigError, loadConfig, type Config } from "@funnelsync/config";
+import { collectSecrets, ConfigError, loadConfig } from "@funnelsync/config";
 import { startIngest } from "@funnelsync/ingest";
 import { onShutdown, type ShutdownStep } from "@funnelsync/jobs";
 import { createLogger } from "@funnelsync/logger";
-import { startKommoSimulator, startLoopsSimulator, startMoosendSimulator } from "@funnelsync/simulators";
-import { FUNNELSYNC_WEBHOOK_SETTINGS } from "@funnelsync/kommo-client";
+import { FUNNELSYNC_WEBHOOK_SETTINGS } from "@funnelsync/kommo-client/webhook";
+import { startWorker } from "@funnelsync/worker";
 import { runDemo } from "./demo";
-import { startWorker } from "./startWorker";
+import { startSimulators } from "./simulators";
 
 const REPO_ROOT = resolve(__dirname, "../../..");
 
@@ -59,43 +59,6 @@ async function main(): Promise<void> {
   );
   onShutdown(logger, shutdown);
   if (demo) await runDemo({ config, worker, sims, logger });
-}
-
-type Sims = Partial<{
-  kommo: Awaited<ReturnType<typeof startKommoSimulator>>;
-  moosend: Awaited<ReturnType<typeof startMoosendSimulator>>;
-  loops: Awaited<ReturnType<typeof startLoopsSimulator>>;
-}>;
-export type { Sims };
-
-async function startSimulators(config: Config, ingestUrl: string, notes: string[], shutdown: ShutdownStep[]): Promise<Sims> {
-  const sims: Sims = {};
-  if (config.kommo.mode === "simulator") {
-    const accessToken = randomBytes(16).toString("hex");
-    const sim = await startKommoSimulator({ accessToken });
-    sims.kommo = sim;
-    config.kommo.baseUrl = sim.url;
-    config.kommo.accessToken = accessToken;
-    notes.push("Kommo");
-  }
-  if (config.moosend.mode === "simulator") {
-    const apiKey = randomBytes(16).toString("hex");
-    const sim = await startMoosendSimulator({ apiKey, webhook: { url: `${ingestUrl}/webhooks/moosend/${config.moosend.webhookSecret}` } });
-    sims.moosend = sim;
-    config.moosend.baseUrl = `${sim.url}/v3`;
-    config.moosend.apiKey = apiKey;
-    notes.push("Moosend");
-  }
-  if (config.loops.mode === "simulator") {
-    const apiKey = randomBytes(16).toString("hex");
-    const sim = await startLoopsSimulator({ apiKey, webhookSecret: config.loops.webhookSecret, webhookUrl: `${ingestUrl}/webhooks/loops` });
-    sims.loops = sim;
-    config.loops.baseUrl = `${sim.url}/api/v1`;
-    config.loops.apiKey = apiKey;
-    notes.push("Loops");
-  }
-  for (const [name, sim] of Object.entries(sims)) shutdown.push({ name: `${name} simulator`, close: () => sim.close() });
-  return sims;
 }
 
 main().catch((err) => {
