@@ -183,7 +183,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
           accessToken: required(config.kommo.accessToken, "KOMMO_ACCESS_TOKEN"),
           http: {
             ...http,
-            gate: shareOfGate(gate, ENGAGEMENT_SHARE),
+            gate: shareOfGate(gate, ENGAGEMENT_SHARE, "background"),
             observe: (call) => {
               observe(call);
               metrics.engagementKommoCalls.inc();
