@@ -1,4 +1,5 @@
 import type { Job } from "bullmq";
+import { normalizeEmail } from "@funnelsync/config";
 import type { ContactLinkRow } from "@funnelsync/db";
 import type { KommoContact } from "@funnelsync/kommo-client";
 import { contactEmail, loopsUserId } from "./leadSnapshot";
@@ -57,7 +58,7 @@ export async function adoptMergedContact(job: Job, deps: WorkerDeps, survivor: K
   if (deps.mapping.usesLoops() && userId && loser.loopsUserId && survivorSyncs) {
     const holder = await deps.loops.findContact({ userId });
     // A holder with this address was re-keyed already: by an earlier attempt, or by a sync of the survivor that matched the address.
-    rekeyed = !holder || holder.email.toLowerCase() === loser.email;
+    rekeyed = !holder || normalizeEmail(holder.email) === loser.email;
     if (rekeyed) {
       const updated = await deps.outcomes.step(job, `loops.rekey.${mergedContactId}`, { ...meta, vendor: "loops", action: "updateContact" }, () =>
         deps.loops.updateContact({ email: loser.email, userId }),
