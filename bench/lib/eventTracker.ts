@@ -1,3 +1,4 @@
+import { normalizeEmail } from "@funnelsync/config";
 import type { BenchLead } from "./kommoEvents";
 import { requestKeys, succeeded, type TimedRequest } from "./vendors";
 
@@ -21,7 +22,7 @@ function emailsOf(body: unknown): string[] {
   const b = body as { Email?: unknown; Subscribers?: unknown; email?: unknown };
   const single = [b.Email, b.email].filter((e): e is string => typeof e === "string");
   const many = Array.isArray(b.Subscribers) ? b.Subscribers.map((s: { Email?: unknown }) => s?.Email).filter((e): e is string => typeof e === "string") : [];
-  return [...single, ...many].map((e) => e.trim().toLowerCase());
+  return [...single, ...many].map(normalizeEmail);
 }
 
 /** The person is in the list: a successful subscribe.json or subscribe_many.json naming them. */

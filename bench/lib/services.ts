@@ -1,9 +1,8 @@
 import { execFile } from "node:child_process";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
-import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import { KEY_PREFIX, QUEUES } from "@funnelsync/jobs";
+import { KEY_PREFIX, openJobQueues } from "@funnelsync/jobs";
 import pg from "pg";
 
 const REPO_ROOT = resolve(__dirname, "..", "..");
@@ -78,16 +77,16 @@ export async function resetState(): Promise<void> {
 /** Jobs per state over every queue in the catalog, as the apps' BullMQ (prefix `KEY_PREFIX`) sees them. */
 export async function jobCounts(): Promise<Record<string, number>> {
   const connection = new Redis(BENCH_REDIS_URL, { maxRetriesPerRequest: null });
-  const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection, prefix: KEY_PREFIX }));
+  const queues = openJobQueues(connection, { prefix: KEY_PREFIX });
   try {
     const total: Record<string, number> = {};
-    for (const queue of queues) {
+    for (const queue of queues.all) {
       const counts = await queue.getJobCounts("waiting", "active", "delayed", "prioritized", "waiting-children", "failed", "completed");
       for (const [state, count] of Object.entries(counts)) total[state] = (total[state] ?? 0) + count;
     }
     return total;
   } finally {
-    await Promise.all(queues.map((q) => q.close()));
+    await queues.close();
     connection.disconnect();
   }
 }

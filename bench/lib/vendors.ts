@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
+import { normalizeEmail } from "@funnelsync/config";
 import {
   startKommoSimulator,
   startLoopsSimulator,
@@ -116,7 +117,7 @@ function record(value: unknown): Record<string, unknown> {
 export function requestKeys({ vendor, entry }: TimedRequest): string[] {
   const keys: string[] = [];
   const email = (value: unknown) => {
-    if (typeof value === "string" && value.includes("@")) keys.push(`email:${value.trim().toLowerCase()}`);
+    if (typeof value === "string" && value.includes("@")) keys.push(`email:${normalizeEmail(value)}`);
   };
   const body = record(entry.body);
   if (vendor === "kommo") {

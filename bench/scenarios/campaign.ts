@@ -23,12 +23,41 @@ engagement:
   coalesceSeconds: 30
 `;
 
-/** The issue's campaign, and a tenth of it (same event rate, a tenth of the time) for `--quick`. */
+/**
+ * The issue's campaign, and a tenth of it (same event rate, a tenth of the time) for `--quick`; before
+ * it, stage changes at the same rate alone (`aloneSeconds`) give the same run's live latency without it.
+ */
 function sizes(quick: boolean) {
   return quick
-    ? { recipients: 5_000, opens: 2_000, clicks: 300, seconds: 60 }
-    : { recipients: 50_000, opens: 20_000, clicks: 3_000, seconds: 600 };
+    ? { recipients: 5_000, opens: 2_000, clicks: 300, seconds: 60, aloneSeconds: 30 }
+    : { recipients: 50_000, opens: 20_000, clicks: 3_000, seconds: 600, aloneSeconds: 120 };
 }
+
+/** CPU seconds (user + system) a process has used so far, from /proc (null elsewhere). */
+function cpuSeconds(pid: number): number | null {
+  try {
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th of them.
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU use of a process over a phase, as a share of one core. */
+function cpuMeter(pid: number): { stop(): number | null } {
+  const startCpu = cpuSeconds(pid);
+  const start = performance.now();
+  return {
+    stop() {
+      const endCpu = cpuSeconds(pid);
+      return startCpu === null || endCpu === null ? null : round((endCpu - startCpu) / ((performance.now() - start) / 1000), 3);
+    },
+  };
+}
+
+const LIVE_EFFECTS = ["moosend.subscribe", "loops.event.nurture_started"];
+const liveTracker = (log: TimedRequest[]) => new EventTracker(log, LIVE_EFFECTS, [moosendSubscribed(LISTS.nurture), loopsEventSent("nurture_started")]);
 
 async function engagementCounts(client: pg.Client): Promise<{ total: number; pending: number }> {
   const { rows } = await client.query<{ total: string; pending: string }>(
@@ -75,13 +104,14 @@ async function campaign(ctx: ScenarioContext) {
   const size = sizes(ctx.quick);
   const mapping = join(ctx.logDir, "campaign.yaml");
   writeFileSync(mapping, readFileSync(MAPPINGS.full, "utf8") + ENGAGEMENT);
-  ctx.progress(`campaign: seeding ${size.recipients} recipients and ${size.seconds + 2} live leads`);
+  ctx.progress(`campaign: seeding ${size.recipients} recipients and ${size.aloneSeconds + size.seconds} live leads`);
   const running = await startStack(ctx, mapping, async (vendors) => ({
     recipients: await seedLeads(vendors.kommo, size.recipients, { idBase: 50_000_000, tag: "campaign" }),
     live: await seedLeads(vendors.kommo, size.seconds, { idBase: 60_000_000, tag: "campaign-live" }),
+    alone: await seedLeads(vendors.kommo, size.aloneSeconds, { idBase: 61_000_000, tag: "campaign-alone" }),
   }));
-  const { kommo, loops } = running.vendors;
-  const { recipients, live } = running.seeded;
+  const { loops } = running.vendors;
+  const { recipients, live, alone } = running.seeded;
   const client = new pg.Client({ connectionString: BENCH_DATABASE_URL });
   await client.connect();
   ctx.defer(() => client.end());
@@ -89,9 +119,17 @@ async function campaign(ctx: ScenarioContext) {
   loops.webhookUrl = `${running.ingest.url}/webhooks/loops`;
   const memory = sampleMemory(running.worker.pid);
 
+  ctx.progress(`campaign: ${size.aloneSeconds} s of 1 stage change per second alone, for reference`);
+  const aloneTracker = liveTracker(running.vendors.log);
+  const aloneCpu = { worker: cpuMeter(running.worker.pid), ingest: cpuMeter(running.ingest.pid) };
+  const aloneSent = await sendAtRate(running, aloneTracker, alone, { rate: 1, statusId: STATUS.nurture, signal: ctx.signal });
+  await waitForEffects(aloneTracker, aloneSent.lastSentAt + 30_000, ctx.signal);
+  const aloneCpuShare = { worker: aloneCpu.worker.stop(), ingest: aloneCpu.ingest.stop() };
+
   const total = size.opens + size.clicks;
   ctx.progress(`campaign: ${size.opens} opens and ${size.clicks} clicks over ${size.seconds} s, and 1 stage change per second`);
-  const tracker = new EventTracker(running.vendors.log, ["moosend.subscribe", "loops.event.nurture_started"], [moosendSubscribed(LISTS.nurture), loopsEventSent("nurture_started")]);
+  const tracker = liveTracker(running.vendors.log);
+  const campaignCpu = { worker: cpuMeter(running.worker.pid), ingest: cpuMeter(running.ingest.pid) };
   const liveSending = sendAtRate(running, tracker, live, { rate: 1, statusId: STATUS.nurture, signal: ctx.signal });
 
   const intervalMs = (size.seconds * 1000) / total;
@@ -104,7 +142,8 @@ async function campaign(ctx: ScenarioContext) {
     const due = start + i * intervalMs;
     const wait = due - performance.now();
     if (wait > 1) await sleep(wait);
-    // Clicks spread over the campaign; the same person may open several times (folded into one note).
+    // Clicks spread over the campaign; 7,919 is prime to the recipient counts, so every event is a
+    // different person: the costliest case, nothing folds into an earlier note of the window.
     const kind = i % Math.round(total / size.clicks) === 0 ? "clicked" : "opened";
     const person = recipients[(i * 7_919) % recipients.length]!;
     lastEngagementSentAt = performance.now();
@@ -116,6 +155,7 @@ async function campaign(ctx: ScenarioContext) {
   }
   await Promise.all(deliveries);
   const sent = await liveSending;
+  const campaignCpuShare = { worker: campaignCpu.worker.stop(), ingest: campaignCpu.ingest.stop() };
 
   const waitMs = 120_000;
   let onCardAt: number | undefined;
@@ -144,6 +184,7 @@ async function campaign(ctx: ScenarioContext) {
         target: { text: "< 60 s", met: toCard !== null && toCard < 60 },
       }),
       ...latencyFigures(s, "live stage change → last vendor call", tracker.latencies(), 30_000, { p99: 500 }),
+      ...latencyFigures(`${s}, reference`, "the same stage changes alone before the campaign", aloneTracker.latencies(), 30_000, { p99: 500 }),
       figure(s, "429s received", throttles(requests).total429, "", { digits: 0, target: { text: "0", met: throttles(requests).total429 === 0 } }),
       figure(s, "worker peak RSS", rss.peakRssMb, "MB", { target: { text: "< 200 MB", met: rss.peakRssMb !== null && rss.peakRssMb < 200 } }),
     ],
@@ -155,6 +196,8 @@ async function campaign(ctx: ScenarioContext) {
       engagementsStored: counts.total,
       lastEngagementToCardSeconds: toCard === null ? null : round(toCard, 1),
       memory: rss,
+      // Share of one core while the campaign was being sent, and during the reference phase before it.
+      cpuShare: { campaign: campaignCpuShare, alone: aloneCpuShare },
       throttles: throttles(requests),
       kommoCallsByRoute: kommoCallsByRoute(requests),
     },

@@ -1,7 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { Queue } from "bullmq";
-import { Redis } from "ioredis";
-import { jobIdFor, KEY_PREFIX, queueNameFor, type JobData } from "@funnelsync/jobs";
+import { createRedisConnection, KEY_PREFIX, openJobQueues, type JobData } from "@funnelsync/jobs";
 import { MOOSEND_LIMITS, MOOSEND_MAX_BATCH } from "@funnelsync/moosend-client";
 import pg from "pg";
 import { startWorkerProcess } from "../lib/apps";
@@ -38,11 +36,13 @@ async function recordOptOuts(emails: string[]): Promise<void> {
 
 /** Enqueues one poll of the list as the worker's scheduler would, and waits until the job is done; its processing span in ms. */
 async function pollOnce(listId: string, signal: AbortSignal): Promise<{ processingMs: number }> {
-  const connection = new Redis(BENCH_REDIS_URL, { maxRetriesPerRequest: null });
+  const connection = createRedisConnection(BENCH_REDIS_URL, "worker");
   const data: JobData<"moosend.poll"> = { listId, requestedAt: Date.now() };
-  const queue = new Queue(queueNameFor("moosend.poll"), { connection, prefix: KEY_PREFIX });
+  const queues = openJobQueues(connection, { prefix: KEY_PREFIX });
+  const queue = queues.byKey.esp;
   try {
-    const job = await queue.add("moosend.poll", data, { jobId: jobIdFor("moosend.poll", data) });
+    const [jobId] = await queues.add([{ name: "moosend.poll", data }]);
+    const job = (await queue.getJob(jobId!))!;
     for (;;) {
       abortable(signal);
       const state = await job.getState();
@@ -54,7 +54,7 @@ async function pollOnce(listId: string, signal: AbortSignal): Promise<{ processi
       await sleep(50);
     }
   } finally {
-    await queue.close();
+    await queues.close();
     connection.disconnect();
   }
 }

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Job, Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { createDb, type Db } from "@funnelsync/db";
-import { KEY_PREFIX, QUEUES } from "@funnelsync/jobs";
+import { KEY_PREFIX, openJobQueues, QUEUES } from "@funnelsync/jobs";
 import { startKommoSimulator, startLoopsSimulator, startMoosendSimulator, type KommoSimulator, type LoopsSimulator, type MoosendSimulator } from "@funnelsync/simulators";
 import { LISTS, uniqueEmail, uniqueId } from "../harness";
 import { TEST_DATABASE_URL, TEST_HASH_KEY } from "../testEnv";
@@ -121,8 +121,7 @@ export class FaultRig {
   ) {
     this.redisClient = new Redis(redis.url, { maxRetriesPerRequest: null, lazyConnect: false });
     this.redisClient.on("error", () => undefined); // the Redis test stops it on purpose
-    this.queues = Object.values(QUEUES).map((name) => new Queue(name, { connection: this.redisClient, prefix: KEY_PREFIX }));
-    for (const queue of this.queues) queue.on("error", () => undefined);
+    this.queues = [...openJobQueues(this.redisClient, { prefix: KEY_PREFIX }).all];
   }
 
   /** Kommo's changes: where the stage-change jobs live once ingest (or its batch) put them there. */

@@ -1,5 +1,5 @@
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { ConfigError, loadConfig } from "@funnelsync/config";
+import { ConfigError, loadConfig, loadRecordsConfig } from "@funnelsync/config";
 import { KEY_PREFIX } from "@funnelsync/jobs";
 import { KOMMO_MAX_PAGE } from "@funnelsync/kommo-client";
 import { assertBackfillTarget, backfill, formatBackfill, type BackfillSummary } from "./commands/backfill";
@@ -10,7 +10,7 @@ import { formatHistory, leadHistory } from "./commands/history";
 import { formatWebhookStatus, installWebhook, webhookStatus } from "./commands/webhooks";
 import { formatReplay, REPLAY_VENDORS, replayFailed, type ReplayVendor } from "./commands/replay";
 import { formatResume, RESUMABLE_VENDORS, resumeVendor, type ResumableVendor } from "./commands/resume";
-import { openOps, type Ops } from "./opsContext";
+import { openOps, openRecords, type Ops, type Records } from "./opsContext";
 import { backfillReporter } from "./progress";
 import { UsageError } from "./usageError";
 
@@ -50,21 +50,28 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
   const print = (text: string) => io.stdout.write(`${text}\n`);
   let code: number = EXIT.ok;
 
-  /** Loads the config, opens what the command uses, and closes it all whatever happens. */
+  /** Runs a command on what it opened, and closes that whatever happens. */
+  const runClosing = async <T extends { close(): Promise<void> }>(opened: T, run: (opened: T) => Promise<number>) => {
+    let result: number;
+    try {
+      result = await run(opened);
+    } catch (err) {
+      await opened.close().catch(() => undefined); // the command's own error is the one to report
+      throw err;
+    }
+    await opened.close();
+    code = result;
+  };
+
+  /** Loads the config and opens what the command uses, on first use. */
   const withOps = async (command: Command, run: (ops: Ops) => Promise<number>, load: { credentialsOptional?: boolean } = {}) => {
     // Without credentials a vendor reads as unused (its client is undefined), which `forget` allows.
     const config = loadConfig({ ...(io.env ? { env: io.env } : {}), allowSimulators: load.credentialsOptional });
-    const ops = openOps(config, command.optsWithGlobals<{ queuePrefix: string }>().queuePrefix);
-    let result: number;
-    try {
-      result = await run(ops);
-    } catch (err) {
-      await ops.close().catch(() => undefined); // the command's own error is the one to report
-      throw err;
-    }
-    await ops.close();
-    code = result;
+    await runClosing(openOps(config, command.optsWithGlobals<{ queuePrefix: string }>().queuePrefix), run);
   };
+
+  /** For the commands that only read our records: DATABASE_URL is all they need. */
+  const withRecords = (run: (records: Records) => Promise<number>) => runClosing(openRecords(loadRecordsConfig(io.env ? { env: io.env } : {})), run);
 
   const program = new Command("funnelsync")
     .description("Operate funnelsync: check the mapping against the vendors, replay failures, backfill, inspect history and consent, erase an address.")
@@ -99,7 +106,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       withOps(command, async (ops) => {
         const queues = await ops.queues();
         const result = await replayFailed({
-          queues: Object.values(queues),
+          queues: [...queues.all],
           outcomes: ops.db().outcomes,
           filters: { since: options.since, vendor: options.vendor, leadId: options.lead },
           dryRun: options.dryRun,
@@ -124,7 +131,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
         try {
           summary = await backfill({
             kommo: await ops.kommo(),
-            queue: queues.kommo,
+            queues,
             mapping: ops.config.mapping,
             pipelineId: options.pipeline,
             statusId: options.status,
@@ -155,9 +162,9 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .command("history")
     .description("every event received and every job step recorded for a lead, in time order")
     .requiredOption("--lead <id>", "Kommo lead id", positiveInt)
-    .action(async (options: { lead: number }, command: Command) =>
-      withOps(command, async (ops) => {
-        print(formatHistory(options.lead, await leadHistory(ops.db(), options.lead)));
+    .action(async (options: { lead: number }) =>
+      withRecords(async (records) => {
+        print(formatHistory(options.lead, await leadHistory(records.db(), options.lead)));
         return EXIT.ok;
       }),
     );
@@ -166,9 +173,9 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .command("consent")
     .description("an address's consent: current state, source, when and why, and its history")
     .argument("<email>", "the e-mail address")
-    .action(async (email: string, _options, command: Command) =>
-      withOps(command, async (ops) => {
-        print(formatConsent(await consentReport(ops.db().consent, email)));
+    .action(async (email: string) =>
+      withRecords(async (records) => {
+        print(formatConsent(await consentReport(records.db().consent, email)));
         return EXIT.ok;
       }),
     );

@@ -1,8 +1,7 @@
-import { Queue } from "bullmq";
-import { Redis } from "ioredis";
-import type { Config } from "@funnelsync/config";
+import type { Redis } from "ioredis";
+import type { Config, RecordsConfig } from "@funnelsync/config";
 import { createDb, type Db } from "@funnelsync/db";
-import { DEFAULT_JOB_OPTIONS, QUEUES, type QueueKey } from "@funnelsync/jobs";
+import { createRedisConnection, openJobQueues, type JobQueues } from "@funnelsync/jobs";
 import { KOMMO_LIMITS, KommoClient } from "@funnelsync/kommo-client";
 import { LOOPS_LIMITS, LoopsClient } from "@funnelsync/loops-client";
 import { MOOSEND_LIMITS, MoosendClient } from "@funnelsync/moosend-client";
@@ -20,7 +19,7 @@ export interface Ops {
   prefix: string;
   db(): Db;
   redis(): Promise<Redis>;
-  queues(): Promise<Record<QueueKey, Queue>>;
+  queues(): Promise<JobQueues>;
   /** The worker's shared rate-limit and block state in Redis. */
   gate(): Promise<RedisGate>;
   kommo(): Promise<KommoClient>;
@@ -33,14 +32,9 @@ export interface Ops {
 /** The worker gives up on a slot after 5 s and hands the job back; an operator's command can wait longer. */
 const GATE_MAX_WAIT_MS = 60_000;
 
-/** Fails at once when Redis is down at the start, instead of retrying forever like the worker; a later drop reconnects a few times. */
+/** Fails at once when Redis is down at the start, instead of retrying forever like the worker. */
 async function connectRedis(url: string): Promise<Redis> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: 3_000,
-    maxRetriesPerRequest: 2,
-    retryStrategy: (times) => (times > 5 ? null : Math.min(200 * times, 1_000)),
-  });
+  const redis = createRedisConnection(url, "operator");
   let lastError: Error | undefined;
   redis.on("error", (error: Error) => (lastError = error)); // surfaced by connect() or by the command that failed
   try {
@@ -52,10 +46,24 @@ async function connectRedis(url: string): Promise<Redis> {
   return redis;
 }
 
+/** What the commands that only read our records (`history`, `consent`) work with: Postgres alone. */
+export interface Records {
+  db(): Db;
+  close(): Promise<void>;
+}
+
+export function openRecords(config: RecordsConfig): Records {
+  let db: Db | undefined;
+  return {
+    db: () => (db ??= createDb(config.databaseUrl, { hashKey: config.hashKey })),
+    close: async () => db?.close(),
+  };
+}
+
 export function openOps(config: Config, prefix: string): Ops {
   let db: Db | undefined;
   let redis: Promise<Redis> | undefined;
-  let queues: Promise<Record<QueueKey, Queue>> | undefined;
+  let queues: Promise<JobQueues> | undefined;
   let gate: Promise<RedisGate> | undefined;
 
   const getRedis = () => (redis ??= connectRedis(config.redisUrl));
@@ -76,15 +84,7 @@ export function openOps(config: Config, prefix: string): Ops {
     db: () => (db ??= createDb(config.databaseUrl, { hashKey: config.hashKey })),
     redis: getRedis,
     gate: getGate,
-    queues: () =>
-      (queues ??= getRedis().then((connection) => {
-        const open = (name: string) => {
-          const queue = new Queue(name, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
-          queue.on("error", () => undefined);
-          return queue;
-        };
-        return Object.fromEntries(Object.entries(QUEUES).map(([key, name]) => [key, open(name)])) as Record<QueueKey, Queue>;
-      })),
+    queues: () => (queues ??= getRedis().then((connection) => openJobQueues(connection, { prefix }))),
     async kommo() {
       const { baseUrl, accessToken } = config.kommo;
       if (!baseUrl || !accessToken) throw new Error("Kommo has no credentials (KOMMO_BASE_URL, KOMMO_ACCESS_TOKEN)");
@@ -110,7 +110,7 @@ export function openOps(config: Config, prefix: string): Ops {
       // A connection that never opened has nothing to close.
       const opened = <T>(p: Promise<T> | undefined) => p?.catch(() => undefined) ?? Promise.resolve(undefined);
       const openQueues = await opened(queues);
-      if (openQueues) await step("queues", () => Promise.all(Object.values(openQueues).map((q) => q.close())));
+      if (openQueues) await step("queues", () => openQueues.close());
       const client = await opened(redis);
       if (client) await step("redis", () => client.quit());
       if (db) await step("postgres", () => db!.close());

@@ -1,6 +1,6 @@
-import { Queue } from "bullmq";
+import type { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import { QUEUES } from "@funnelsync/jobs";
+import { openJobQueues, type JobQueues } from "@funnelsync/jobs";
 import { KommoClient } from "@funnelsync/kommo-client";
 import { eventually, LISTS, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
 import { TEST_REDIS_URL } from "../../../test/testEnv";
@@ -10,17 +10,19 @@ import { cli } from "./cliKit";
 describe("funnelsync backfill", () => {
   let h: Harness;
   let redis: Redis;
+  let queues: JobQueues;
   let queue: Queue;
 
   beforeEach(async () => {
     h = await startHarness({ worker: false });
     redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
-    queue = new Queue(QUEUES.kommo, { connection: redis, prefix: h.prefix });
+    queues = openJobQueues(redis, { prefix: h.prefix });
+    queue = queues.byKey.kommo;
     h.kommo.state.webhooks.length = 0; // leads made below exist in Kommo only, as old deals do
   });
   afterEach(async () => {
     await queue.obliterate({ force: true });
-    await queue.close();
+    await queues.close();
     redis.disconnect();
     await h.stop();
   });
@@ -83,7 +85,7 @@ describe("funnelsync backfill", () => {
     const kommo = new KommoClient({ baseUrl: h.config.kommo.baseUrl!, accessToken: h.config.kommo.accessToken!, http: { retryBaseDelayMs: 0 } });
     h.kommo.faults.only((method, path) => method === "GET" && path === "/api/v4/leads").rateLimitNext(1);
     const waits: number[] = [];
-    const summary = await backfill({ kommo, queue, mapping: h.config.mapping, pipelineId: 5001, statusId: 6001, sleep: async (ms) => void waits.push(ms) });
+    const summary = await backfill({ kommo, queues, mapping: h.config.mapping, pipelineId: 5001, statusId: 6001, sleep: async (ms) => void waits.push(ms) });
     expect(waits).toEqual([300_000]); // Kommo's documented retry_after: 300 (seconds), in the body as Kommo sends it
     expect(summary).toMatchObject({ pages: 1, leads: leadsIn(6001).length, enqueued: leadsIn(6001).length });
     expect(h.kommo.requests.filter((r) => r.path === "/api/v4/leads").map((r) => [r.status, r.query.page])).toEqual([[429, "1"], [200, "1"]]);

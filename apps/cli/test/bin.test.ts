@@ -20,8 +20,8 @@ describe("npx funnelsync (the real bin, as a child process)", () => {
   });
   afterAll(() => h.stop());
 
-  it("exits 2 with the one-line config error, and nothing on stdout, when Kommo has no credentials", async () => {
-    const run = await funnelsync(["history", "--lead", "1"], { DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/funnelsync_test" });
+  it("exits 2 with the one-line config error, and nothing on stdout, when a command that calls Kommo has no credentials", async () => {
+    const run = await funnelsync(["backfill", "--pipeline", "5001"], { DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/funnelsync_test" });
     expect(run).toEqual({ code: 2, stdout: "", stderr: "config: KOMMO_ACCESS_TOKEN is required (or run `npm start` to use the local simulators)\n" });
   });
 

@@ -1,4 +1,6 @@
+import { QUEUES } from "@funnelsync/jobs";
 import { eventually, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
+import { TEST_DATABASE_URL } from "../../../test/testEnv";
 import { leadHistory } from "../src/commands/history";
 import { cli } from "./cliKit";
 
@@ -18,6 +20,8 @@ describe("funnelsync history and consent (rows the worker wrote)", () => {
     await done("kommo.leadAdded");
     await h.kommo.moveLead(lead.id, 6002);
     const moved = await done("kommo.leadStatusChanged");
+    // The job's event is stamped processed just after its last row is written.
+    await eventually(async () => (await h.worker!.db.events.forLead(lead.id)).find((e) => e.dedupeKey === moved.jobId)?.processedAt ?? undefined);
 
     const entries = await leadHistory(h.worker!.db, lead.id);
     expect(entries.map((e) => e.at.getTime())).toEqual([...entries.map((e) => e.at.getTime())].sort((a, b) => a - b));
@@ -35,6 +39,38 @@ describe("funnelsync history and consent (rows the worker wrote)", () => {
     const subscribe = lines.find((l) => l.includes(moved.jobId) && l.includes("moosend.subscribe"));
     expect(subscribe).toMatch(/^\d{4}-\d{2}-\d{2}T\S+Z\s+kommo-lead-\S+\s+moosend\.subscribe\s+moosend\s+succeeded\s+200$/);
     expect(lines.findIndex((l) => l.includes(moved.jobId) && / received /.test(l))).toBeLessThan(lines.indexOf(subscribe!));
+  });
+
+  it("tells each step's outcome in the job's own log too (the dashboard's Logs tab), without the address", async () => {
+    const email = uniqueEmail("Logged.Person");
+    const contact = await h.kommo.addContact({ id: uniqueId(), name: "Logged Person", email });
+    const lead = await h.kommo.addLead({ id: uniqueId(), name: "Logged deal", contactId: contact.id, statusId: 6001 });
+    const added = await eventually(async () =>
+      (await h.worker!.db.outcomes.forLead(lead.id)).find((r) => r.step === "job" && r.jobName === "kommo.leadAdded" && r.status === "succeeded"),
+    );
+
+    const rows = await h.worker!.db.outcomes.forJob(added.jobId);
+    const queue = h.worker!.queues.find((q) => q.name === QUEUES.kommo)!;
+    const { logs } = await queue.getJobLogs(added.jobId);
+    expect(logs.map((line) => line.split(":")[0])).toEqual(rows.map((r) => r.step));
+    expect(logs.find((line) => line.startsWith("moosend.subscribe:"))).toBe(`moosend.subscribe: succeeded · moosend answered 200 · lead ${lead.id} · contact ${contact.id}`);
+    expect(logs.at(-1)).toBe(`job: succeeded · lead ${lead.id}`);
+    expect(logs.join("\n").toLowerCase()).not.toContain(email.toLowerCase());
+  });
+
+  it("reads history and consent with DATABASE_URL alone: no mapping file, Redis or vendor credentials", async () => {
+    const email = uniqueEmail("only.db");
+    const lead = uniqueId();
+    await h.worker!.db.events.record({ source: "kommo", dedupeKey: `kommo-lead-${lead}-added`, kind: "kommo.leadAdded", leadId: lead, payload: {} });
+    await h.worker!.db.consent.set({ email, state: "unsubscribed", source: "loops", reason: "contact.unsubscribed" });
+    const onlyDatabase = { DATABASE_URL: TEST_DATABASE_URL, FUNNELSYNC_CONFIG: "/nonexistent/funnelsync.yaml", REDIS_URL: "redis://127.0.0.1:1" };
+
+    const history = await cli(h, ["history", "--lead", String(lead)], onlyDatabase);
+    expect(history).toMatchObject({ code: 0, stderr: "" });
+    expect(history.stdout).toContain(`history: lead ${lead}, 1 entry`);
+    const consent = await cli(h, ["consent", email], onlyDatabase);
+    expect(consent).toMatchObject({ code: 0, stderr: "" });
+    expect(consent.stdout).toContain(`${email}: unsubscribed`);
   });
 
   it("says when nothing was recorded for a lead", async () => {

@@ -1,12 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { DEFAULT_JOB_OPTIONS, jobIdFor, QUEUES, queueNameFor, type JobData, type JobName } from "@funnelsync/jobs";
+import { jobIdFor, openJobQueues, type JobData, type JobRequest } from "@funnelsync/jobs";
 
-export interface JobRequest<K extends JobName = JobName> {
-  name: K;
-  data: JobData<K>;
-}
+export type { JobRequest } from "@funnelsync/jobs";
 
 export type EnqueueResult = { ok: true; jobIds: string[] } | { ok: false; reason: string };
 
@@ -49,13 +45,7 @@ interface Waiting {
  * so an outage fails fast instead of holding the request.
  */
 export function createEnqueuer(redis: Redis, options: { prefix: string }): Enqueuer {
-  const queues = new Map<string, Queue>(
-    Object.values(QUEUES).map((name) => [
-      name,
-      new Queue(name, { connection: redis, prefix: options.prefix, skipWaitingForReady: true, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
-    ]),
-  );
-  for (const queue of queues.values()) queue.on("error", () => undefined); // surfaced through the 503s and /readyz
+  const queues = openJobQueues(redis, { prefix: options.prefix, skipWaitingForReady: true });
 
   let waiting: Waiting[] = [];
   let writing = false;
@@ -75,18 +65,9 @@ export function createEnqueuer(redis: Redis, options: { prefix: string }): Enque
     deadlineTimer = byDeadline.length > 0 ? setTimeout(watchDeadlines, byDeadline[0]!.answerBy - now).unref() : undefined;
   }
 
-  async function addDirectly(jobs: JobRequest[]): Promise<void> {
-    const byQueue = new Map<string, Array<{ name: string; data: unknown; opts: { jobId: string } }>>();
-    for (const job of jobs) {
-      const queueName = queueNameFor(job.name);
-      byQueue.set(queueName, [...(byQueue.get(queueName) ?? []), { name: job.name, data: job.data, opts: { jobId: jobIdFor(job.name, job.data) } }]);
-    }
-    await Promise.all([...byQueue].map(([queueName, batch]) => queues.get(queueName)!.addBulk(batch)));
-  }
-
   async function addAsBatch(jobs: JobRequest[]): Promise<void> {
-    const data: JobData<"ingest.batch"> = { batchId: randomUUID(), jobs };
-    await queues.get(QUEUES.ingest)!.add("ingest.batch", data, { jobId: jobIdFor("ingest.batch", data) });
+    const batch: JobData<"ingest.batch"> = { batchId: randomUUID(), jobs };
+    await queues.add([{ name: "ingest.batch", data: batch }]);
   }
 
   /**
@@ -122,7 +103,7 @@ export function createEnqueuer(redis: Redis, options: { prefix: string }): Enque
     });
     try {
       const alone = batch.length === 1 && jobs.length <= DIRECT_JOBS_MAX;
-      await Promise.race([alone ? addDirectly(jobs) : addAsBatch(jobs), timeout]);
+      await Promise.race([alone ? queues.add(jobs) : addAsBatch(jobs), timeout]);
       for (const w of batch) w.settle({ ok: true, jobIds: w.jobs.map((job) => jobIdFor(job.name, job.data)) });
     } catch (err) {
       for (const w of batch) w.settle({ ok: false, reason: (err as Error).message });
@@ -153,7 +134,7 @@ export function createEnqueuer(redis: Redis, options: { prefix: string }): Enque
     },
     async close() {
       clearTimeout(deadlineTimer);
-      await Promise.allSettled([...queues.values()].map((queue) => queue.close()));
+      await queues.close().catch(() => undefined); // a closing ingest has answered every request already
     },
   };
 }

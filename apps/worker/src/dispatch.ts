@@ -1,6 +1,5 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from "bullmq";
 import { isJobName, parseJobData, QUEUES, type JobName } from "@funnelsync/jobs";
-import { isVendorRateLimitError } from "@funnelsync/vendor-http";
 import { classifyFailure } from "./failure";
 import type { ProcessorMap, WorkerDeps } from "./processors/types";
 import type { WorkerMetrics } from "./metrics";
@@ -61,21 +60,20 @@ export function createDispatcher(processors: ProcessorMap, deps: WorkerDeps, met
       finish("completed");
       logger.debug("worker.job: done", { ms: Date.now() - started }); // each job's outcome is in Postgres
     } catch (err) {
-      const kind = classifyFailure(err, job);
-      if (kind === "rateLimited" && isVendorRateLimitError(err)) {
+      const { kind, final, rateLimit } = classifyFailure(err, job);
+      if (rateLimit) {
         // The vendor's wait itself is logged once, where it began (see startWorker); here, per job, in debug.
-        metrics.rateLimited.inc({ vendor: err.vendor });
+        metrics.rateLimited.inc({ vendor: rateLimit.vendor });
         finish("rateLimited");
         if (PAUSE_WHOLE_QUEUE.has(job.queueName)) {
-          logger.debug("worker.job: rate limited, pausing queue", { vendor: err.vendor, waitMs: err.retryAfterMs });
-          await worker().rateLimit(err.retryAfterMs);
+          logger.debug("worker.job: rate limited, pausing queue", { vendor: rateLimit.vendor, waitMs: rateLimit.retryAfterMs });
+          await worker().rateLimit(rateLimit.retryAfterMs);
           throw Worker.RateLimitError();
         }
-        logger.debug("worker.job: rate limited, the job waits", { vendor: err.vendor, waitMs: err.retryAfterMs });
-        await job.moveToDelayed(Date.now() + err.retryAfterMs, token);
+        logger.debug("worker.job: rate limited, the job waits", { vendor: rateLimit.vendor, waitMs: rateLimit.retryAfterMs });
+        await job.moveToDelayed(Date.now() + rateLimit.retryAfterMs, token);
         throw new DelayedError();
       }
-      const final = kind === "permanent" || kind === "lastAttempt";
       await deps.outcomes.jobFailed(job, err, { ...ids, final }).catch(() => undefined); // the database may be what failed
       logger.warn("worker.job: failed", { kind, attempt: job.attemptsMade + 1, error: (err as Error).message });
       finish(final ? "failed" : "retrying");

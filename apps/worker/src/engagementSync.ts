@@ -13,18 +13,25 @@ const FLUSH_GRACE_MS = 1_000;
 const UNANSWERED = 0;
 /** Kommo stamps whole seconds: look a little before the mark was written. */
 const CLOCK_SLACK_MS = 2_000;
+/**
+ * People one flush round takes: every call type is then chunked at Kommo's 250 over the whole round,
+ * so a window's writes fill their batches instead of paying each call type once per 250 people,
+ * while a backlog still streams through in bounded pieces.
+ */
+const PEOPLE_PER_ROUND = 10 * KOMMO_MAX_PAGE;
 const KIND_WORD: Record<EngagementKind, string> = { opened: "opened", clicked: "clicked a link in", delivered: "received" };
 
 /**
  * A gate for calls that must leave room for live sync: each takes a slot of its own smaller window
  * (`shareKey`, e.g. 3 of Kommo's 7 a second) before the vendor's shared one, so live sync always
- * keeps the rest of the vendor's budget, in every process.
+ * keeps the rest of the vendor's budget, in every process. With `sharedKey` (Kommo's `background`)
+ * the shared slot is taken only while that limit leaves room, so a live call never queues behind them.
  */
-export function shareOfGate(gate: RequestGate, shareKey: string): RequestGate {
+export function shareOfGate(gate: RequestGate, shareKey: string, sharedKey?: string): RequestGate {
   const shared: RequestGate = async (vendor, limitKey) => {
     const share = await gate(vendor, shareKey);
     try {
-      const slot = await gate(vendor, limitKey);
+      const slot = await gate(vendor, sharedKey ?? limitKey);
       return () => {
         share?.();
         slot?.();
@@ -87,7 +94,7 @@ export interface EngagementSyncOptions {
 
 /**
  * Engagement back to Kommo. Events are stored as they come (once each); a flush per coalescing
- * window then writes what changed for up to 250 people per round, in batch calls: notes (one per
+ * window then writes what changed, in batch calls of up to 250 each: notes (one per
  * contact or open lead, message and kind, edited in place on later events), the contact's
  * last-engagement date, the lead's score and a follow-up task on a click.
  */
@@ -111,7 +118,7 @@ export class EngagementSync {
   }
 
   /**
-   * Writes to Kommo what was stored until now, 250 people per round; returns how many engagements it
+   * Writes to Kommo what was stored until now, in rounds of up to 2,500 people; returns how many engagements it
    * applied. What arrives meanwhile waits for the next window's flush, so rounds stay full under a
    * steady stream instead of draining it a few people at a time.
    */
@@ -119,7 +126,7 @@ export class EngagementSync {
     const upToId = await this.options.db.engagements.lastId();
     let applied = 0;
     for (;;) {
-      const emails = await this.options.db.engagements.pendingEmails(KOMMO_MAX_PAGE, upToId);
+      const emails = await this.options.db.engagements.pendingEmails(PEOPLE_PER_ROUND, upToId);
       if (emails.length === 0) {
         // An event whose own request for this window's flush came in late (Redis slow) would wait for
         // the next event, maybe forever: whatever arrived during this flush gets the next window's.

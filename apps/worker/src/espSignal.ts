@@ -1,4 +1,5 @@
 import type { Job } from "bullmq";
+import { normalizeEmail } from "@funnelsync/config";
 import { ERASED_REASON, type ConsentState } from "@funnelsync/db";
 import type { KommoContact } from "@funnelsync/kommo-client";
 import { isFirstStart } from "./outcomeRecorder";
@@ -63,7 +64,7 @@ function alreadyKnown(signal: EspSignal, current: ConsentState | undefined): boo
  * opt-in checkbox set to false (true again when the person re-subscribed themselves).
  */
 export async function applyEspSignal(job: Job, deps: WorkerDeps, signal: EspSignal): Promise<void> {
-  const email = signal.email.trim().toLowerCase();
+  const email = normalizeEmail(signal.email);
   const { outcomes } = deps;
   const consent = await deps.db.consent.get(email);
   if (consent?.state === "erased") return outcomes.skipped(job, "job", ERASED_REASON, { vendor: "none" });

@@ -1,12 +1,16 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { normalizeEmail } from "@funnelsync/config";
 import { MOOSEND_LIMITS, MOOSEND_MAX_BATCH, type MoosendClient, type MoosendSubscriber, type MoosendSubscriberInput } from "@funnelsync/moosend-client";
 import { createVendorError, type RateLimit } from "@funnelsync/vendor-http";
+import { callForSeveral, noteVendorStatus } from "./callContext";
 import { StepSkipped } from "./outcomeRecorder";
 import { defaultMargin } from "./redisGate";
 
 interface Pending {
   input: MoosendSubscriberInput;
   waiters: Array<{ resolve: (s: MoosendSubscriber | StepSkipped) => void; reject: (e: unknown) => void }>;
+  /** The status Moosend gave the call that answered this entry. */
+  status?: number;
 }
 
 /**
@@ -115,8 +119,9 @@ export class MoosendSubscriptions {
 
   /** The subscriber Moosend answered with, or `StepSkipped` if the address opted out while waiting. */
   subscribe(listId: string, subscriber: MoosendSubscriberInput): Promise<MoosendSubscriber | StepSkipped> {
-    const email = subscriber.email.trim().toLowerCase();
+    const email = normalizeEmail(subscriber.email);
     this.waiting++;
+    let answeredBy: Pending | undefined;
     return new Promise<MoosendSubscriber | StepSkipped>((resolve, reject) => {
       let pending = this.lists.get(listId);
       if (!pending) this.lists.set(listId, (pending = new Map()));
@@ -124,12 +129,16 @@ export class MoosendSubscriptions {
       if (entry) {
         entry.input = { ...subscriber, email };
         entry.waiters.push({ resolve, reject });
+        answeredBy = entry;
       } else {
-        pending.set(email, { input: { ...subscriber, email }, waiters: [{ resolve, reject }] });
+        pending.set(email, (answeredBy = { input: { ...subscriber, email }, waiters: [{ resolve, reject }] }));
       }
       if (!this.running.has(listId)) void this.drain(listId);
       else if (pending.size >= MOOSEND_MAX_BATCH) this.wakers.get(listId)?.();
-    }).finally(() => this.waiting--);
+    }).finally(() => {
+      this.waiting--;
+      noteVendorStatus(answeredBy?.status); // runs in the caller's step, as this chain was made there
+    });
   }
 
   /** Jobs that may still subscribe someone within `horizonMs`, beyond those already waiting here. */
@@ -209,13 +218,17 @@ export class MoosendSubscriptions {
       (kind === "single" ? this.single : this.bulk).spend();
       if (kind === "bulk") this.releaseHeld();
       const found = new Map<string, MoosendSubscriber>();
+      let status: number | undefined;
       if (kind === "single") {
-        const one = await this.moosend.subscribe(listId, batch[0]!.input);
-        found.set(batch[0]!.input.email, one);
+        const one = await callForSeveral(() => this.moosend.subscribe(listId, batch[0]!.input));
+        found.set(batch[0]!.input.email, one.value);
+        status = one.status;
       } else {
-        const { subscribers } = await this.moosend.subscribeMany(listId, batch.map((p) => p.input));
-        for (const s of subscribers) found.set(s.email.toLowerCase(), s);
+        const many = await callForSeveral(() => this.moosend.subscribeMany(listId, batch.map((p) => p.input)));
+        for (const s of many.value.subscribers) found.set(normalizeEmail(s.email), s);
+        status = many.status;
       }
+      for (const entry of batch) entry.status = status;
       const answer = () => {
         for (const entry of batch) {
           const subscriber = found.get(entry.input.email);
@@ -241,8 +254,11 @@ export class MoosendSubscriptions {
     try {
       for (let ms = this.single.waitMs(); ms > 0; ms = this.single.waitMs()) await sleep(ms);
       this.single.spend();
-      await this.moosend.subscribe(listId, entry.input);
-      const member = await this.moosend.findByEmail(listId, entry.input.email);
+      const { value: member, status } = await callForSeveral(async () => {
+        await this.moosend.subscribe(listId, entry.input);
+        return this.moosend.findByEmail(listId, entry.input.email);
+      });
+      entry.status = status;
       if (member?.status !== "subscribed") {
         throw createVendorError({
           vendor: "moosend",

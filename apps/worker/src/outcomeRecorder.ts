@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Job } from "bullmq";
 import type { Db, OutcomeInput, OutcomeRow } from "@funnelsync/db";
 import { callContext } from "./callContext";
-import { classifyFailure, vendorStatusOf } from "./failure";
+import { classifyFailure, mostHopeful } from "./failure";
 
 interface JobIds {
   leadId?: number | null;
@@ -72,21 +72,20 @@ export class OutcomeRecorder {
     try {
       const result = await callContext.run(store, () => effect(idempotencyKey));
       if (result instanceof StepSkipped) {
-        await this.db.outcomes.save({ ...base, status: "skipped", reason: result.reason, durationMs: this.now() - started });
+        await this.record(job, { ...base, status: "skipped", reason: result.reason, durationMs: this.now() - started });
         return undefined;
       }
-      // A batched call (one subscribe_many for many jobs) reports its status to the job that sent it;
-      // the others know only that the vendor answered with success.
-      await this.db.outcomes.save({ ...base, status: "succeeded", vendorStatus: store.lastStatus ?? 200, durationMs: this.now() - started });
+      // A batched call's status reaches each of its steps with their answers (callForSeveral); a step
+      // that made no vendor call, or whose answer came without one, records none.
+      await this.record(job, { ...base, status: "succeeded", vendorStatus: store.lastStatus, durationMs: this.now() - started });
       return result as Exclude<T, StepSkipped>;
     } catch (err) {
-      const kind = classifyFailure(err, job);
-      const final = kind === "permanent" || kind === "lastAttempt";
-      await this.db.outcomes.save({
+      const failure = classifyFailure(err, job);
+      await this.record(job, {
         ...base,
-        status: final ? "failed" : "running",
-        reason: kind === "rateLimited" ? `rate limited: ${(err as Error).message}` : (err as Error).message,
-        vendorStatus: vendorStatusOf(err) ?? store.lastStatus,
+        status: failure.final ? "failed" : "running",
+        reason: failure.reason,
+        vendorStatus: failure.vendorStatus ?? store.lastStatus,
         durationMs: this.now() - started,
       });
       throw err;
@@ -96,7 +95,7 @@ export class OutcomeRecorder {
   /** A step that is deliberately not taken (unmapped stage, no e-mail, opted out), with its reason. */
   async skipped(job: Job, step: string, reason: string, meta: Omit<StepMeta, "action"> & { action?: string }): Promise<void> {
     if (step === "job") this.skippedJobs.add(job.id!);
-    await this.db.outcomes.save({
+    await this.record(job, {
       jobId: job.id!,
       jobName: job.name,
       step,
@@ -115,7 +114,8 @@ export class OutcomeRecorder {
   /** Records that a whole job failed outside any step (e.g. reading the lead); `running` while it will be retried. */
   async jobFailed(job: Job, err: unknown, meta: JobIds & { final: boolean }): Promise<void> {
     this.skippedJobs.delete(job.id!);
-    await this.saveJobRow(job, meta, { status: meta.final ? "failed" : "running", reason: (err as Error)?.message ?? String(err), vendorStatus: vendorStatusOf(err) });
+    const { reason, vendorStatus } = classifyFailure(err, job);
+    await this.saveJobRow(job, meta, { status: meta.final ? "failed" : "running", reason, vendorStatus });
   }
 
   /** The job's final row, unless the job ended as a recorded skip. */
@@ -126,7 +126,7 @@ export class OutcomeRecorder {
   }
 
   private async saveJobRow(job: Job, ids: JobIds, result: Pick<OutcomeInput, "status" | "reason" | "vendorStatus" | "durationMs">): Promise<void> {
-    await this.db.outcomes.save({
+    await this.record(job, {
       jobId: job.id!,
       jobName: job.name,
       step: "job",
@@ -137,6 +137,15 @@ export class OutcomeRecorder {
       contactId: ids.contactId ?? undefined,
       ...result,
     });
+  }
+
+  /**
+   * Saves the row, and tells the job's own log (the dashboard's Logs tab) the same, so it reads like
+   * `funnelsync history`. Addresses stay out of the log: it lives in Redis, beyond `forget`'s reach.
+   */
+  private async record(job: Job, outcome: OutcomeInput): Promise<void> {
+    // Side by side: the Redis write adds no wait to the Postgres one a step already has.
+    await Promise.all([this.db.outcomes.save(outcome), job.log(describeOutcome(outcome))]);
   }
 
   /** Did a step with this idempotency key ever succeed for the lead (across jobs)? */
@@ -155,7 +164,17 @@ export async function runIndependently(chains: Array<() => Promise<unknown>>): P
   const results = await Promise.allSettled(chains.map((chain) => chain()));
   const errors = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => r.reason as unknown);
   if (errors.length === 0) return;
-  const fakeJob = { attemptsMade: 0, opts: { attempts: 2 } };
-  const rank = (err: unknown) => ["rateLimited", "retry", "lastAttempt", "permanent"].indexOf(classifyFailure(err, fakeJob));
-  throw errors.sort((a, b) => rank(a) - rank(b))[0];
+  throw mostHopeful(errors);
+}
+
+const ADDRESS = /[^\s"'<>()[\]{},;:]+@[^\s"'<>()[\]{},;:]+/g;
+
+/** One line of a job's log for an outcome row: step, status, the vendor's status, the reason, and the ids. */
+export function describeOutcome(o: Pick<OutcomeInput, "step" | "vendor" | "status" | "vendorStatus" | "reason" | "attempts" | "leadId" | "contactId">): string {
+  const parts = [`${o.step}: ${o.status}${o.attempts > 1 ? ` (attempt ${o.attempts})` : ""}`];
+  if (o.vendor !== "none") parts.push(o.vendorStatus === undefined ? o.vendor : `${o.vendor} answered ${o.vendorStatus}`);
+  if (o.reason) parts.push(o.reason.replace(ADDRESS, "[address]"));
+  if (o.leadId !== undefined) parts.push(`lead ${o.leadId}`);
+  if (o.contactId !== undefined) parts.push(`contact ${o.contactId}`);
+  return parts.join(" · ");
 }

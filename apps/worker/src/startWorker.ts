@@ -3,7 +3,7 @@ import type { Server } from "node:http";
 import { Queue, Worker } from "bullmq";
 import type { Config } from "@funnelsync/config";
 import { createDb, type Db } from "@funnelsync/db";
-import { backoffDelayMs, createRedisConnection, DEFAULT_JOB_OPTIONS, jobIdFor, KEY_PREFIX, QUEUES, queueNameFor, redisAnswers } from "@funnelsync/jobs";
+import { backoffDelayMs, createRedisConnection, KEY_PREFIX, openJobQueues, QUEUES, redisAnswers } from "@funnelsync/jobs";
 import { KOMMO_LIMITS, KOMMO_MAX_PAGE, KommoClient } from "@funnelsync/kommo-client";
 import type { Logger } from "@funnelsync/logger";
 import { LOOPS_LIMITS, LoopsClient } from "@funnelsync/loops-client";
@@ -133,8 +133,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   const redis = createRedisConnection(config.redisUrl, "worker");
   redis.on("error", (error) => logger.debug("worker.redis: connection error", { error: error.message }));
 
-  const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection: redis, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }));
-  for (const queue of queues) queue.on("error", () => undefined); // reported through /readyz and the workers' own errors
+  const jobQueues = openJobQueues(redis, { prefix });
+  const queues = [...jobQueues.all];
 
   const kommoBaseUrl = required(config.kommo.baseUrl, "KOMMO_BASE_URL");
   const moosendBaseUrl = required(config.moosend.baseUrl, "MOOSEND_BASE_URL");
@@ -183,7 +183,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
           accessToken: required(config.kommo.accessToken, "KOMMO_ACCESS_TOKEN"),
           http: {
             ...http,
-            gate: shareOfGate(gate, ENGAGEMENT_SHARE),
+            gate: shareOfGate(gate, ENGAGEMENT_SHARE, "background"),
             observe: (call) => {
               observe(call);
               metrics.engagementKommoCalls.inc();
@@ -218,12 +218,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     logger,
     engagement,
     now: () => new Date(),
-    async enqueue(jobs) {
-      for (const queue of queues) {
-        const mine = jobs.filter((job) => queueNameFor(job.name) === queue.name);
-        if (mine.length) await queue.addBulk(mine.map((job) => ({ name: job.name, data: job.data, opts: { jobId: jobIdFor(job.name, job.data) } })));
-      }
-    },
+    enqueue: async (jobs) => void (await jobQueues.add(jobs)),
   };
 
   const backoff = options.backoffMs ?? ((attemptsMade: number) => backoffDelayMs(attemptsMade));
@@ -308,7 +303,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   let force = false;
   const steps: Array<[string, () => Promise<unknown>]> = [
     ["workers", () => Promise.all(workers.map((w) => w.close(force)))],
-    ["queues", () => Promise.all(queues.map((q) => q.close()))],
+    ["queues", () => jobQueues.close()],
     ["redis", () => redis.quit()],
     ["postgres", () => db.close()],
     ["admin", () => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))],

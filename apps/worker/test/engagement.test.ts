@@ -6,7 +6,7 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { createDb } from "@funnelsync/db";
 import { QUEUES } from "@funnelsync/jobs";
-import { isVendorRateLimitError } from "@funnelsync/vendor-http";
+import { isVendorRateLimitError, type VendorLimits } from "@funnelsync/vendor-http";
 import { eventually, LISTS, REPO_ROOT, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from "../../../test/testEnv";
 import { shareOfGate } from "../src/engagementSync";
@@ -162,6 +162,38 @@ describe("engagement under load: batched, and never in the way of opt-outs", () 
   let h: Harness;
   afterEach(() => h.stop());
 
+  /** People with a contact and an open lead each, linked and known to Loops as the forward sync leaves them. */
+  async function crowd(size: number) {
+    h.kommo.state.webhooks.length = 0; // only engagement talks to Kommo here
+    const db = createDb(TEST_DATABASE_URL);
+    const people: Array<{ email: string; contact: { id: number }; lead: { id: number } }> = [];
+    try {
+      for (let i = 0; i < size; i++) {
+        const email = uniqueEmail(`crowd${i}`);
+        const contact = await h.kommo.addContact({ id: uniqueId(), name: `Person ${i}`, email });
+        const lead = await h.kommo.addLead({ id: uniqueId(), contactId: contact.id, statusId: 6002 });
+        await db.links.upsert({ kommoContactId: contact.id, email });
+        h.loops.addContact({ email });
+        people.push({ email, contact, lead });
+      }
+    } finally {
+      await db.close();
+    }
+    return people;
+  }
+
+  /** Starts the worker on what the webhooks stored and waits until all of it is in Kommo; returns Kommo's API calls meanwhile. */
+  async function flushedByWorker(emails: string[], events: number, afterStart?: () => Promise<unknown>) {
+    const before = h.kommo.requests.count((r) => r.path.startsWith("/api/v4/"));
+    await h.startWorker();
+    await afterStart?.();
+    await eventually(async () => {
+      const rows = await h.worker!.db.engagements.forEmails(emails);
+      return rows.length === events && rows.every((r) => r.appliedAt !== null);
+    }, 50_000);
+    return h.kommo.requests.filter((r) => r.path.startsWith("/api/v4/")).slice(before);
+  }
+
   it("keeps opens and clicks off the queue that carries unsubscribes and bounces", async () => {
     h = await startHarness({ worker: false, mappingPath: mappingWithEngagement() });
     const email = uniqueEmail("ola");
@@ -184,31 +216,11 @@ describe("engagement under load: batched, and never in the way of opt-outs", () 
   // straddle a window's end, so two flushes; unbatched this would be ~7 calls per person.
   it("writes 60 opens and clicks of 30 people with at most one Kommo call per four events", async () => {
     h = await startHarness({ worker: false, mappingPath: mappingWithEngagement(5) });
-    h.kommo.state.webhooks.length = 0; // only engagement talks to Kommo here
-    const db = createDb(TEST_DATABASE_URL);
-    const people: Array<{ email: string; contact: { id: number }; lead: { id: number } }> = [];
-    try {
-      for (let i = 0; i < 30; i++) {
-        const email = uniqueEmail(`crowd${i}`);
-        const contact = await h.kommo.addContact({ id: uniqueId(), name: `Person ${i}`, email });
-        const lead = await h.kommo.addLead({ id: uniqueId(), contactId: contact.id, statusId: 6002 });
-        await db.links.upsert({ kommoContactId: contact.id, email }); // as the forward sync leaves it
-        h.loops.addContact({ email });
-        people.push({ email, contact, lead });
-      }
-    } finally {
-      await db.close();
-    }
+    const people = await crowd(30);
     await Promise.all(people.map((p) => h.loops.engage(p.email, "opened", { emailId: "em_launch", subject: "Launch" })));
     await Promise.all(people.map((p) => h.loops.engage(p.email, "clicked", { emailId: "em_launch", subject: "Launch" })));
-    const before = h.kommo.requests.count((r) => r.path.startsWith("/api/v4/"));
-    await h.startWorker();
-    await eventually(async () => {
-      const rows = await h.worker!.db.engagements.forEmails(people.map((p) => p.email));
-      return rows.length === 60 && rows.every((r) => r.appliedAt !== null);
-    }, 30_000);
+    const calls = await flushedByWorker(people.map((p) => p.email), 60);
 
-    const calls = h.kommo.requests.filter((r) => r.path.startsWith("/api/v4/")).slice(before);
     expect(calls.length).toBeLessThanOrEqual(60 / 4);
     expect(calls.filter((r) => r.method === "POST" && r.path === "/api/v4/contacts/notes").length).toBeLessThanOrEqual(2);
     for (const p of people) {
@@ -216,30 +228,62 @@ describe("engagement under load: batched, and never in the way of opt-outs", () 
       expect(h.kommo.tasksFor("leads", p.lead.id)).toHaveLength(1);
     }
   });
+
+  it("folds a window of more than 250 people into full batches: the clicks of the first and the last in one POST /tasks", async () => {
+    h = await startHarness({ worker: false, mappingPath: mappingWithEngagement(300) });
+    const people = await crowd(300);
+    const clickers = [people[0]!, people[people.length - 1]!];
+    const event = (email: string, kind: "opened" | "clicked") => ({ source: "loops" as const, eventKey: randomUUID(), email, kind, messageId: "em_wide", subject: "Wide", occurredAt: new Date() });
+    // Stored as the webhooks would store them, and flushed once, so one flush carries all 302.
+    const db = createDb(TEST_DATABASE_URL);
+    try {
+      await db.engagements.recordMany([...people.map((p) => event(p.email, "opened")), ...clickers.map((p) => event(p.email, "clicked"))]);
+    } finally {
+      await db.close();
+    }
+    const calls = await flushedByWorker(people.map((p) => p.email), 302, () =>
+      h.worker!.queues.find((q) => q.name === QUEUES.engagementFlush)!.add("engagement.flush", { window: 0 }),
+    );
+
+    const count = (method: string, path: string) => calls.filter((r) => r.method === method && r.path === path).length;
+    expect(count("POST", "/api/v4/tasks")).toBe(1);
+    expect(count("POST", "/api/v4/leads/notes")).toBe(2);
+    expect(count("PATCH", "/api/v4/leads")).toBe(2);
+    for (const p of clickers) expect(h.kommo.tasksFor("leads", p.lead.id)).toHaveLength(1);
+    expect(h.kommo.notesFor("contacts", people[150]!.contact.id)).toHaveLength(1);
+  });
 });
 
 describe("engagement's share of Kommo's rate limit", () => {
+  let redis: Redis;
+  beforeEach(() => {
+    redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+  });
+  afterEach(() => redis.quit());
+
+  const minute = (max: number) => ({ max, perMs: 60_000 });
+  /** A gate with Kommo's given limits per minute, that refuses instead of waiting. */
+  const gateWith = (kommo: VendorLimits) =>
+    createRedisGate({ redis, prefix: `test-${randomUUID()}`, maxWaitMs: 0, limits: { kommo, moosend: { default: minute(1) }, loops: { default: minute(1) } }, accounts: {} });
+  /** Whether each of `n` calls in a row got a slot. */
+  const slots = async (n: number, take: () => Promise<unknown>) => {
+    const out: boolean[] = [];
+    for (let i = 0; i < n; i++) out.push(await take().then(() => true, (error: unknown) => (isVendorRateLimitError(error) ? false : Promise.reject(error))));
+    return out;
+  };
+
   it("gives engagement at most its share of Kommo's window and leaves the rest to live sync", async () => {
-    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
-    try {
-      const minute = (max: number) => ({ max, perMs: 60_000 });
-      const gate = createRedisGate({
-        redis,
-        prefix: `test-${randomUUID()}`,
-        maxWaitMs: 0,
-        limits: { kommo: { default: minute(7), engagement: minute(3) }, moosend: { default: minute(1) }, loops: { default: minute(1) } },
-        accounts: {},
-      });
-      const engagement = shareOfGate(gate, "engagement");
-      const taken = async (take: () => Promise<unknown>) => take().then(() => true, (error: unknown) => (isVendorRateLimitError(error) ? false : Promise.reject(error)));
-      const engagementSlots = [];
-      for (let i = 0; i < 4; i++) engagementSlots.push(await taken(() => engagement("kommo", "default")));
-      expect(engagementSlots).toEqual([true, true, true, false]);
-      const liveSlots = [];
-      for (let i = 0; i < 5; i++) liveSlots.push(await taken(() => gate("kommo", "default")));
-      expect(liveSlots).toEqual([true, true, true, true, false]);
-    } finally {
-      await redis.quit();
-    }
+    const gate = gateWith({ default: minute(7), engagement: minute(3) });
+    const engagement = shareOfGate(gate, "engagement");
+    expect(await slots(4, () => engagement("kommo", "default"))).toEqual([true, true, true, false]);
+    expect(await slots(5, () => gate("kommo", "default"))).toEqual([true, true, true, true, false]);
+  });
+
+  it("takes engagement's slot of the shared window only while two are free, so live sync never waits behind it", async () => {
+    const gate = gateWith({ default: minute(7), background: { ...minute(5), window: "default" }, engagement: minute(3) });
+    const engagement = shareOfGate(gate, "engagement", "background");
+    expect(await slots(4, () => gate("kommo", "default"))).toEqual([true, true, true, true]);
+    expect(await slots(2, () => engagement("kommo", "default"))).toEqual([true, false]);
+    expect(await slots(3, () => gate("kommo", "default"))).toEqual([true, true, false]);
   });
 });

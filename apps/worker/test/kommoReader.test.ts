@@ -2,8 +2,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { KOMMO_MAX_PAGE, KommoClient } from "@funnelsync/kommo-client";
 import { startKommoSimulator, type KommoSimulator } from "@funnelsync/simulators";
 import { randomUUID } from "node:crypto";
-import { Queue, type Job } from "bullmq";
-import { createRedisConnection, jobIdFor, QUEUES, type JobData } from "@funnelsync/jobs";
+import type { Job } from "bullmq";
+import { createRedisConnection, openJobQueues, type JobData, type JobRequest } from "@funnelsync/jobs";
 import { createLogger } from "@funnelsync/logger";
 import { KommoReader } from "../src/kommoReader";
 import { ingestBatch } from "../src/processors/ingestBatch";
@@ -96,7 +96,8 @@ describe("KommoReader against the Kommo simulator", () => {
   it("hears from an ingest batch being split how many Kommo changes are coming, and fills its next page", async () => {
     const redis = createRedisConnection(TEST_REDIS_URL, "worker");
     const prefix = `test-${randomUUID()}`;
-    const queue = new Queue(QUEUES.kommo, { connection: redis, prefix });
+    const queues = openJobQueues(redis, { prefix });
+    const queue = queues.byKey.kommo;
     try {
       const change = (leadId: number) => ({ leadId, pipelineId: 5001, statusId: 6002, oldStatusId: 6001, updatedAt: 1_760_000_000, accountId: 1, fingerprint: `f${leadId}` });
       const data: JobData<"ingest.batch"> = { batchId: randomUUID(), jobs: Array.from({ length: 60 }, (_, i) => ({ name: "kommo.leadStatusChanged", data: change(90_000 + i) })) };
@@ -104,9 +105,7 @@ describe("KommoReader against the Kommo simulator", () => {
       const deps = {
         kommoReader: reader,
         logger: createLogger({ service: "test", level: "error" }),
-        enqueue: async (jobs: Array<{ name: string; data: unknown }>) => {
-          await queue.addBulk(jobs.map((job) => ({ name: job.name, data: job.data, opts: { jobId: jobIdFor(job.name as "kommo.leadStatusChanged", job.data as JobData<"kommo.leadStatusChanged">) } })));
-        },
+        enqueue: async (jobs: JobRequest[]) => void (await queues.add(jobs)),
       } as unknown as WorkerDeps;
       await ingestBatch({ data } as Job<JobData<"ingest.batch">>, deps);
       expect(await queue.getJobCountByTypes("waiting")).toBe(60);
@@ -119,7 +118,7 @@ describe("KommoReader against the Kommo simulator", () => {
       expect(leadPages()).toEqual([2]);
     } finally {
       await queue.obliterate({ force: true });
-      await queue.close();
+      await queues.close();
       await redis.quit();
     }
   });

@@ -3,6 +3,7 @@ import { SEED, startMoosendSimulator, type MoosendSimulator } from "@funnelsync/
 import { randomUUID } from "node:crypto";
 import type { Job } from "bullmq";
 import { createDb } from "@funnelsync/db";
+import { noteVendorStatus } from "../src/callContext";
 import { MoosendSubscriptions } from "../src/moosendSubscriptions";
 import { OutcomeRecorder, StepSkipped } from "../src/outcomeRecorder";
 import { TEST_DATABASE_URL } from "../../../test/testEnv";
@@ -131,10 +132,29 @@ describe("MoosendSubscriptions under a burst", () => {
   it("records a step whose effect decided at the last moment not to act as skipped, with the reason", async () => {
     const db = createDb(TEST_DATABASE_URL);
     try {
-      const job = { id: `test-${randomUUID()}`, name: "kommo.leadStatusChanged", attemptsMade: 0, attemptsStarted: 1 } as Job;
+      const job = { id: `test-${randomUUID()}`, name: "kommo.leadStatusChanged", attemptsMade: 0, attemptsStarted: 1, log: async () => 0 } as unknown as Job;
       const result = await new OutcomeRecorder(db).step(job, "moosend.subscribe", { vendor: "moosend", action: "subscribe" }, async () => new StepSkipped("opted out meanwhile"));
       expect(result).toBeUndefined();
       expect(await db.outcomes.forJob(job.id!)).toEqual([expect.objectContaining({ step: "moosend.subscribe", status: "skipped", reason: "opted out meanwhile" })]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("records on each batched subscribe's step row the status Moosend gave the call that answered it, and none on a step that called no vendor", async () => {
+    const db = createDb(TEST_DATABASE_URL);
+    try {
+      const observed = new MoosendClient({ baseUrl: `${sim.url}/v3`, apiKey: "sim-moosend-key", http: { retryBaseDelayMs: 0, observe: (call) => noteVendorStatus(call.status) } });
+      const scheduler = new MoosendSubscriptions(observed, async () => 0);
+      const recorder = new OutcomeRecorder(db);
+      const jobs = Array.from({ length: 6 }, () => ({ id: `test-${randomUUID()}`, name: "kommo.leadStatusChanged", attemptsMade: 0, attemptsStarted: 1, log: async () => 0 }) as unknown as Job);
+      await Promise.all(jobs.map((job, i) => recorder.step(job, "moosend.subscribe", { vendor: "moosend", action: "subscribe" }, () => scheduler.subscribe(LIST, person(i)))));
+      await recorder.step(jobs[0]!, "nothing.called", { vendor: "none", action: "none" }, async () => "done");
+
+      expect(calls().filter((c) => c.bulk && c.people > 1)).not.toEqual([]); // most of them answered by one subscribe_many
+      const rows = (await Promise.all(jobs.map((job) => db.outcomes.forJob(job.id!)))).flat();
+      expect(rows.filter((r) => r.step === "moosend.subscribe").map((r) => [r.status, r.vendorStatus])).toEqual(Array(6).fill(["succeeded", 200]));
+      expect(rows.find((r) => r.step === "nothing.called")).toMatchObject({ status: "succeeded", vendorStatus: null });
     } finally {
       await db.close();
     }

@@ -42,6 +42,22 @@ describe("maintenance.retention", () => {
     return { jobIds, dedupeKeys: jobIds, email };
   }
 
+  /** Engagements of one address at `at` (one applied, one not), and a Kommo note mark written at `at`. */
+  async function engagementsAt(at: Date): Promise<{ email: string; markEntityId: number }> {
+    const email = uniqueEmail("engaged");
+    const markEntityId = uniqueId();
+    await pg.query(
+      `INSERT INTO engagements (source, event_key, email, kind, message_id, occurred_at, applied_at)
+       VALUES ('loops', $1, $3, 'opened', 'msg-1', $4, $4), ('loops', $2, $3, 'clicked', 'msg-1', $4, NULL)`,
+      [`test-${uniqueId()}`, `test-${uniqueId()}`, email, at],
+    );
+    await pg.query(`INSERT INTO engagement_marks (entity_type, entity_id, key, kommo_id, text, updated_at) VALUES ('contacts', $1, 'note:opened:msg-1', 1, 'opened', $2)`, [
+      markEntityId,
+      at,
+    ]);
+    return { email, markEntityId };
+  }
+
   const count = async (sql: string, values: unknown[]) => (await pg.query<{ n: number }>(sql, values)).rows[0]!.n;
   const events = (keys: string[]) => count("SELECT count(*)::int AS n FROM received_events WHERE dedupe_key = ANY($1)", [keys]);
   const outcomes = (ids: string[]) => count("SELECT count(*)::int AS n FROM sync_outcomes WHERE job_id = ANY($1)", [ids]);
@@ -60,11 +76,28 @@ describe("maintenance.retention", () => {
     expect([await consent(old.email), await consent(recent.email)]).toEqual([2, 2]);
   });
 
+  it("deletes engagements that happened, and marks last written, before RETENTION_DAYS, written to Kommo or not, and keeps newer ones", async () => {
+    const old = await engagementsAt(OLD);
+    const recent = await engagementsAt(RECENT);
+
+    const job = { data: { retentionDays: 45 } } as Job<JobData<"maintenance.retention">>;
+    await retention(job, { ...h.worker!.deps, now: () => NOW });
+
+    const engagements = (email: string) => count("SELECT count(*)::int AS n FROM engagements WHERE email = $1", [email]);
+    const marks = (entityId: number) => count("SELECT count(*)::int AS n FROM engagement_marks WHERE entity_id = $1", [entityId]);
+    expect([await engagements(old.email), await marks(old.markEntityId)]).toEqual([0, 0]);
+    expect([await engagements(recent.email), await marks(recent.markEntityId)]).toEqual([2, 1]);
+  });
+
   it("deletes in batches until none are left", async () => {
     const old = await rowsAt(OLD, 5);
+    const engaged = await Promise.all([engagementsAt(OLD), engagementsAt(OLD), engagementsAt(OLD)]);
     const pruned = await h.worker!.db.retention.prune(new Date("2021-01-02T00:00:00Z"), { batchSize: 2 });
     expect(pruned.receivedEvents).toBeGreaterThanOrEqual(5);
     expect(pruned.syncOutcomes).toBeGreaterThanOrEqual(5);
+    expect(pruned.engagements).toBeGreaterThanOrEqual(6);
+    expect(pruned.engagementMarks).toBeGreaterThanOrEqual(3);
+    expect(await count("SELECT count(*)::int AS n FROM engagements WHERE email = ANY($1)", [engaged.map((e) => e.email)])).toBe(0);
     expect([await events(old.dedupeKeys), await outcomes(old.jobIds)]).toEqual([0, 0]);
   });
 

@@ -174,6 +174,23 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   return config;
 }
 
+/** What a command that only reads our records needs: the database, and the key erased addresses are hashed with. */
+export interface RecordsConfig {
+  databaseUrl: string;
+  hashKey: string | undefined;
+}
+
+/**
+ * The settings of the read-only commands (`history`, `consent`): DATABASE_URL (and
+ * FUNNELSYNC_HASH_KEY when set), without the mapping file or any vendor's credentials.
+ */
+export function loadRecordsConfig(options: Pick<LoadConfigOptions, "env"> = {}): RecordsConfig {
+  const env = withoutEmpty(options.env ?? process.env);
+  const parsed = envSchema.pick({ DATABASE_URL: true, FUNNELSYNC_HASH_KEY: true }).safeParse(env);
+  if (!parsed.success) throw envError(parsed.error.issues[0]!, env);
+  return { databaseUrl: parsed.data.DATABASE_URL, hashKey: parsed.data.FUNNELSYNC_HASH_KEY };
+}
+
 export function collectSecrets(config: Config): string[] {
   return [
     config.admin.password,

@@ -1,6 +1,6 @@
 import { Batcher } from "@funnelsync/batcher";
+import { normalizeEmail } from "@funnelsync/config";
 import { Prisma, type Consent, type ConsentEvent, type PrismaClient } from "./generated/prisma/client";
-import { normalizeEmail } from "./email";
 import type { ConsentSource, ConsentState, Source } from "./types";
 
 export interface ConsentRow {

@@ -1,5 +1,5 @@
+import { normalizeEmail } from "@funnelsync/config";
 import type { PrismaClient } from "./generated/prisma/client";
-import { normalizeEmail } from "./email";
 
 export type EngagementKind = "opened" | "clicked" | "delivered";
 

@@ -1,5 +1,5 @@
+import { normalizeEmail } from "@funnelsync/config";
 import { Prisma, type PrismaClient } from "./generated/prisma/client";
-import { normalizeEmail } from "./email";
 import { ERASED_AT, hashAddress, keyCheckOf, SuppressionKeyError } from "./suppression";
 
 /** What an erasure changed (or, in a dry run, would change), without the address. */

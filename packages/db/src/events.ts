@@ -1,6 +1,6 @@
 import { Batcher } from "@funnelsync/batcher";
+import { normalizeEmail } from "@funnelsync/config";
 import { Prisma, type PrismaClient, type ReceivedEvent } from "./generated/prisma/client";
-import { normalizeEmail } from "./email";
 import { jsonText } from "./json";
 import type { Source } from "./types";
 

@@ -1,5 +1,5 @@
+import { normalizeEmail } from "@funnelsync/config";
 import type { ContactLink, PrismaClient } from "./generated/prisma/client";
-import { normalizeEmail } from "./email";
 
 export interface ContactLinkRow {
   kommoContactId: number;
@@ -24,6 +24,10 @@ export interface ContactLinkRepository {
   upsert(l: UpsertContactLinkInput): Promise<ContactLinkRow>;
   /** Every Kommo contact currently using the address, by contact id. */
   byEmail(email: string): Promise<ContactLinkRow[]>;
+  /** Every Kommo contact using one of these addresses. */
+  byEmails(emails: readonly string[]): Promise<ContactLinkRow[]>;
+  /** Forgets a Kommo contact that no longer exists (merged away); an unknown id is left alone. */
+  remove(kommoContactId: number): Promise<void>;
 }
 
 export function createContactLinkRepository(prisma: PrismaClient): ContactLinkRepository {
@@ -45,6 +49,16 @@ export function createContactLinkRepository(prisma: PrismaClient): ContactLinkRe
     async byEmail(email) {
       const rows = await prisma.contactLink.findMany({ where: { email: normalizeEmail(email) }, orderBy: { kommoContactId: "asc" } });
       return rows.map(toRow);
+    },
+
+    async byEmails(emails) {
+      if (emails.length === 0) return [];
+      const rows = await prisma.contactLink.findMany({ where: { email: { in: emails.map(normalizeEmail) } }, orderBy: { kommoContactId: "asc" } });
+      return rows.map(toRow);
+    },
+
+    async remove(kommoContactId) {
+      await prisma.contactLink.deleteMany({ where: { kommoContactId } });
     },
   };
 }

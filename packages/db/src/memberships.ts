@@ -1,6 +1,6 @@
 import { Batcher } from "@funnelsync/batcher";
+import { normalizeEmail } from "@funnelsync/config";
 import { Prisma, type PrismaClient } from "./generated/prisma/client";
-import { normalizeEmail } from "./email";
 
 export interface AddMembershipInput {
   email: string;
@@ -22,6 +22,8 @@ export interface MembershipRepository {
   activeLists(email: string): Promise<string[]>;
   /** The last `confirmedAt` recorded for the address on the list; null if none. */
   confirmedAt(email: string, listId: string): Promise<Date | null>;
+  /** Memberships recorded for a Kommo contact that was merged into another now name the survivor; addresses stay. */
+  reassignContact(fromContactId: number, toContactId: number): Promise<void>;
 }
 
 /** Memberships per upsert: one Moosend `subscribe_many` answers up to 1,000 jobs at once. */
@@ -98,6 +100,10 @@ export function createMembershipRepository(prisma: PrismaClient): MembershipRepo
     confirmedAt(email, listId) {
       const normalized = normalizeEmail(email);
       return confirmations.add(membershipKey(normalized, listId), { email: normalized, listId });
+    },
+
+    async reassignContact(fromContactId, toContactId) {
+      await prisma.moosendMembership.updateMany({ where: { kommoContactId: fromContactId }, data: { kommoContactId: toContactId } });
     },
   };
 }

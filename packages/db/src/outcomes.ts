@@ -1,8 +1,8 @@
 import { Batcher } from "@funnelsync/batcher";
+import { normalizeEmail } from "@funnelsync/config";
 import { Prisma, type PrismaClient, type SyncOutcome } from "./generated/prisma/client";
-import { normalizeEmail } from "./email";
 import { jsonText } from "./json";
-import { OUTCOME_STATUSES, type OutcomeStatus, type OutcomeVendor } from "./types";
+import type { OutcomeStatus, OutcomeVendor } from "./types";
 
 /** What one attempt of one job step came to. */
 export interface OutcomeInput {
@@ -66,8 +66,6 @@ export interface OutcomeRepository {
   forEmail(email: string): Promise<OutcomeRow[]>;
   /** Rows updated at or after `at`, oldest update first. */
   since(at: Date, filter?: OutcomeFilter): Promise<OutcomeRow[]>;
-  /** Row counts per status; every status is present, with 0 when it has no rows. */
-  countByStatus(): Promise<Record<string, number>>;
 }
 
 const CHRONOLOGICAL = [{ createdAt: "asc" }, { id: "asc" }] satisfies Prisma.SyncOutcomeOrderByWithRelationInput[];
@@ -151,13 +149,6 @@ export function createOutcomeRepository(prisma: PrismaClient): OutcomeRepository
         orderBy: [{ updatedAt: "asc" }, { id: "asc" }],
       });
       return rows.map(toRow);
-    },
-
-    async countByStatus() {
-      const groups = await prisma.syncOutcome.groupBy({ by: ["status"], _count: { _all: true } });
-      const counts: Record<string, number> = Object.fromEntries(OUTCOME_STATUSES.map((s) => [s, 0]));
-      for (const g of groups) counts[g.status] = g._count._all;
-      return counts;
     },
   };
 }

@@ -3,12 +3,16 @@ import type { PrismaClient } from "./generated/prisma/client";
 export interface PruneResult {
   receivedEvents: number;
   syncOutcomes: number;
+  engagements: number;
+  engagementMarks: number;
 }
 
 export interface RetentionRepository {
   /**
-   * Deletes received events and outcome rows older than `before`, a small batch per statement, so
-   * that no lock is held for long and the worker's writes go on meanwhile. Consent is never pruned.
+   * Deletes received events, outcome rows, engagements (by when they happened, written to Kommo or
+   * not: one that old is not written any more) and engagement marks (by their last write) older than
+   * `before`, a small batch per statement, so that no lock is held for long and the worker's writes go
+   * on meanwhile. Consent is never pruned.
    */
   prune(before: Date, options?: { batchSize?: number }): Promise<PruneResult>;
 }
@@ -25,6 +29,14 @@ export function createRetentionRepository(prisma: PrismaClient): RetentionReposi
     DELETE FROM sync_outcomes WHERE id IN (
       SELECT id FROM sync_outcomes WHERE updated_at < ${before} ORDER BY id LIMIT ${limit})`;
 
+  const pruneEngagements = (before: Date, limit: number) => prisma.$executeRaw`
+    DELETE FROM engagements WHERE id IN (
+      SELECT id FROM engagements WHERE occurred_at < ${before} ORDER BY id LIMIT ${limit})`;
+  // A pruned mark only means that a later open of that message adds a new note instead of editing the old one.
+  const pruneMarks = (before: Date, limit: number) => prisma.$executeRaw`
+    DELETE FROM engagement_marks WHERE (entity_type, entity_id, key) IN (
+      SELECT entity_type, entity_id, key FROM engagement_marks WHERE updated_at < ${before} LIMIT ${limit})`;
+
   async function drain(batch: (before: Date, limit: number) => Promise<number>, before: Date, limit: number): Promise<number> {
     let total = 0;
     for (;;) {
@@ -37,7 +49,12 @@ export function createRetentionRepository(prisma: PrismaClient): RetentionReposi
   return {
     async prune(before, options = {}) {
       const limit = options.batchSize ?? PRUNE_BATCH;
-      return { receivedEvents: await drain(pruneEvents, before, limit), syncOutcomes: await drain(pruneOutcomes, before, limit) };
+      return {
+        receivedEvents: await drain(pruneEvents, before, limit),
+        syncOutcomes: await drain(pruneOutcomes, before, limit),
+        engagements: await drain(pruneEngagements, before, limit),
+        engagementMarks: await drain(pruneMarks, before, limit),
+      };
     },
   };
 }

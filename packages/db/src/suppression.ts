@@ -1,8 +1,8 @@
 import { createHmac } from "node:crypto";
 import { Batcher } from "@funnelsync/batcher";
+import { normalizeEmail } from "@funnelsync/config";
 import { Prisma, type PrismaClient } from "./generated/prisma/client";
 import type { ConsentRepository, ConsentRow } from "./consent";
-import { normalizeEmail } from "./email";
 import type { EventRepository } from "./events";
 
 /** Why an erased address is left alone, wherever a step or a consent report says so. */

@@ -7,7 +7,6 @@ export type Source = "kommo" | "moosend" | "loops";
 export type OutcomeVendor = Source | "none";
 
 export type OutcomeStatus = "succeeded" | "failed" | "skipped" | "running";
-export const OUTCOME_STATUSES: readonly OutcomeStatus[] = ["succeeded", "failed", "skipped", "running"];
 
 /** `erased`: the person asked to be forgotten; only a keyed hash of the address is kept (suppressions). */
 export type ConsentState = "subscribed" | "unsubscribed" | "bounced" | "complained" | "erased";

@@ -17,7 +17,8 @@ const leadChange = z.object({
 
 const contactChange = z.object({
   contactId: id,
-  action: z.enum(["added", "updated"]),
+  /** `deleted`: Kommo deleted the contact, which is how a merge ends for the duplicate merged away. */
+  action: z.enum(["added", "updated", "deleted"]),
   updatedAt: z.number().int().nullable(),
   accountId: nullableId,
   linkedLeadIds: z.array(id),
@@ -102,7 +103,7 @@ export const jobCatalog = {
     }),
   },
   "moosend.poll": { queue: "esp", payload: z.object({ listId: z.string().optional(), requestedAt: z.number().int().optional() }) },
-  /** Daily: deletes received events and outcome rows older than `retentionDays` (RETENTION_DAYS). */
+  /** Daily: deletes received events, outcome rows and engagements older than `retentionDays` (RETENTION_DAYS). */
   "maintenance.retention": { queue: "maintenance", payload: z.object({ retentionDays: z.number().int().min(1) }) },
   /** Reads Kommo's events feed for changes whose webhook never came; polls run one at a time on this queue. */
   "kommo.reconcile": { queue: "esp", payload: z.object({ requestedAt: z.number().int().optional() }) },
@@ -155,6 +156,7 @@ export function jobIdFor<K extends JobName>(name: K, data: JobData<K>): string {
     case "kommo.contactChanged": {
       const d = data as JobData<"kommo.contactChanged">;
       if (d.action === "added") return `kommo-contact-${d.contactId}-added`;
+      if (d.action === "deleted") return `kommo-contact-${d.contactId}-deleted`;
       return `kommo-contact-${d.contactId}-update-${idPart(d.updatedAt)}-${idPart(d.fingerprint)}`;
     }
     case "kommo.leadDeleted": {

@@ -10,10 +10,26 @@ export const DEDUPE_WINDOW_MS = 48 * 60 * 60 * 1000;
 /** Failed jobs stay for replay this long. */
 export const FAILED_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 
-/** Exponential backoff with ±25 % jitter, so a storm of failures does not come back in lockstep. */
-export function backoffDelayMs(attemptsMade: number, random: () => number = Math.random): number {
-  const base = FIRST_RETRY_DELAY_MS * 4 ** Math.max(0, attemptsMade - 1);
-  return Math.round(base * (0.75 + random() * 0.5));
+/** How one kind of retry waits: the first wait, each later one four times longer, jittered and capped. */
+export interface Backoff {
+  firstDelayMs: number;
+  /** The share of each wait drawn at random either way (0.25: ±25 %). */
+  jitter: number;
+  maxDelayMs?: number;
+}
+
+/** A job's waits between attempts: 1 s, 4 s, 16 s, 64 s … ±25 %. */
+export const JOB_BACKOFF: Backoff = { firstDelayMs: FIRST_RETRY_DELAY_MS, jitter: 0.25 };
+
+/**
+ * The wait before retry number `retry` (1 for the first): the one backoff formula, for the queue's
+ * attempts and the vendor clients' quick retries alike. The jitter keeps a storm of failures from
+ * coming back in lockstep.
+ */
+export function backoffDelayMs(retry: number, backoff: Backoff = JOB_BACKOFF, random: () => number = Math.random): number {
+  const base = backoff.firstDelayMs * 4 ** Math.max(0, retry - 1);
+  const jittered = Math.round(base * (1 - backoff.jitter + random() * 2 * backoff.jitter));
+  return Math.min(backoff.maxDelayMs ?? Infinity, jittered);
 }
 
 /** BullMQ's per-job options for every job we add. The worker registers the `fourfold` strategy. */

@@ -1,5 +1,6 @@
 import type { AxiosInstance, AxiosResponse } from "axios";
 import qs from "qs";
+import { normalizeEmail } from "@funnelsync/config";
 import { apiIdOf, ValidationError, createVendorError, createVendorHttp, type Admission, type RequestGate, type VendorHttpOptions } from "@funnelsync/vendor-http";
 import {
   embedded,
@@ -163,16 +164,6 @@ export class KommoClient {
   }
 
   /**
-   * One lead with its contact links, or null when Kommo answers 204 (no such lead).
-   * @see https://developers.kommo.com/reference/getting-a-lead-by-its-id
-   */
-  async getLead(id: number): Promise<KommoLead | null> {
-    assertId(id, "lead id");
-    const response = await this.http.get(`/leads/${id}?with=contacts`);
-    return toKommoLead(response.data);
-  }
-
-  /**
    * Contacts with their lead links, ≤ 250 ids per request; unknown ids are absent from the map.
    * @see https://developers.kommo.com/reference/contacts-list
    */
@@ -201,28 +192,18 @@ export class KommoClient {
   }
 
   /**
-   * One contact with its lead links, or null when Kommo answers 204.
-   * @see https://developers.kommo.com/reference/get-contact
-   */
-  async getContact(id: number): Promise<KommoContact | null> {
-    assertId(id, "contact id");
-    const response = await this.http.get(`/contacts/${id}?with=leads`);
-    return toKommoContact(response.data);
-  }
-
-  /**
    * Contacts whose EMAIL field holds exactly this address (case-insensitive, trimmed). Kommo's
    * `query` is a fuzzy search over names and every field, so its hits are filtered here; several
    * contacts may share one address, and all of them are returned.
    * @see https://developers.kommo.com/reference/contacts-list
    */
   async findContactsByEmail(email: string): Promise<KommoContact[]> {
-    const wanted = typeof email === "string" ? email.trim().toLowerCase() : "";
+    const wanted = typeof email === "string" ? normalizeEmail(email) : "";
     if (!wanted.includes("@")) throw new ValidationError("kommo", `not an e-mail address: ${JSON.stringify(email)}`);
     const response = await this.http.get(`/contacts?${query({ query: wanted, with: "leads", limit: KOMMO_MAX_PAGE })}`);
     return embedded(response.data, "contacts")
       .map(toKommoContact)
-      .filter((c): c is KommoContact => c !== null && c.emails.some((e) => e.toLowerCase() === wanted));
+      .filter((c): c is KommoContact => c !== null && c.emails.some((e) => normalizeEmail(e) === wanted));
   }
 
   /**

@@ -1,3 +1,4 @@
+import { normalizeEmail } from "@funnelsync/config";
 /** Custom field values by field id, in the order Kommo lists them. */
 export type KommoFieldValues = Record<number, Array<string | number | boolean>>;
 
@@ -65,7 +66,7 @@ export function preferredEmail(contact: Pick<KommoContact, "emailValues">, prefe
     return i === -1 ? preference.length : i;
   };
   const best = contact.emailValues.reduce<KommoEmailValue | undefined>((chosen, v) => (chosen === undefined || rank(v) < rank(chosen) ? v : chosen), undefined);
-  return best?.value.toLowerCase();
+  return best && normalizeEmail(best.value);
 }
 
 /** The first value of a custom field, if the entity has one. */

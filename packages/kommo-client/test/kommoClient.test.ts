@@ -45,9 +45,8 @@ describe("KommoClient against the Kommo simulator", () => {
       expect(apiRequests("GET", "/leads").map((r) => ((r.query.filter as { id: string[] }).id).length)).toEqual([250, 50]);
     });
 
-    it("returns null for a lead or contact Kommo answers 204 for, and an empty map without a request for no ids", async () => {
-      expect(await kommo.getLead(39999999)).toBeNull();
-      expect(await kommo.getContact(29999999)).toBeNull();
+    it("leaves out a lead or contact Kommo does not know, and gives an empty map without a request for no ids", async () => {
+      expect((await kommo.getLeads([39999999])).size).toBe(0);
       expect((await kommo.getContacts([29999999])).size).toBe(0);
       const before = sim.requests.count();
       expect((await kommo.getLeads([])).size).toBe(0);
@@ -66,7 +65,7 @@ describe("KommoClient against the Kommo simulator", () => {
       });
       expect(found.get(contacts.diego)!.emails).toEqual(["Diego.Ramos@Example.test"]);
       expect(fieldValue(found.get(contacts.diego)!, fields.optIn)).toBe(false);
-      expect((await kommo.getContact(contacts.carla))!.emails).toEqual([]);
+      expect((await kommo.getContacts([contacts.carla])).get(contacts.carla)!.emails).toEqual([]);
     });
 
     it("keeps each e-mail's type and picks the address by the preferred codes, else the first value", async () => {
@@ -74,7 +73,7 @@ describe("KommoClient against the Kommo simulator", () => {
         name: "Pia Berg",
         emails: [{ value: "pia@home.example.test", enumCode: "PRIV" }, { value: " Pia.Berg@Work.example.test", enumCode: "WORK" }, { value: "pia@other.example.test", enumCode: "OTHER" }],
       });
-      const read = (await kommo.getContact(contact.id))!;
+      const read = (await kommo.getContacts([contact.id])).get(contact.id)!;
       expect(read.emailValues).toEqual([
         { value: "pia@home.example.test", enumCode: "PRIV" },
         { value: "Pia.Berg@Work.example.test", enumCode: "WORK" },
@@ -128,7 +127,7 @@ describe("KommoClient against the Kommo simulator", () => {
     });
 
     it("rejects bad arguments with a ValidationError that no retry can fix, before any request", async () => {
-      await expect(kommo.getLead(0)).rejects.toThrow(ValidationError);
+      await expect(kommo.getLeads([0])).rejects.toThrow(ValidationError);
       await expect(kommo.getLeads([1.5])).rejects.toThrow(ValidationError);
       await expect(kommo.findContactsByEmail("not-an-address")).rejects.toMatchObject({
         name: "ValidationError",
@@ -189,8 +188,8 @@ describe("KommoClient against the Kommo simulator", () => {
       expect(sim.notesFor("leads", lead)).toHaveLength(0);
 
       sim.faults.failNext(1, 500);
-      expect((await kommo.getLead(lead))!.id).toBe(lead);
-      expect(apiRequests("GET", `/leads/${lead}`).map((r) => r.status)).toEqual([500, 200]);
+      expect((await kommo.getLeads([lead])).get(lead)!.id).toBe(lead);
+      expect(apiRequests("GET", "/leads").map((r) => r.status)).toEqual([500, 200]);
     });
 
     it("creates a task due at the given time for the responsible user", async () => {
@@ -220,7 +219,7 @@ describe("KommoClient against the Kommo simulator", () => {
 
     it("turns a 401 into a non-retryable VendorError and does not retry", async () => {
       await start({}, "revoked-token");
-      const error = await kommo.getLead(sim.seeded.leads.anaWebsite).catch((e: unknown) => e);
+      const error = await kommo.getLeads([sim.seeded.leads.anaWebsite]).catch((e: unknown) => e);
       expect(isVendorError(error)).toBe(true);
       expect(error).toMatchObject({ status: 401, retryable: false });
       expect(sim.requests.count()).toBe(1);
@@ -256,7 +255,7 @@ describe("KommoClient against the Kommo simulator", () => {
         http: { retryBaseDelayMs: 0, gate: async (vendor, limitKey) => void gated.push(`${vendor}/${limitKey}`) },
       });
       sim.faults.failNext(1, 500);
-      await kommo.getLead(sim.seeded.leads.anaWebsite);
+      await kommo.getLeads([sim.seeded.leads.anaWebsite]);
       await kommo.addNotes("leads", [{ entityId: sim.seeded.leads.anaWebsite, text: "x" }]);
       expect(Object.keys(KOMMO_LIMITS)).toEqual(["default", "background"]);
       expect(gated).toEqual(["kommo/default", "kommo/default", "kommo/default"]);

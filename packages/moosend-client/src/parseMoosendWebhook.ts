@@ -1,3 +1,4 @@
+import { normalizeEmail } from "@funnelsync/config";
 import { MoosendWebhookError } from "./errors";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -51,7 +52,7 @@ export function parseMoosendWebhook(body: unknown): MoosendWebhook {
   return {
     subscriberId: id.trim(),
     tags,
-    ...(email ? { email: email.toLowerCase() } : {}),
+    ...(email ? { email: normalizeEmail(email) } : {}),
     ...(listId && GUID.test(listId) ? { listId } : {}),
   };
 }

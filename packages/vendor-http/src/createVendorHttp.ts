@@ -1,5 +1,6 @@
 import axios, { AxiosError, type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from "axios";
 import axiosRetry, { isNetworkError } from "axios-retry";
+import { backoffDelayMs } from "@funnelsync/jobs";
 import { createVendorError, isRetryableStatus, isVendorError, trimBody, VendorBlockedError, type Vendor } from "./errors";
 
 declare module "axios" {
@@ -110,9 +111,9 @@ export function shouldRetryInline(error: AxiosError): boolean {
   return isNetworkError(error) || timedOut || (status !== undefined && isRetryableStatus(status));
 }
 
+/** A quick retry's wait: `baseMs`, then four times longer each time, ±50 %, at most 30 s. */
 export function retryDelayMs(retryNumber: number, baseMs: number, random: () => number = Math.random): number {
-  const exponential = baseMs * 4 ** Math.max(0, retryNumber - 1);
-  return Math.min(MAX_RETRY_DELAY_MS, Math.round(exponential * (0.5 + random())));
+  return backoffDelayMs(retryNumber, { firstDelayMs: baseMs, jitter: 0.5, maxDelayMs: MAX_RETRY_DELAY_MS }, random);
 }
 
 /** `Retry-After` in seconds or as an HTTP date. */

@@ -68,10 +68,6 @@ export function isVendorRateLimitError(err: unknown): err is VendorRateLimitErro
   return err instanceof VendorRateLimitError || (isVendorError(err) && RATE_LIMIT_NAMES.has(err.name));
 }
 
-export function isVendorBlockedError(err: unknown): err is VendorBlockedError {
-  return err instanceof VendorBlockedError || (isVendorError(err) && err.name === "VendorBlockedError");
-}
-
 /** Whether a status is worth trying again: timeouts, conflicts with in-flight state, and server errors. */
 export function isRetryableStatus(status: number | undefined): boolean {
   return status === undefined || status === 408 || status === 425 || status >= 500;

@@ -1,5 +1,5 @@
 export { apiIdOf } from "./apiId";
-export { createVendorHttp, pauseVendor, retryAfterHeaderMs, retryDelayMs, shouldRetryInline } from "./createVendorHttp";
+export { createVendorHttp, pauseVendor, retryAfterHeaderMs, retryDelayMs } from "./createVendorHttp";
 export type { Admission, GateOutcome, GateRelease, RequestGate, VendorCallObservation, VendorHttpOptions } from "./createVendorHttp";
 export {
   ValidationError,
@@ -7,8 +7,6 @@ export {
   VendorError,
   VendorRateLimitError,
   createVendorError,
-  isRetryableStatus,
-  isVendorBlockedError,
   isVendorError,
   isVendorRateLimitError,
 } from "./errors";

@@ -1,6 +1,6 @@
 import type { Queue } from "bullmq";
 import type { Mapping } from "@funnelsync/config";
-import { jobIdFor, type JobData } from "@funnelsync/jobs";
+import { jobIdFor, type JobData, type JobQueues } from "@funnelsync/jobs";
 import { KOMMO_MAX_PAGE, type KommoClient, type KommoLead } from "@funnelsync/kommo-client";
 import { isVendorRateLimitError } from "@funnelsync/vendor-http";
 import { UsageError } from "../usageError";
@@ -31,8 +31,7 @@ export interface BackfillSummary {
 
 export interface BackfillOptions {
   kommo: Pick<KommoClient, "listLeads">;
-  /** The `kommo-events` queue. */
-  queue: Queue;
+  queues: JobQueues;
   mapping: Mapping;
   pipelineId: number;
   statusId?: number;
@@ -118,10 +117,10 @@ export async function backfill(options: BackfillOptions): Promise<BackfillSummar
     summary.pages++;
 
     const jobs = answer.leads.map(backfillJob);
-    const existing = await existingJobIds(options.queue, jobs.map((j) => j.jobId));
+    const existing = await existingJobIds(options.queues.byKey.kommo, jobs.map((j) => j.jobId));
     const fresh = jobs.filter((j) => !existing.has(j.jobId));
     if (!summary.dryRun && fresh.length > 0) {
-      await options.queue.addBulk(fresh.map((j) => ({ name: j.name, data: j.data, opts: { jobId: j.jobId } })));
+      await options.queues.add(fresh);
     }
     summary.leads += jobs.length;
     summary.enqueued += fresh.length;

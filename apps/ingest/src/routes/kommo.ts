@@ -8,7 +8,7 @@ import { secretMatcher } from "../secretMatches";
 import { mediaTypeOf, parseLimitedJson, readWebhookBody, WebhookBodyError } from "../webhookBody";
 import { answerBy, bodyRejection, respond, type RouteDeps } from "./respond";
 
-/** One job per entity change; contact deletions and other entities are acknowledged and left alone. */
+/** One job per lead or contact change; other entities are acknowledged and left alone. */
 export function jobForKommoChange(change: KommoChange): JobRequest | undefined {
   switch (change.kind) {
     case "lead.added":
@@ -23,9 +23,10 @@ export function jobForKommoChange(change: KommoChange): JobRequest | undefined {
       return { name: "kommo.leadDeleted", data: { leadId, pipelineId, statusId, accountId } };
     }
     case "contact.added":
-    case "contact.updated": {
+    case "contact.updated":
+    case "contact.deleted": {
       const { contactId, updatedAt, accountId, linkedLeadIds, fingerprint } = change;
-      const action = change.kind === "contact.added" ? ("added" as const) : ("updated" as const);
+      const action = change.kind === "contact.added" ? ("added" as const) : change.kind === "contact.deleted" ? ("deleted" as const) : ("updated" as const);
       return { name: "kommo.contactChanged", data: { contactId, action, updatedAt, accountId, linkedLeadIds, fingerprint } };
     }
     default:

@@ -4,6 +4,7 @@ import type { JobData } from "@funnelsync/jobs";
 import { fieldValue, type KommoContact, type KommoLead } from "@funnelsync/kommo-client";
 import type { LoopsClient, LoopsContactInput } from "@funnelsync/loops-client";
 import { reportedTwice } from "../changeReports";
+import { adoptMergedContact, contactsMergedInto, followDeletedContact } from "../contactMerge";
 import { contactEmail, loopsUserId, mappedFields, splitName } from "../leadSnapshot";
 import { runIndependently } from "../outcomeRecorder";
 import type { Processor, WorkerDeps } from "./types";
@@ -49,16 +50,19 @@ async function moveByEmail(loops: LoopsClient, oldEmail: string, email: string, 
 /**
  * A contact changed in Kommo: an explicit new opt-in lifts a recorded opt-out; a new e-mail address
  * moves the person (same Loops contact by `userId`, the Moosend lists moved, consent follows the
- * person); otherwise name and mapped fields are refreshed in both ESPs.
+ * person); otherwise name and mapped fields are refreshed in both ESPs. Contacts Kommo merged into
+ * this one, and a deleted contact merged into another, hand over to the survivor (`contactMerge.ts`).
  */
 export const contactChanged: Processor<"kommo.contactChanged"> = async (job, deps) => {
   const { contactId, action, updatedAt, fingerprint } = job.data;
+  if (action === "deleted") return followDeletedContact(job, deps, contactId);
   if (action === "updated" && (await reportedTwice(job, deps, { entityType: "contact", entityId: contactId, change: "fields", updatedAt, fingerprint }))) return;
   const contact = await deps.kommoReader.contact(contactId);
   if (!contact) return deps.outcomes.skipped(job, "job", "contact not found in Kommo (deleted?)", { vendor: "none", contactId });
   const email = contactEmail(deps.mapping, contact);
   if (!email) return deps.outcomes.skipped(job, "job", "contact has no e-mail", { vendor: "none", contactId });
   if ((await deps.db.consent.get(email))?.state === "erased") return deps.outcomes.skipped(job, "job", ERASED_REASON, { vendor: "none", contactId });
+  for (const merged of await contactsMergedInto(deps, contact)) await adoptMergedContact(job, deps, contact, merged);
   const link = await deps.db.links.get(contactId);
   const oldEmail = link?.email && link.email !== email ? link.email : undefined;
 

@@ -22,7 +22,7 @@ async function eventTypes(deps: WorkerDeps): Promise<string[]> {
   }
   const optIn = deps.mapping.kommo.optInFieldId;
   const fieldIds = new Set([...deps.mapping.fields.map((f) => f.kommoFieldId), ...(optIn ? [optIn] : []), ...(await emails)]);
-  return ["lead_added", "lead_status_changed", "lead_deleted", ...[...fieldIds].map((id) => `custom_field_${id}_value_changed`)];
+  return ["lead_added", "lead_status_changed", "lead_deleted", "contact_deleted", ...[...fieldIds].map((id) => `custom_field_${id}_value_changed`)];
 }
 
 /** The job the webhook of this change would have produced; the fingerprint names the event. */
@@ -47,6 +47,9 @@ export function jobForEvent(event: KommoEvent): KommoJob | undefined {
       default:
         return { name: "kommo.leadUpdated", data: { ...lead, pipelineId: null, statusId: null, oldStatusId: null, fingerprint: editFingerprint } };
     }
+  }
+  if (event.entityType === "contact" && event.type === "contact_deleted") {
+    return { name: "kommo.contactChanged", data: { contactId: entityId, action: "deleted", updatedAt, accountId: null, linkedLeadIds: [], fingerprint } };
   }
   if (event.entityType === "contact" && event.type.startsWith("custom_field_")) {
     return { name: "kommo.contactChanged", data: { contactId: entityId, action: "updated", updatedAt, accountId: null, linkedLeadIds: [], fingerprint: editFingerprint } };

@@ -1,3 +1,4 @@
+import { normalizeEmail } from "@funnelsync/config";
 import type { RecordEngagementInput } from "@funnelsync/db";
 import type { Processor } from "./types";
 
@@ -22,7 +23,7 @@ export const moosendEngagementPoll: Processor<"moosend.engagementPoll"> = async 
         const events: RecordEngagementInput[] = activity.flatMap(({ email, totalCount }) =>
           Array.from({ length: totalCount }, (_, i) => ({
             source: "moosend" as const,
-            eventKey: `${campaign.id}:${type}:${email.trim().toLowerCase()}:${i + 1}`,
+            eventKey: `${campaign.id}:${type}:${normalizeEmail(email)}:${i + 1}`,
             email,
             kind: KIND[type],
             messageId: campaign.id,

@@ -22,7 +22,7 @@ export interface WorkerDeps {
   loops: LoopsClient;
   mapping: Mapping;
   outcomes: OutcomeRecorder;
-  /** Batched lead and contact look-ups (prefer these to `kommo.getLead`/`getContact`). */
+  /** Batched lead and contact look-ups (prefer these to `kommo.getLeads`/`getContacts`). */
   kommoReader: KommoReader;
   /** Batched subscribes (prefer this to `moosend.subscribe`). */
   moosendSubscriptions: MoosendSubscriptions;

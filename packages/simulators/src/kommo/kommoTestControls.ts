@@ -1,6 +1,7 @@
 import { SEED } from "../seed";
 import type { KommoAccount, KommoSimContactInput } from "./kommoAccount";
 import { snapshotFields } from "./kommoEvents";
+import { mergeContacts } from "./kommoMerge";
 import {
   KOMMO_SIM_FIELDS,
   type KommoEntityType,
@@ -67,6 +68,8 @@ export interface KommoTestControls {
   addNote(leadId: number, text: string): Promise<KommoSimNote>;
   /** Deletes a contact as a user would, and fires `delete_contact`. */
   deleteContact(contactId: number): Promise<void>;
+  /** Merges a duplicate into the survivor as Kommo's duplicate control does (see `kommoMerge.ts`). */
+  mergeContacts(survivorId: number, loserId: number): Promise<void>;
   /** Registers a webhook as the admin UI would (no API request counted). */
   addWebhook(destination: string, settings: KommoWebhookSetting[]): KommoSimWebhook;
   notesFor(entityType: KommoEntityType, id: number): KommoSimNote[];
@@ -187,6 +190,10 @@ export function kommoTestControls(account: KommoAccount): KommoTestControls {
       contact.updatedAt = nowSec();
       events.record("contact_deleted", { type: "contact", id: contact.id }, { by });
       await fire([["delete_contact", hookBody(state, "contacts", "delete", { id: contact.id, type: "contact" })]]);
+    },
+
+    async mergeContacts(survivorId, loserId) {
+      await fire(mergeContacts(state, events, { survivorId, loserId }, { nowSec: nowSec(), by }));
     },
 
     addWebhook: (destination, settings) => account.addWebhook(destination, settings),
