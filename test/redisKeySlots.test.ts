@@ -1,9 +1,8 @@
 import calculateSlot from "cluster-key-slot";
-import { Redis } from "ioredis";
 import { KEY_PREFIX } from "@funnelsync/jobs";
 import { runCli } from "../apps/cli/src/cli";
 import { cliEnv } from "../apps/cli/test/cliKit";
-import { RedisServer } from "./fault/processes";
+import { privateRedis } from "./fault/processes";
 import { eventually, LISTS, startHarness, uniqueEmail, uniqueId, type Harness } from "./harness";
 
 /**
@@ -12,22 +11,12 @@ import { eventually, LISTS, startHarness, uniqueEmail, uniqueId, type Harness } 
  * keys; every one of them must share the slot of the deployment's prefix.
  */
 describe("Redis keys of one deployment (Redis Cluster)", () => {
-  let server: RedisServer;
   let h: Harness | undefined;
-  let redis: Redis;
-  beforeAll(async () => {
-    server = await RedisServer.start();
-    redis = new Redis(server.url);
-  });
-  afterAll(async () => {
-    await h?.stop();
-    redis.disconnect();
-    await server.destroy();
-  });
+  const redis = privateRedis(async () => h?.stop());
 
   it("all hash to the slot of the prefix's hash tag", async () => {
     expect(KEY_PREFIX).toMatch(/^\{[^{}]+\}$/);
-    h = await startHarness({ prefix: KEY_PREFIX, env: { REDIS_URL: server.url } });
+    h = await startHarness({ prefix: KEY_PREFIX, env: { REDIS_URL: redis.url() } });
     const email = uniqueEmail("slot");
     const contact = await h.kommo.addContact({ id: uniqueId(), name: "Ana Slot", email, company: "Acme" });
     const lead = await h.kommo.addLead({ id: uniqueId(), name: "Cluster deal", contactId: contact.id, statusId: 6001 });
@@ -36,10 +25,10 @@ describe("Redis keys of one deployment (Redis Cluster)", () => {
 
     // The operator's backfill, with the CLI's own default prefix.
     const quiet = { write: () => true, isTTY: false } as unknown as NodeJS.WritableStream;
-    const code = await runCli(["backfill", "--pipeline", "5001", "--status", "6002"], { stdout: quiet, stderr: quiet, env: cliEnv(h, { REDIS_URL: server.url }) });
+    const code = await runCli(["backfill", "--pipeline", "5001", "--status", "6002"], { stdout: quiet, stderr: quiet, env: cliEnv(h, { REDIS_URL: redis.url() }) });
     expect(code).toBe(0);
 
-    const keys = await redis.keys("*");
+    const keys = await redis.client().keys("*");
     expect(keys.some((k) => k.includes(":ratelimit:kommo:"))).toBe(true);
     expect(keys.some((k) => k.includes(":kommo-events:"))).toBe(true);
     const slot = calculateSlot(KEY_PREFIX);

@@ -4,6 +4,7 @@ import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import { Redis } from "ioredis";
 
 export const REPO_ROOT = resolve(__dirname, "..", "..");
 const run = promisify(execFile);
@@ -240,4 +241,23 @@ function postgresIds(): [number, number] {
   if (!line) throw new Error("no postgres user on this machine");
   const [, , uid, gid] = line.split(":");
   return [Number(uid), Number(gid)];
+}
+
+/**
+ * A Redis of the test file's own (started before its tests, destroyed after them, with `stop` run
+ * first), for tests that read what Redis itself saw: its keys, its command counts.
+ */
+export function privateRedis(stop: () => Promise<void> = async () => undefined): { url: () => string; client: () => Redis } {
+  let server: RedisServer;
+  let client: Redis;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    client = new Redis(server.url);
+  });
+  afterAll(async () => {
+    await stop();
+    client.disconnect();
+    await server.destroy();
+  });
+  return { url: () => server.url, client: () => client };
 }

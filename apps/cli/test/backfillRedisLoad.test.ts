@@ -1,5 +1,4 @@
-import { Redis } from "ioredis";
-import { RedisServer } from "../../../test/fault/processes";
+import { privateRedis } from "../../../test/fault/processes";
 import { startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
 import { runCli } from "../src/cli";
 import { cliEnv } from "./cliKit";
@@ -11,30 +10,20 @@ import { cliEnv } from "./cliKit";
  * In a Redis of its own, the commands Redis counted tell which look-up ran.
  */
 describe("funnelsync backfill's look-up of jobs already queued", () => {
-  let server: RedisServer;
   let h: Harness | undefined;
-  let redis: Redis;
-  beforeAll(async () => {
-    server = await RedisServer.start();
-    redis = new Redis(server.url);
-  });
-  afterAll(async () => {
-    await h?.stop();
-    redis.disconnect();
-    await server.destroy();
-  });
+  const redis = privateRedis(async () => h?.stop());
 
   it("reads each job's own record and never scans a queue's list", async () => {
-    h = await startHarness({ worker: false, env: { REDIS_URL: server.url } });
+    h = await startHarness({ worker: false, env: { REDIS_URL: redis.url() } });
     h.kommo.state.webhooks.length = 0; // old deals: nothing is delivered
     for (let i = 0; i < 260; i++) await h.kommo.addLead({ id: uniqueId(), name: `Old deal ${i}`, email: uniqueEmail("old"), statusId: 6002 });
-    await redis.config("RESETSTAT");
+    await redis.client().config("RESETSTAT");
 
     const quiet = { write: () => true, isTTY: false } as unknown as NodeJS.WritableStream;
-    const code = await runCli(["backfill", "--pipeline", "5001", "--status", "6002"], { stdout: quiet, stderr: quiet, env: cliEnv(h, { REDIS_URL: server.url }) });
+    const code = await runCli(["backfill", "--pipeline", "5001", "--status", "6002"], { stdout: quiet, stderr: quiet, env: cliEnv(h, { REDIS_URL: redis.url() }) });
     expect(code).toBe(0);
 
-    const stats = await redis.info("commandstats");
+    const stats = await redis.client().info("commandstats");
     expect(stats).toMatch(/^cmdstat_hgetall:calls=(\d{3,})/m); // 260 look-ups or more
     expect(stats).not.toMatch(/^cmdstat_lpos:/m);
   });
