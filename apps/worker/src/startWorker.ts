@@ -245,6 +245,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
         maxStalledCount: 3,
       });
       worker.on("error", (error) => logger.warn("worker.queue: error", { queue: queue.name, error: error.message }));
+      // A job's lock lapsed (its process died, or its event loop was blocked past lockDuration): it runs again.
+      worker.on("stalled", (jobId) => logger.warn("worker.queue: job stalled, handed back to the queue", { queue: queue.name, jobId }));
       if (queue.name === QUEUES.kommo) worker.on("active", () => kommoJobsStarted.note());
       workers.push(worker);
     }
