@@ -2,6 +2,7 @@ import { KOMMO_MAX_PAGE, type KommoClient, type KommoContact, type KommoLead } f
 import { Batcher } from "@funnelsync/batcher";
 import type { Admission } from "@funnelsync/vendor-http";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { BurstSignal } from "./burstSignal";
 import { RecentRate } from "./recentRate";
 
 /** Lead look-ups arriving faster than this (per second) are a burst: single reads would spend Kommo's 7 calls a second on near-empty pages. */
@@ -22,10 +23,11 @@ const FILL_POLL_MS = 10;
 export class KommoReader {
   private readonly leads: Batcher<number, number, KommoLead | null, Admission>;
   private readonly contacts: Batcher<number, number, KommoContact | null, Admission>;
-  private readonly leadArrivals = new RecentRate();
-  private readonly leadsExpected = new RecentRate();
+  private readonly leadArrivals: RecentRate;
 
-  constructor(kommo: KommoClient) {
+  /** `burst` tells how many Kommo changes are queued in any process, before their look-ups arrive. */
+  constructor(kommo: KommoClient, private readonly burst: Pick<BurstSignal, "changesQueued"> = { changesQueued: () => 0 }, private readonly now: () => number = Date.now) {
+    this.leadArrivals = new RecentRate(1_000, now);
     // Each batch takes its ids only once its rate-limit slot is there: ids arriving while it waited
     // for Kommo's limit still ride on it, instead of waiting for the next slot.
     const options = { maxBatch: KOMMO_MAX_PAGE, missing: () => null, admit: () => kommo.admit() };
@@ -41,19 +43,9 @@ export class KommoReader {
     return this.leads.add(id, id);
   }
 
-  /**
-   * Lead look-ups on their way: the Kommo changes of an ingest batch this process has just split.
-   * At a burst's start the worker takes in batches faster than their jobs reach the reader, and the
-   * look-ups that did arrive went out as pages of one to a few leads, spending most of Kommo's first
-   * second. Announced, the burst is seen before its first look-ups.
-   */
-  expectLeads(count: number): void {
-    if (count > 0) this.leadsExpected.note(count);
-  }
-
   private async fillLeadPage(): Promise<void> {
-    const deadline = Date.now() + FILL_MAX_MS;
-    while (this.leads.waiting < KOMMO_MAX_PAGE && Date.now() < deadline && this.inBurst()) {
+    const deadline = this.now() + FILL_MAX_MS;
+    while (this.leads.waiting < KOMMO_MAX_PAGE && this.now() < deadline && this.inBurst()) {
       await sleep(FILL_POLL_MS);
     }
   }
@@ -61,11 +53,13 @@ export class KommoReader {
   /**
    * The last quarter second sees a burst within its first page (over a whole second its first 50 leads
    * went out as small pages); the whole second keeps seeing it through the pauses of a busy worker.
-   * Look-ups announced count apart from those made, so a quiet stream of both is no burst.
+   * Changes queued but not started are look-ups on their way: at a burst's start the worker takes in
+   * webhooks faster than their jobs reach the reader, and those seen only as they arrived went out as
+   * pages of a few leads, spending most of Kommo's first second.
    */
   private inBurst(): boolean {
-    const perSecond = (rate: RecentRate) => Math.max(rate.perMs(), rate.perMs(250)) * 1000;
-    return Math.max(perSecond(this.leadArrivals), perSecond(this.leadsExpected)) >= BURST_LEADS_PER_SECOND;
+    const perSecond = Math.max(this.leadArrivals.perMs(), this.leadArrivals.perMs(250)) * 1000;
+    return perSecond >= BURST_LEADS_PER_SECOND || this.burst.changesQueued() >= BURST_LEADS_PER_SECOND;
   }
 
   contact(id: number): Promise<KommoContact | null> {

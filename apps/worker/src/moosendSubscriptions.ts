@@ -75,10 +75,11 @@ const FILL_MAX_MS = 5_000;
 const FILL_POLL_MS = 150;
 
 /**
- * Jobs that may still subscribe someone within `horizonMs`: those queued or running (including the
- * ones waiting here) and those expected to arrive meanwhile (a burst still being delivered).
+ * Subscribers that may still reach this scheduler within `horizonMs`, beyond the `waitingHere` already
+ * in it: jobs queued or running that have not reached a scheduler yet, and those expected to arrive
+ * meanwhile (a burst still being delivered). `BurstSignal.subscribersComing` in the worker.
  */
-export type UpstreamCount = (horizonMs: number) => Promise<number>;
+export type UpstreamCount = (horizonMs: number, waitingHere: number) => Promise<number>;
 
 /**
  * Subscribes to Moosend lists, one scheduler per list, choosing the endpoint by what Moosend's limits
@@ -141,9 +142,9 @@ export class MoosendSubscriptions {
     });
   }
 
-  /** Jobs that may still subscribe someone within `horizonMs`, beyond those already waiting here. */
+  /** Subscribers that may still reach this scheduler within `horizonMs`, beyond those already waiting here. */
   private async comingUp(horizonMs = 0): Promise<number> {
-    return Math.max(0, (await this.upstream(horizonMs).catch(() => 0)) - this.waiting);
+    return Math.max(0, await this.upstream(horizonMs, this.waiting).catch(() => 0));
   }
 
   private async drain(listId: string): Promise<void> {

@@ -22,7 +22,7 @@ import { PipelineNames } from "./pipelineNames";
 import { processors } from "./processors";
 import type { WorkerDeps } from "./processors/types";
 import { optOutsAmong, reactivationsIn } from "./optOut";
-import { RecentRate } from "./recentRate";
+import { RedisBurstSignal } from "./burstSignal";
 import { MoosendRemovals } from "./moosendRemovals";
 import { createRedisGate, type RedisGateOptions, type VendorStateChange } from "./redisGate";
 import { EngagementSync, shareOfGate } from "./engagementSync";
@@ -92,14 +92,6 @@ const ENGAGEMENT_SHARE = "engagement";
 
 /** Jobs per second a queue may start: far above what the vendors' limits allow, so it only carries pauses. */
 const QUEUE_PAUSE_LIMITER = { max: 100_000, duration: 1_000 };
-
-/** Kommo-event jobs queued or running, and batches not yet split into them (each counted once). */
-async function jobsQueued(queues: Queue[]): Promise<number> {
-  const counts = await Promise.all(
-    queues.filter((q) => q.name === QUEUES.kommo || q.name === QUEUES.ingest).map((q) => q.getJobCounts("waiting", "prioritized", "active")),
-  );
-  return counts.reduce((sum, c) => sum + (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.active ?? 0), 0);
-}
 
 /** One line per change of a vendor's state, from the process that saw it happen. */
 function logVendorChange(logger: Logger, change: VendorStateChange): void {
@@ -195,8 +187,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       })
     : undefined;
 
-  // How fast Kommo-event jobs start here: under a burst still being delivered, the intake to come.
-  const kommoJobsStarted = new RecentRate();
+  const burst = new RedisBurstSignal({ redis, prefix, queues });
   const deps: WorkerDeps = {
     db,
     kommo,
@@ -204,11 +195,11 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     loops,
     mapping: config.mapping,
     outcomes: new OutcomeRecorder(db),
-    kommoReader: new KommoReader(kommo),
+    kommoReader: new KommoReader(kommo, burst),
     moosendRemovals: new MoosendRemovals(moosend),
     moosendSubscriptions: new MoosendSubscriptions(
       moosend,
-      async (horizonMs) => (await jobsQueued(queues)) + kommoJobsStarted.perMs() * horizonMs,
+      (horizonMs, waitingHere) => burst.subscribersComing(horizonMs, waitingHere),
       (emails) => optOutsAmong(db, emails),
       reactivationsIn(db),
     ),
@@ -247,7 +238,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       worker.on("error", (error) => logger.warn("worker.queue: error", { queue: queue.name, error: error.message }));
       // A job's lock lapsed (its process died, or its event loop was blocked past lockDuration): it runs again.
       worker.on("stalled", (jobId) => logger.warn("worker.queue: job stalled, handed back to the queue", { queue: queue.name, jobId }));
-      if (queue.name === QUEUES.kommo) worker.on("active", () => kommoJobsStarted.note());
+      if (queue.name === QUEUES.kommo) worker.on("active", () => burst.noteStarted());
       workers.push(worker);
     }
   }
@@ -305,6 +296,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   let force = false;
   const steps: Array<[string, () => Promise<unknown>]> = [
     ["workers", () => Promise.all(workers.map((w) => w.close(force)))],
+    ["burst signal", async () => burst.close()],
     ["queues", () => jobQueues.close()],
     ["redis", () => redis.quit()],
     ["postgres", () => db.close()],

@@ -2,12 +2,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { KOMMO_MAX_PAGE, KommoClient } from "@funnelsync/kommo-client";
 import { startKommoSimulator, type KommoSimulator } from "@funnelsync/simulators";
 import { randomUUID } from "node:crypto";
-import type { Job } from "bullmq";
-import { createRedisConnection, openJobQueues, type JobData, type JobRequest } from "@funnelsync/jobs";
-import { createLogger } from "@funnelsync/logger";
+import { createRedisConnection, openJobQueues } from "@funnelsync/jobs";
 import { KommoReader } from "../src/kommoReader";
-import { ingestBatch } from "../src/processors/ingestBatch";
-import type { WorkerDeps } from "../src/processors/types";
+import { RedisBurstSignal } from "../src/burstSignal";
 import { TEST_REDIS_URL } from "../../../test/testEnv";
 
 describe("KommoReader against the Kommo simulator", () => {
@@ -70,56 +67,45 @@ describe("KommoReader against the Kommo simulator", () => {
     expect(leadPages().length).toBeLessThanOrEqual(3);
   });
 
-  it("fills its pages from the first look-up when a split batch has announced the leads coming", async () => {
-    // 12 look-ups over 120 ms (100 a second): without the announcement the first ones each went alone,
-    // before the quarter second's count showed the pace.
-    const leads = await Promise.all(Array.from({ length: 12 }, () => sim.addLead()));
-    reader.expectLeads(60);
-    const reads: Array<Promise<unknown>> = [];
-    for (const lead of leads) {
-      reads.push(reader.lead(lead.id));
-      await sleep(10);
-    }
-    expect((await Promise.all(reads)).every((lead) => lead !== null)).toBe(true);
-    expect(leadPages()).toEqual([12]);
-  });
-
-  it("takes a few announced leads for no burst: a lone look-up after them still goes at once", async () => {
-    const lead = await sim.addLead();
-    reader.expectLeads(3);
-    const started = Date.now();
-    await reader.lead(lead.id);
-    expect(leadPages()).toEqual([1]);
-    expect(Date.now() - started).toBeLessThan(250);
-  });
-
-  it("hears from an ingest batch being split how many Kommo changes are coming, and fills its next page", async () => {
+  /** Kommo changes queued in a queue of its own (no worker takes them), seen through a Redis burst signal. */
+  async function withQueuedChanges(count: number, test: (reader: KommoReader) => Promise<void>): Promise<void> {
     const redis = createRedisConnection(TEST_REDIS_URL, "worker");
     const prefix = `test-${randomUUID()}`;
     const queues = openJobQueues(redis, { prefix });
-    const queue = queues.byKey.kommo;
+    const signal = new RedisBurstSignal({ redis, prefix, queues: queues.all });
     try {
       const change = (leadId: number) => ({ leadId, pipelineId: 5001, statusId: 6002, oldStatusId: 6001, updatedAt: 1_760_000_000, accountId: 1, fingerprint: `f${leadId}` });
-      const data: JobData<"ingest.batch"> = { batchId: randomUUID(), jobs: Array.from({ length: 60 }, (_, i) => ({ name: "kommo.leadStatusChanged", data: change(90_000 + i) })) };
-      // The processor's real dependencies for what it touches: the reader, a real queue, a logger.
-      const deps = {
-        kommoReader: reader,
-        logger: createLogger({ service: "test", level: "error" }),
-        enqueue: async (jobs: JobRequest[]) => void (await queues.add(jobs)),
-      } as unknown as WorkerDeps;
-      await ingestBatch({ data } as Job<JobData<"ingest.batch">>, deps);
-      expect(await queue.getJobCountByTypes("waiting")).toBe(60);
+      await queues.add(Array.from({ length: count }, (_, i) => ({ name: "kommo.leadStatusChanged" as const, data: change(90_000 + i) })));
+      expect(await queues.byKey.kommo.getJobCountByTypes("waiting")).toBe(count);
+      signal.changesQueued(); // the first reading is taken in the background
+      await sleep(200);
+      await test(new KommoReader(new KommoClient({ baseUrl: sim.url, accessToken: "sim-kommo-token", http: { retryBaseDelayMs: 0, timeoutMs: 2_000 } }), signal));
+    } finally {
+      signal.close();
+      await queues.byKey.kommo.obliterate({ force: true });
+      await queues.close();
+      await redis.quit();
+    }
+  }
 
-      // Two look-ups 100 ms apart: announced, the first waits for company and both share a page.
+  it("fills its next page when Kommo changes are queued (in any process) before their look-ups arrive", async () => {
+    await withQueuedChanges(60, async (reader) => {
+      // Two look-ups 100 ms apart: with 60 changes queued, the first waits for company and both share a page.
       const [a, b] = await Promise.all([sim.addLead(), sim.addLead()]);
       const first = reader.lead(a.id);
       await sleep(100);
       await Promise.all([first, reader.lead(b.id)]);
       expect(leadPages()).toEqual([2]);
-    } finally {
-      await queue.obliterate({ force: true });
-      await queues.close();
-      await redis.quit();
-    }
+    });
+  });
+
+  it("takes a few queued changes for no burst: look-ups 100 ms apart go on pages of their own", async () => {
+    await withQueuedChanges(3, async (reader) => {
+      const [a, b] = await Promise.all([sim.addLead(), sim.addLead()]);
+      const first = reader.lead(a.id);
+      await sleep(100);
+      await Promise.all([first, reader.lead(b.id)]);
+      expect(leadPages()).toEqual([1, 1]);
+    });
   });
 });

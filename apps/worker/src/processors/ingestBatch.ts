@@ -1,4 +1,4 @@
-import { isJobName, parseJobData, QUEUES, queueNameFor } from "@funnelsync/jobs";
+import { isJobName, parseJobData } from "@funnelsync/jobs";
 import type { Processor, WorkerDeps } from "./types";
 
 type JobToAdd = Parameters<WorkerDeps["enqueue"]>[0][number];
@@ -7,7 +7,6 @@ type JobToAdd = Parameters<WorkerDeps["enqueue"]>[0][number];
  * Splits a batch that ingest wrote under load into the jobs it carries, each with its deterministic
  * id, so redeliveries still land on existing jobs. A member that does not parse is dropped and
  * logged: ingest built it, so it can only be a version mismatch, and the others must not wait on it.
- * The Kommo reader hears how many Kommo changes are coming, so it fills its pages from the first one.
  */
 export const ingestBatch: Processor<"ingest.batch"> = async (job, deps) => {
   const jobs: JobToAdd[] = [];
@@ -22,6 +21,5 @@ export const ingestBatch: Processor<"ingest.batch"> = async (job, deps) => {
       deps.logger.error("worker.ingestBatch: bad job in batch", { name: member.name, error });
     }
   }
-  deps.kommoReader.expectLeads(jobs.filter((member) => queueNameFor(member.name) === QUEUES.kommo).length);
   await deps.enqueue(jobs);
 };
