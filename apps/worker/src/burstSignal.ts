@@ -10,9 +10,9 @@ import { RecentRate } from "./recentRate";
  */
 export interface BurstSignal {
   /**
-   * Subscribers likely to reach this process's Moosend scheduler within `horizonMs`, beyond the
-   * `waitingHere` already in it: every process's queued and arriving Kommo changes, less those already
-   * waiting in some process's scheduler, shared out over the processes taking them.
+   * Subscribers likely to reach the Moosend pool (shared by every process) within `horizonMs`, beyond
+   * those already waiting there (`waitingHere` is this process's share of them): every process's
+   * queued and arriving Kommo changes, less those already waiting for Moosend.
    */
   subscribersComing(horizonMs: number, waitingHere: number): Promise<number>;
   /** Kommo changes queued, not yet started, per process (as last seen: it never waits on Redis). */
@@ -95,7 +95,7 @@ export class RedisBurstSignal implements BurstSignal {
     this.waitingHere = waitingHere;
     const r = await this.fresh();
     const others = Math.max(0, r.jobs - r.waiting);
-    return Math.max(0, (others + r.startedPerMs * horizonMs) / r.processes);
+    return Math.max(0, others + r.startedPerMs * horizonMs);
   }
 
   changesQueued(): number {

@@ -4,14 +4,8 @@ import { MOOSEND_LIMITS, MOOSEND_MAX_BATCH, type MoosendClient, type MoosendSubs
 import { createVendorError, type RateLimit } from "@funnelsync/vendor-http";
 import { callForSeveral, noteVendorStatus } from "./callContext";
 import { StepSkipped } from "./outcomeRecorder";
+import type { PooledEntry, SubscriberPool } from "./subscriberPool";
 import { defaultMargin } from "./redisGate";
-
-interface Pending {
-  input: MoosendSubscriberInput;
-  waiters: Array<{ resolve: (s: MoosendSubscriber | StepSkipped) => void; reject: (e: unknown) => void }>;
-  /** The status Moosend gave the call that answered this entry. */
-  status?: number;
-}
 
 /**
  * Which of these addresses opted out (per the consent ledger), with why. Asked again right before
@@ -81,9 +75,25 @@ const FILL_POLL_MS = 150;
  */
 export type UpstreamCount = (horizonMs: number, waitingHere: number) => Promise<number>;
 
+/** How long a process holds a list's drain without renewing it: a process that died hands it on within this. */
+const LEAD_MS = 10_000;
+/** How often a process whose callers wait, but which does not drain their list, looks whether it may. */
+const FOLLOW_POLL_MS = 250;
+
+export interface MoosendSubscriptionsOptions {
+  moosend: MoosendClient;
+  /** Where subscribers wait, shared by every worker process. */
+  pool: SubscriberPool;
+  upstream?: UpstreamCount;
+  optOuts?: OptOuts;
+  reactivations?: Reactivations;
+  now?: () => number;
+}
+
 /**
- * Subscribes to Moosend lists, one scheduler per list, choosing the endpoint by what Moosend's limits
- * leave: `subscribe` allows 10 calls per 10 s, `subscribe_many` 2 calls (of up to 1,000) per 10 s. A
+ * Subscribes to Moosend lists, choosing the endpoint by what Moosend's limits leave: `subscribe`
+ * allows 10 calls per 10 s, `subscribe_many` 2 calls (of up to 1,000) per 10 s. Subscribers wait in a
+ * pool shared by every worker process (`SubscriberPool`), and one process at a time drains a list. A
  * lone subscriber goes out at once as `subscribe` (or as a `subscribe_many` of one when singles are
  * spent); when several wait, they go out together as one `subscribe_many`, which takes whoever arrived
  * while it waited for its window. Bulk calls are spaced through the window, except when a full call's
@@ -94,83 +104,107 @@ export type UpstreamCount = (horizonMs: number, waitingHere: number) => Promise<
  * unsubscribed, and `view.json` confirms it before the step counts as done.
  */
 export class MoosendSubscriptions {
-  private readonly lists = new Map<string, Map<string, Pending>>();
+  /** Lists whose callers in this process wait: their loop follows or drains the list. */
   private readonly running = new Set<string>();
   /** Wakes a list's drain loop from its wait, when a full bulk call's worth has gathered. */
   private readonly wakers = new Map<string, () => void>();
   private readonly single: LocalWindow;
   private readonly bulk: LocalWindow;
+  private readonly moosend: MoosendClient;
+  private readonly pool: SubscriberPool;
+  private readonly upstream: UpstreamCount;
+  private readonly optOuts: OptOuts;
+  private readonly reactivations: Reactivations;
+  private readonly now: () => number;
+  /** Callers per list in this process still waiting for their answer. */
+  private readonly waitingOn = new Map<string, number>();
 
-  /** Callers waiting for an answer: pending here, in a call in flight or held back (see `holdBack`). */
-  private waiting = 0;
   /** Answers of a window's first bulk call, held back until the window's next bulk call has gone. */
-  private held: Array<() => void> = [];
+  private held: Array<() => Promise<void>> = [];
   private heldTimer: NodeJS.Timeout | undefined;
 
-  constructor(
-    private readonly moosend: MoosendClient,
-    private readonly upstream: UpstreamCount = async () => 0,
-    private readonly optOuts: OptOuts = async () => new Map(),
-    private readonly reactivations: Reactivations = NO_REACTIVATIONS,
-    private readonly now: () => number = Date.now,
-  ) {
-    this.single = new LocalWindow(MOOSEND_LIMITS.subscribe, now);
-    this.bulk = new LocalWindow(MOOSEND_LIMITS.subscribeMany, now, true);
+  constructor(options: MoosendSubscriptionsOptions) {
+    this.moosend = options.moosend;
+    this.pool = options.pool;
+    this.upstream = options.upstream ?? (async () => 0);
+    this.optOuts = options.optOuts ?? (async () => new Map());
+    this.reactivations = options.reactivations ?? NO_REACTIVATIONS;
+    this.now = options.now ?? Date.now;
+    this.single = new LocalWindow(MOOSEND_LIMITS.subscribe, this.now);
+    this.bulk = new LocalWindow(MOOSEND_LIMITS.subscribeMany, this.now, true);
+  }
+
+  /** Callers in this process waiting for an answer: in the pool, in a call in flight or held back. */
+  get waiting(): number {
+    return this.pool.waiting;
   }
 
   /** The subscriber Moosend answered with, or `StepSkipped` if the address opted out while waiting. */
-  subscribe(listId: string, subscriber: MoosendSubscriberInput): Promise<MoosendSubscriber | StepSkipped> {
+  async subscribe(listId: string, subscriber: MoosendSubscriberInput): Promise<MoosendSubscriber | StepSkipped> {
     const email = normalizeEmail(subscriber.email);
-    this.waiting++;
-    let answeredBy: Pending | undefined;
-    return new Promise<MoosendSubscriber | StepSkipped>((resolve, reject) => {
-      let pending = this.lists.get(listId);
-      if (!pending) this.lists.set(listId, (pending = new Map()));
-      const entry = pending.get(email);
-      if (entry) {
-        entry.input = { ...subscriber, email };
-        entry.waiters.push({ resolve, reject });
-        answeredBy = entry;
-      } else {
-        pending.set(email, (answeredBy = { input: { ...subscriber, email }, waiters: [{ resolve, reject }] }));
-      }
-      if (!this.running.has(listId)) void this.drain(listId);
-      else if (pending.size >= MOOSEND_MAX_BATCH) this.wakers.get(listId)?.();
-    }).finally(() => {
-      this.waiting--;
-      noteVendorStatus(answeredBy?.status); // runs in the caller's step, as this chain was made there
-    });
+    this.waitingOn.set(listId, (this.waitingOn.get(listId) ?? 0) + 1);
+    let answerStatus: number | undefined;
+    try {
+      return await new Promise<MoosendSubscriber | StepSkipped>((resolve, reject) => {
+        const waiter = {
+          resolve: (value: MoosendSubscriber | StepSkipped, status?: number) => ((answerStatus = status), resolve(value)),
+          reject: (error: unknown, status?: number) => ((answerStatus = status), reject(error)),
+        };
+        this.pool.add(listId, { ...subscriber, email }, waiter).then((size) => {
+          if (!this.running.has(listId)) void this.drain(listId);
+          else if (size >= MOOSEND_MAX_BATCH) this.wakers.get(listId)?.();
+        }, reject);
+      });
+    } finally {
+      this.waitingOn.set(listId, this.waitingOn.get(listId)! - 1);
+      noteVendorStatus(answerStatus); // runs in the caller's step, as this chain was made there
+    }
   }
 
-  /** Subscribers that may still reach this scheduler within `horizonMs`, beyond those already waiting here. */
+  /** Subscribers that may still reach the pool within `horizonMs`, beyond those already waiting. */
   private async comingUp(horizonMs = 0): Promise<number> {
     return Math.max(0, await this.upstream(horizonMs, this.waiting).catch(() => 0));
   }
 
+  /**
+   * While callers of this process wait on the list: drains it if no other process does (one at a time,
+   * so the local windows see every call the list makes), else looks again shortly.
+   */
   private async drain(listId: string): Promise<void> {
     this.running.add(listId);
-    const pending = this.lists.get(listId)!;
+    let leading = false;
     try {
-      while (pending.size > 0) {
+      while ((this.waitingOn.get(listId) ?? 0) > 0) {
+        leading = await this.pool.lead(listId, LEAD_MS).catch(() => false);
+        if (!leading) {
+          await this.wait(listId, FOLLOW_POLL_MS);
+          continue;
+        }
+        const size = await this.pool.size(listId);
+        if (size === 0) {
+          await this.wait(listId, FOLLOW_POLL_MS); // our callers' answers are on their way
+          continue;
+        }
         const singleWait = this.single.waitMs();
-        const full = pending.size >= MOOSEND_MAX_BATCH;
-        const tail = !full && pending.size >= MOOSEND_MAX_BATCH / 2 && (await this.comingUp()) === 0;
+        const full = size >= MOOSEND_MAX_BATCH;
+        const tail = !full && size >= MOOSEND_MAX_BATCH / 2 && (await this.comingUp()) === 0;
         const bulkWait = this.bulk.waitMs(full || tail);
-        const lone = pending.size === 1;
+        const lone = size === 1;
         if (lone && singleWait === 0) {
-          await this.send(listId, this.take(pending, 1), "single");
+          await this.send(listId, await this.pool.take(listId, 1), "single");
         } else if (bulkWait === 0) {
-          await this.fill(listId, pending);
-          await this.send(listId, this.take(pending, MOOSEND_MAX_BATCH), "bulk");
+          await this.fill(listId, size);
+          await this.send(listId, await this.pool.take(listId, MOOSEND_MAX_BATCH), "bulk");
         } else {
           // Several waiting go together in the next bulk call; a lone one takes whichever frees first.
           // With half a call's worth or more, look again soon: a burst's tail goes without spacing.
           const ms = lone ? Math.min(singleWait, bulkWait) : bulkWait;
-          await this.wait(listId, pending.size >= MOOSEND_MAX_BATCH / 2 ? Math.min(ms, FILL_POLL_MS) : ms);
+          await this.wait(listId, size >= MOOSEND_MAX_BATCH / 2 ? Math.min(ms, FILL_POLL_MS) : Math.min(ms, LEAD_MS / 2));
         }
       }
     } finally {
       this.running.delete(listId);
+      if (leading) await this.pool.resign(listId).catch(() => undefined);
     }
   }
 
@@ -185,34 +219,26 @@ export class MoosendSubscriptions {
     }).finally(() => this.wakers.delete(listId));
   }
 
-  private async fill(listId: string, pending: Map<string, Pending>): Promise<void> {
+  private async fill(listId: string, size: number): Promise<void> {
     const started = this.now();
-    for (let left = FILL_MAX_MS; pending.size < MOOSEND_MAX_BATCH && left > 0; left = FILL_MAX_MS - (this.now() - started)) {
-      if (pending.size + (await this.comingUp(left)) < MOOSEND_MAX_BATCH) return;
+    for (let left = FILL_MAX_MS; size < MOOSEND_MAX_BATCH && left > 0; left = FILL_MAX_MS - (this.now() - started)) {
+      if (size + (await this.comingUp(left)) < MOOSEND_MAX_BATCH) return;
       await this.wait(listId, FILL_POLL_MS);
+      size = await this.pool.size(listId);
+      await this.pool.lead(listId, LEAD_MS);
     }
   }
 
-  private take(pending: Map<string, Pending>, count: number): Pending[] {
-    const taken: Pending[] = [];
-    for (const [email, entry] of pending) {
-      if (taken.length === count) break;
-      pending.delete(email);
-      taken.push(entry);
-    }
-    return taken;
-  }
-
-  private async send(listId: string, waiting: Pending[], kind: "single" | "bulk"): Promise<void> {
-    let batch = waiting;
+  private async send(listId: string, taken: PooledEntry[], kind: "single" | "bulk"): Promise<void> {
+    let batch = taken;
     try {
-      const emails = waiting.map((p) => p.input.email);
+      const emails = taken.map((p) => p.email);
       const [optedOut, backIn] = await Promise.all([this.optOuts(emails), this.reactivations.needed(listId, emails)]);
       batch = [];
-      for (const entry of waiting) {
-        const reason = optedOut.get(entry.input.email);
-        if (reason !== undefined) for (const waiter of entry.waiters) waiter.resolve(new StepSkipped(reason));
-        else if (backIn.has(entry.input.email)) void this.resubscribe(listId, entry);
+      for (const entry of taken) {
+        const reason = optedOut.get(entry.email);
+        if (reason !== undefined) void this.pool.answer(entry, { skipped: reason });
+        else if (backIn.has(entry.email)) void this.resubscribe(listId, entry);
         else batch.push(entry);
       }
       if (batch.length === 0) return;
@@ -222,28 +248,27 @@ export class MoosendSubscriptions {
       let status: number | undefined;
       if (kind === "single") {
         const one = await callForSeveral(() => this.moosend.subscribe(listId, batch[0]!.input));
-        found.set(batch[0]!.input.email, one.value);
+        found.set(batch[0]!.email, one.value);
         status = one.status;
       } else {
         const many = await callForSeveral(() => this.moosend.subscribeMany(listId, batch.map((p) => p.input)));
         for (const s of many.value.subscribers) found.set(normalizeEmail(s.email), s);
         status = many.status;
       }
-      for (const entry of batch) entry.status = status;
-      const answer = () => {
-        for (const entry of batch) {
-          const subscriber = found.get(entry.input.email);
-          if (subscriber) for (const waiter of entry.waiters) waiter.resolve(subscriber);
-          else {
-            const ignored = createVendorError({ vendor: "moosend", status: 200, what: `subscribe_many to ${listId}`, detail: `${entry.input.email} was ignored as invalid`, retryable: false });
-            for (const waiter of entry.waiters) waiter.reject(ignored);
-          }
-        }
+      const answer = async () => {
+        await Promise.all(
+          batch.map((entry) => {
+            const subscriber = found.get(entry.email);
+            if (subscriber) return this.pool.answer(entry, { subscriber }, status);
+            const ignored = createVendorError({ vendor: "moosend", status: 200, what: `subscribe_many to ${listId}`, detail: `${entry.email} was ignored as invalid`, retryable: false });
+            return this.pool.answer(entry, { error: ignored }, status);
+          }),
+        );
       };
       if (kind === "bulk" && (await this.secondCallComing(listId))) this.holdBack(answer);
-      else answer();
+      else await answer();
     } catch (error) {
-      for (const entry of batch) for (const waiter of entry.waiters) waiter.reject(error);
+      await Promise.all(batch.map((entry) => this.pool.answer(entry, { error }).catch(() => undefined)));
     }
   }
 
@@ -251,7 +276,8 @@ export class MoosendSubscriptions {
    * Re-activates someone who opted back in: the single `subscribe` (in the single calls' window), then
    * `view.json`, since a member left unsubscribed must not count as subscribed.
    */
-  private async resubscribe(listId: string, entry: Pending): Promise<void> {
+  private async resubscribe(listId: string, entry: PooledEntry): Promise<void> {
+    let answered: number | undefined;
     try {
       for (let ms = this.single.waitMs(); ms > 0; ms = this.single.waitMs()) await sleep(ms);
       this.single.spend();
@@ -259,7 +285,7 @@ export class MoosendSubscriptions {
         await this.moosend.subscribe(listId, entry.input);
         return this.moosend.findByEmail(listId, entry.input.email);
       });
-      entry.status = status;
+      answered = status;
       if (member?.status !== "subscribed") {
         throw createVendorError({
           vendor: "moosend",
@@ -270,9 +296,9 @@ export class MoosendSubscriptions {
         });
       }
       await this.reactivations.confirmed(listId, member);
-      for (const waiter of entry.waiters) waiter.resolve(member);
+      await this.pool.answer(entry, { subscriber: member }, status);
     } catch (error) {
-      for (const waiter of entry.waiters) waiter.reject(error);
+      await this.pool.answer(entry, { error }, answered).catch(() => undefined);
     }
   }
 
@@ -282,7 +308,7 @@ export class MoosendSubscriptions {
    */
   private async secondCallComing(listId: string): Promise<boolean> {
     if (this.bulk.free() === 0) return false;
-    return (this.lists.get(listId)?.size ?? 0) + (await this.comingUp()) >= MOOSEND_MAX_BATCH;
+    return (await this.pool.size(listId)) + (await this.comingUp()) >= MOOSEND_MAX_BATCH;
   }
 
   /**
@@ -291,7 +317,7 @@ export class MoosendSubscriptions {
    * reading the people of the window's second call, and that work held the call up; every later window
    * follows the second call. Nothing waits on these answers but the jobs' own completion.
    */
-  private holdBack(answer: () => void): void {
+  private holdBack(answer: () => Promise<void>): void {
     this.held.push(answer);
     this.heldTimer ??= setTimeout(() => this.releaseHeld(), FILL_MAX_MS);
   }
@@ -301,6 +327,6 @@ export class MoosendSubscriptions {
     this.heldTimer = undefined;
     const held = this.held;
     this.held = [];
-    for (const answer of held) answer();
+    for (const answer of held) void answer().catch(() => undefined);
   }
 }

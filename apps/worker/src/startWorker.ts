@@ -23,6 +23,7 @@ import { processors } from "./processors";
 import type { WorkerDeps } from "./processors/types";
 import { optOutsAmong, reactivationsIn } from "./optOut";
 import { RedisBurstSignal } from "./burstSignal";
+import { SubscriberPool } from "./subscriberPool";
 import { MoosendRemovals } from "./moosendRemovals";
 import { createRedisGate, type RedisGateOptions, type VendorStateChange } from "./redisGate";
 import { EngagementSync, shareOfGate } from "./engagementSync";
@@ -188,6 +189,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     : undefined;
 
   const burst = new RedisBurstSignal({ redis, prefix, queues });
+  const pool = new SubscriberPool({ redis, prefix });
   const deps: WorkerDeps = {
     db,
     kommo,
@@ -197,12 +199,13 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     outcomes: new OutcomeRecorder(db),
     kommoReader: new KommoReader(kommo, burst),
     moosendRemovals: new MoosendRemovals(moosend),
-    moosendSubscriptions: new MoosendSubscriptions(
+    moosendSubscriptions: new MoosendSubscriptions({
       moosend,
-      (horizonMs, waitingHere) => burst.subscribersComing(horizonMs, waitingHere),
-      (emails) => optOutsAmong(db, emails),
-      reactivationsIn(db),
-    ),
+      pool,
+      upstream: (horizonMs, waitingHere) => burst.subscribersComing(horizonMs, waitingHere),
+      optOuts: (emails) => optOutsAmong(db, emails),
+      reactivations: reactivationsIn(db),
+    }),
     pipelines: new PipelineNames(kommo),
     kommoWatch,
     loopsProperties: new LoopsPropertyTypes(loops),
@@ -297,6 +300,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   const steps: Array<[string, () => Promise<unknown>]> = [
     ["workers", () => Promise.all(workers.map((w) => w.close(force)))],
     ["burst signal", async () => burst.close()],
+    ["subscriber pool", () => pool.close()],
     ["queues", () => jobQueues.close()],
     ["redis", () => redis.quit()],
     ["postgres", () => db.close()],

@@ -4,11 +4,18 @@ import { randomUUID } from "node:crypto";
 import type { Job } from "bullmq";
 import { createDb } from "@funnelsync/db";
 import { noteVendorStatus } from "../src/callContext";
-import { MoosendSubscriptions } from "../src/moosendSubscriptions";
+import { MoosendSubscriptions, type MoosendSubscriptionsOptions } from "../src/moosendSubscriptions";
+import { SubscriberPool } from "../src/subscriberPool";
+import { createRedisConnection } from "@funnelsync/jobs";
+import type { Redis } from "ioredis";
 import { OutcomeRecorder, StepSkipped } from "../src/outcomeRecorder";
-import { TEST_DATABASE_URL } from "../../../test/testEnv";
+import { TEST_DATABASE_URL, TEST_REDIS_URL } from "../../../test/testEnv";
 
 const LIST = SEED.moosend.lists[1]!.id;
+
+async function eventuallyTrue(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 100 && !(await check()); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+}
 const person = (i: number) => ({ email: `burst-${i}@example.test`, name: `Person ${i}`, customFields: { Company: `Company ${i}` } });
 
 /**
@@ -17,10 +24,24 @@ const person = (i: number) => ({ email: `burst-${i}@example.test`, name: `Person
  */
 describe("MoosendSubscriptions under a burst", () => {
   let sim: MoosendSimulator;
+  let redis: Redis;
+  const pools: SubscriberPool[] = [];
   beforeEach(async () => {
     sim = await startMoosendSimulator({ apiKey: "sim-moosend-key" });
+    redis = createRedisConnection(TEST_REDIS_URL, "worker");
   });
-  afterEach(() => sim.close());
+  afterEach(async () => {
+    await Promise.all(pools.splice(0).map((pool) => pool.close()));
+    await redis.quit();
+    await sim.close();
+  });
+
+  /** A scheduler on a pool of its own (a fresh Redis prefix), as one worker process has. */
+  function schedulerWith(options: Partial<MoosendSubscriptionsOptions>, prefix = `test-${randomUUID()}`): MoosendSubscriptions {
+    const pool = new SubscriberPool({ redis, prefix });
+    pools.push(pool);
+    return new MoosendSubscriptions({ moosend: client(), pool, ...options });
+  }
 
   const client = () => new MoosendClient({ baseUrl: `${sim.url}/v3`, apiKey: "sim-moosend-key", http: { retryBaseDelayMs: 0 } });
   const calls = () =>
@@ -28,7 +49,7 @@ describe("MoosendSubscriptions under a burst", () => {
 
   it("holds a bulk call while a burst is on its way and sends it full, then the window's second call at once", async () => {
     let upstream = 2 * MOOSEND_MAX_BATCH;
-    const scheduler = new MoosendSubscriptions(client(), async () => upstream);
+    const scheduler = schedulerWith({ upstream: async () => upstream });
     const started = Date.now();
     const answers: Array<Promise<unknown>> = [];
     // A trickle first (singles take lone ones), then the rest of two full calls' worth.
@@ -48,16 +69,18 @@ describe("MoosendSubscriptions under a burst", () => {
 
   it("holds back a window's first full call's answers while its second call fills, and gives them once that call has gone", async () => {
     let upstream = 3 * MOOSEND_MAX_BATCH;
-    const scheduler = new MoosendSubscriptions(client(), async () => upstream);
+    const scheduler = schedulerWith({ upstream: async () => upstream });
     const answered = new Set<number>();
     const subscribe = (i: number) => scheduler.subscribe(LIST, person(i)).then(() => answered.add(i));
     const answers: Array<Promise<unknown>> = [];
-    // One more than a call: the very first goes at once as a single, before anyone else is waiting.
+    // One more than a call: one of them goes as a single.
     for (let i = 0; i <= MOOSEND_MAX_BATCH; i++) answers.push(subscribe(i));
     await new Promise((resolve) => setTimeout(resolve, 500));
-    // The first full call went at once; its thousand answers wait while the second thousand is on its way.
-    expect(calls()).toEqual([{ bulk: false, people: 1 }, { bulk: true, people: MOOSEND_MAX_BATCH }]);
-    expect(answered).toEqual(new Set([0]));
+    // The full call went at once, and the one left over as a single; the thousand answers wait while
+    // the second thousand is on its way.
+    expect(calls()).toEqual(expect.arrayContaining([{ bulk: false, people: 1 }, { bulk: true, people: MOOSEND_MAX_BATCH }]));
+    expect(calls()).toHaveLength(2);
+    expect(answered.size).toBe(1);
     for (let i = MOOSEND_MAX_BATCH + 1; i <= 2 * MOOSEND_MAX_BATCH; i++) answers.push(subscribe(i));
     upstream = 0;
     await Promise.all(answers);
@@ -71,7 +94,7 @@ describe("MoosendSubscriptions under a burst", () => {
 
   /** One full bulk call's worth and one more (who goes first, as a single); ms until all were answered. */
   async function oneFullCall(upstream: number): Promise<number> {
-    const scheduler = new MoosendSubscriptions(client(), async () => upstream);
+    const scheduler = schedulerWith({ upstream: async () => upstream });
     const started = Date.now();
     await Promise.all(Array.from({ length: MOOSEND_MAX_BATCH + 1 }, (_, i) => scheduler.subscribe(LIST, person(i))));
     expect(calls().filter((c) => c.bulk)).toEqual([{ bulk: true, people: MOOSEND_MAX_BATCH }]);
@@ -87,19 +110,46 @@ describe("MoosendSubscriptions under a burst", () => {
   });
 
   it("sends what is waiting at once when nothing more is coming", async () => {
-    const scheduler = new MoosendSubscriptions(client(), async () => 0);
+    const scheduler = schedulerWith({});
     const started = Date.now();
     await Promise.all(Array.from({ length: 30 }, (_, i) => scheduler.subscribe(LIST, person(i))));
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(calls().reduce((n, c) => n + c.people, 0)).toBe(30);
   });
 
+  it("pools the subscribers of several worker processes: their people share one bulk call", async () => {
+    const prefix = `test-${randomUUID()}`;
+    const [a, b] = [schedulerWith({}, prefix), schedulerWith({}, prefix)];
+    const answers = await Promise.all(Array.from({ length: MOOSEND_MAX_BATCH }, (_, i) => (i % 2 ? a : b).subscribe(LIST, person(i))));
+
+    expect(answers.every((answer) => (answer as { status: string }).status === "subscribed")).toBe(true);
+    expect(calls().filter((c) => c.bulk && c.people > 1)).toHaveLength(1); // not one per process
+    expect(calls().reduce((n, c) => n + c.people, 0)).toBe(MOOSEND_MAX_BATCH);
+  });
+
+  it("fails a caller's step, to be retried, when the process that took its subscriber never answers (it stopped)", async () => {
+    const prefix = `test-${randomUUID()}`;
+    const pool = new SubscriberPool({ redis, prefix, answerTimeoutMs: 300 });
+    pools.push(pool);
+    const stopped = new SubscriberPool({ redis, prefix });
+    pools.push(stopped);
+    // A caller whose scheduler cannot drain: the other process holds the list's lead and takes the entry.
+    expect(await stopped.lead(LIST, 60_000)).toBe(true);
+    const scheduler = new MoosendSubscriptions({ moosend: client(), pool });
+    const answer = scheduler.subscribe(LIST, person(0));
+    await eventuallyTrue(async () => (await pool.size(LIST)) === 1);
+    expect(await stopped.take(LIST, MOOSEND_MAX_BATCH)).toEqual([expect.objectContaining({ email: person(0).email })]);
+
+    await expect(answer).rejects.toMatchObject({ name: "VendorError", vendor: "moosend", retryable: true });
+    expect(calls()).toEqual([]);
+  });
+
   it("asks the consent ledger again right before the call and leaves out whoever opted out while waiting", async () => {
     const asked: string[][] = [];
-    const scheduler = new MoosendSubscriptions(client(), async () => 0, async (emails) => {
+    const scheduler = schedulerWith({ optOuts: async (emails) => {
       asked.push(emails);
       return new Map(emails.filter((e) => e === person(1).email).map((e) => [e, "opted out: unsubscribed via moosend at 2026-11-23T10:00:00.000Z"]));
-    });
+    } });
     const answers = await Promise.all([0, 1, 2].map((i) => scheduler.subscribe(LIST, person(i))));
 
     expect(answers[1]).toEqual(new StepSkipped("opted out: unsubscribed via moosend at 2026-11-23T10:00:00.000Z"));
@@ -113,9 +163,11 @@ describe("MoosendSubscriptions under a burst", () => {
     const backIn = new Set([0, 1, 2, 3].map((i) => person(i).email));
     for (const email of backIn) sim.addSubscriber(LIST, { email, status: "Unsubscribed" });
     const confirmed: string[] = [];
-    const scheduler = new MoosendSubscriptions(client(), async () => 0, async () => new Map(), {
-      needed: async (_listId, emails) => new Set(emails.filter((e) => backIn.has(e))),
-      confirmed: async (_listId, subscriber) => void confirmed.push(subscriber.email),
+    const scheduler = schedulerWith({
+      reactivations: {
+        needed: async (_listId, emails) => new Set(emails.filter((e) => backIn.has(e))),
+        confirmed: async (_listId, subscriber) => void confirmed.push(subscriber.email),
+      },
     });
     const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => scheduler.subscribe(LIST, person(i))));
 
@@ -145,7 +197,7 @@ describe("MoosendSubscriptions under a burst", () => {
     const db = createDb(TEST_DATABASE_URL);
     try {
       const observed = new MoosendClient({ baseUrl: `${sim.url}/v3`, apiKey: "sim-moosend-key", http: { retryBaseDelayMs: 0, observe: (call) => noteVendorStatus(call.status) } });
-      const scheduler = new MoosendSubscriptions(observed, async () => 0);
+      const scheduler = schedulerWith({ moosend: observed });
       const recorder = new OutcomeRecorder(db);
       const jobs = Array.from({ length: 6 }, () => ({ id: `test-${randomUUID()}`, name: "kommo.leadStatusChanged", attemptsMade: 0, attemptsStarted: 1, log: async () => 0 }) as unknown as Job);
       await Promise.all(jobs.map((job, i) => recorder.step(job, "moosend.subscribe", { vendor: "moosend", action: "subscribe" }, () => scheduler.subscribe(LIST, person(i)))));
