@@ -29,7 +29,7 @@ interface WireError {
   retryAfterMs?: number;
 }
 
-type Message = { sending: string[] } | { answers: Answer[] };
+type Message = { sending: string[]; by: string } | { answers: Answer[] };
 
 /**
  * Adds an address to a list's pool or, if it is there already, gives it the latest fields and one
@@ -51,9 +51,9 @@ return redis.call('LLEN', KEYS[2])
 `;
 
 /**
- * Takes up to ARGV[1] entries, oldest first, and tells each owner's process which of its callers are
- * now being sent (ARGV[2] is the answer channels' prefix), in the same step: a caller whose entry
- * was taken by a process that then died learns it from a missing answer.
+ * Takes up to ARGV[1] entries, oldest first, for process ARGV[3], and tells each owner's process
+ * which of its callers are now being sent and by whom (ARGV[2] is the answer channels' prefix), in
+ * the same step: a caller whose entry was taken by a process that then stopped learns it.
  */
 const TAKE = `
 local emails = redis.call('LPOP', KEYS[2], tonumber(ARGV[1]))
@@ -72,7 +72,7 @@ for _, email in ipairs(emails) do
   end
 end
 for process, tokens in pairs(sending) do
-  redis.call('PUBLISH', ARGV[2] .. process, cjson.encode({ sending = tokens }))
+  redis.call('PUBLISH', ARGV[2] .. process, cjson.encode({ sending = tokens, by = ARGV[3] }))
 end
 return taken
 `;
@@ -99,6 +99,8 @@ export interface SubscriberPoolOptions {
   prefix: string;
   /** Longest a caller waits for its answer once its entry was taken: above the gate's wait, a call's timeout and its retries. */
   answerTimeoutMs?: number;
+  /** How often a process says it is alive, and looks whether the processes sending its callers' entries are. */
+  heartbeatMs?: number;
 }
 
 export interface Waiter {
@@ -117,15 +119,40 @@ export class SubscriberPool {
   private readonly subscriber: Redis;
   private readonly waiters = new Map<string, Waiter>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Callers whose entries another process took, by that process. */
+  private readonly sentBy = new Map<string, Set<string>>();
   private readonly answerTimeoutMs: number;
+  private readonly heartbeatMs: number;
+  private readonly heartbeat: NodeJS.Timeout;
   private readonly ready: Promise<unknown>;
 
   constructor(private readonly options: SubscriberPoolOptions) {
     this.answerTimeoutMs = options.answerTimeoutMs ?? 120_000;
+    this.heartbeatMs = options.heartbeatMs ?? 2_000;
     this.subscriber = options.redis.duplicate();
     this.subscriber.on("error", () => undefined); // the command connection reports Redis' state
     this.subscriber.on("message", (_channel: string, text: string) => this.receive(JSON.parse(text) as Message));
-    this.ready = this.subscriber.subscribe(this.channel(this.process));
+    this.ready = Promise.all([this.subscriber.subscribe(this.channel(this.process)), this.beat()]);
+    this.heartbeat = setInterval(() => void this.beat().catch(() => undefined), this.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  /**
+   * Says this process is alive (for three heartbeats), and fails at once the callers whose entries a
+   * process took that is no longer: killed mid-call, it will never answer them, and their jobs retry.
+   */
+  private async beat(): Promise<void> {
+    await this.options.redis.set(this.aliveKey(this.process), "1", "PX", 3 * this.heartbeatMs);
+    for (const [process, tokens] of this.sentBy) {
+      if (tokens.size === 0) {
+        this.sentBy.delete(process);
+        continue;
+      }
+      if (await this.options.redis.exists(this.aliveKey(process))) continue;
+      const lost = new VendorError("moosend: the worker process sending this subscribe stopped before it answered", "moosend", undefined, true);
+      for (const token of [...tokens]) this.settle(token, { token, error: toWire(lost) });
+      this.sentBy.delete(process);
+    }
   }
 
   /** Callers of this process still waiting for an answer. */
@@ -153,7 +180,7 @@ export class SubscriberPool {
 
   /** Up to `count` entries, oldest first; they are this process's to answer now. */
   async take(listId: string, count: number): Promise<PooledEntry[]> {
-    const raw = (await this.options.redis.eval(TAKE, 2, ...this.keys(listId), count, this.channel(""))) as string[];
+    const raw = (await this.options.redis.eval(TAKE, 2, ...this.keys(listId), count, this.channel(""), this.process)) as string[];
     return raw.map((text) => JSON.parse(text) as PooledEntry);
   }
 
@@ -183,6 +210,7 @@ export class SubscriberPool {
   }
 
   close(): Promise<unknown> {
+    clearInterval(this.heartbeat);
     for (const timer of this.timers.values()) clearTimeout(timer);
     return this.subscriber.quit().catch(() => undefined);
   }
@@ -197,6 +225,7 @@ export class SubscriberPool {
         }, this.answerTimeoutMs);
         timer.unref();
         this.timers.set(token, timer);
+        if (message.by !== this.process) this.sentBy.set(message.by, (this.sentBy.get(message.by) ?? new Set()).add(token));
       }
       return;
     }
@@ -207,6 +236,7 @@ export class SubscriberPool {
     const waiter = this.waiters.get(token);
     clearTimeout(this.timers.get(token));
     this.timers.delete(token);
+    for (const tokens of this.sentBy.values()) tokens.delete(token);
     this.waiters.delete(token);
     if (!waiter) return;
     if ("subscriber" in answer) waiter.resolve(answer.subscriber, answer.status);
@@ -221,6 +251,10 @@ export class SubscriberPool {
 
   private leadKey(listId: string): string {
     return `${this.options.prefix}:moosend:pool:${listId}:lead`;
+  }
+
+  private aliveKey(process: string): string {
+    return `${this.options.prefix}:moosend:alive:${process}`;
   }
 
   private channel(process: string): string {

@@ -129,16 +129,16 @@ describe("MoosendSubscriptions under a burst", () => {
 
   it("fails a caller's step, to be retried, when the process that took its subscriber never answers (it stopped)", async () => {
     const prefix = `test-${randomUUID()}`;
-    const pool = new SubscriberPool({ redis, prefix, answerTimeoutMs: 300 });
+    const pool = new SubscriberPool({ redis, prefix, heartbeatMs: 100 });
     pools.push(pool);
-    const stopped = new SubscriberPool({ redis, prefix });
-    pools.push(stopped);
+    const stopped = new SubscriberPool({ redis, prefix, heartbeatMs: 100 });
     // A caller whose scheduler cannot drain: the other process holds the list's lead and takes the entry.
     expect(await stopped.lead(LIST, 60_000)).toBe(true);
     const scheduler = new MoosendSubscriptions({ moosend: client(), pool });
     const answer = scheduler.subscribe(LIST, person(0));
     await eventuallyTrue(async () => (await pool.size(LIST)) === 1);
     expect(await stopped.take(LIST, MOOSEND_MAX_BATCH)).toEqual([expect.objectContaining({ email: person(0).email })]);
+    await stopped.close(); // no more heartbeats: it stopped
 
     await expect(answer).rejects.toMatchObject({ name: "VendorError", vendor: "moosend", retryable: true });
     expect(calls()).toEqual([]);
