@@ -55,15 +55,15 @@ export class ManualClock implements Clock {
     this.current = until;
   }
 
-  /** `work`'s outcome, or a failure as soon as anything sleeps on this clock meanwhile: it waited for nothing. */
-  async withoutSleeping<T>(work: Promise<T>): Promise<T> {
+  /** What `work` gives, or a failure as soon as anything sleeps on this clock meanwhile: it waited for nothing. */
+  async withoutSleeping<T>(work: () => Promise<T>): Promise<T> {
     let watcher: ((ms: number) => void) | undefined;
     const slept = new Promise<never>((_, reject) => {
       watcher = (ms) => reject(new Error(`something slept ${ms} ms on the clock`));
       this.sleepWatchers.push(watcher);
     });
     try {
-      return await Promise.race([work, slept]);
+      return await Promise.race([work(), slept]);
     } finally {
       this.sleepWatchers = this.sleepWatchers.filter((w) => w !== watcher);
     }
