@@ -1,7 +1,7 @@
 import { KOMMO_MAX_PAGE, type KommoClient, type KommoContact, type KommoLead } from "@funnelsync/kommo-client";
 import { Batcher } from "@funnelsync/batcher";
 import type { Admission } from "@funnelsync/vendor-http";
-import { setTimeout as sleep } from "node:timers/promises";
+import { systemClock, type Clock } from "./clock";
 import { RecentRate } from "./recentRate";
 
 /** Lead look-ups arriving faster than this (per second) are a burst: single reads would spend Kommo's 7 calls a second on near-empty pages. */
@@ -22,10 +22,12 @@ const FILL_POLL_MS = 10;
 export class KommoReader {
   private readonly leads: Batcher<number, number, KommoLead | null, Admission>;
   private readonly contacts: Batcher<number, number, KommoContact | null, Admission>;
-  private readonly leadArrivals = new RecentRate();
-  private readonly leadsExpected = new RecentRate();
+  private readonly leadArrivals: RecentRate;
+  private readonly leadsExpected: RecentRate;
 
-  constructor(kommo: KommoClient) {
+  constructor(kommo: KommoClient, private readonly clock: Clock = systemClock) {
+    this.leadArrivals = new RecentRate(undefined, () => clock.now());
+    this.leadsExpected = new RecentRate(undefined, () => clock.now());
     // Each batch takes its ids only once its rate-limit slot is there: ids arriving while it waited
     // for Kommo's limit still ride on it, instead of waiting for the next slot.
     const options = { maxBatch: KOMMO_MAX_PAGE, missing: () => null, admit: () => kommo.admit() };
@@ -52,9 +54,9 @@ export class KommoReader {
   }
 
   private async fillLeadPage(): Promise<void> {
-    const deadline = Date.now() + FILL_MAX_MS;
-    while (this.leads.waiting < KOMMO_MAX_PAGE && Date.now() < deadline && this.inBurst()) {
-      await sleep(FILL_POLL_MS);
+    const deadline = this.clock.now() + FILL_MAX_MS;
+    while (this.leads.waiting < KOMMO_MAX_PAGE && this.clock.now() < deadline && this.inBurst()) {
+      await this.clock.sleep(FILL_POLL_MS);
     }
   }
 

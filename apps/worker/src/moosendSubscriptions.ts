@@ -1,8 +1,8 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { normalizeEmail } from "@funnelsync/config";
 import { MOOSEND_LIMITS, MOOSEND_MAX_BATCH, type MoosendClient, type MoosendSubscriber, type MoosendSubscriberInput } from "@funnelsync/moosend-client";
 import { createVendorError, type RateLimit } from "@funnelsync/vendor-http";
 import { callForSeveral, noteVendorStatus } from "./callContext";
+import { systemClock, type Clock } from "./clock";
 import { StepSkipped } from "./outcomeRecorder";
 import { defaultMargin } from "./redisGate";
 
@@ -104,15 +104,16 @@ export class MoosendSubscriptions {
   private waiting = 0;
   /** Answers of a window's first bulk call, held back until the window's next bulk call has gone. */
   private held: Array<() => void> = [];
-  private heldTimer: NodeJS.Timeout | undefined;
+  private heldRelease: AbortController | undefined;
 
   constructor(
     private readonly moosend: MoosendClient,
     private readonly upstream: UpstreamCount = async () => 0,
     private readonly optOuts: OptOuts = async () => new Map(),
     private readonly reactivations: Reactivations = NO_REACTIVATIONS,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock = systemClock,
   ) {
+    const now = () => clock.now();
     this.single = new LocalWindow(MOOSEND_LIMITS.subscribe, now);
     this.bulk = new LocalWindow(MOOSEND_LIMITS.subscribeMany, now, true);
   }
@@ -174,19 +175,14 @@ export class MoosendSubscriptions {
   }
 
   private wait(listId: string, ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(wake, ms);
-      function wake() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakers.set(listId, wake);
-    }).finally(() => this.wakers.delete(listId));
+    const waking = new AbortController();
+    this.wakers.set(listId, () => waking.abort());
+    return this.clock.sleep(ms, waking.signal).finally(() => this.wakers.delete(listId));
   }
 
   private async fill(listId: string, pending: Map<string, Pending>): Promise<void> {
-    const started = this.now();
-    for (let left = FILL_MAX_MS; pending.size < MOOSEND_MAX_BATCH && left > 0; left = FILL_MAX_MS - (this.now() - started)) {
+    const started = this.clock.now();
+    for (let left = FILL_MAX_MS; pending.size < MOOSEND_MAX_BATCH && left > 0; left = FILL_MAX_MS - (this.clock.now() - started)) {
       if (pending.size + (await this.comingUp(left)) < MOOSEND_MAX_BATCH) return;
       await this.wait(listId, FILL_POLL_MS);
     }
@@ -252,7 +248,7 @@ export class MoosendSubscriptions {
    */
   private async resubscribe(listId: string, entry: Pending): Promise<void> {
     try {
-      for (let ms = this.single.waitMs(); ms > 0; ms = this.single.waitMs()) await sleep(ms);
+      for (let ms = this.single.waitMs(); ms > 0; ms = this.single.waitMs()) await this.clock.sleep(ms);
       this.single.spend();
       const { value: member, status } = await callForSeveral(async () => {
         await this.moosend.subscribe(listId, entry.input);
@@ -292,12 +288,16 @@ export class MoosendSubscriptions {
    */
   private holdBack(answer: () => void): void {
     this.held.push(answer);
-    this.heldTimer ??= setTimeout(() => this.releaseHeld(), FILL_MAX_MS);
+    if (this.heldRelease) return;
+    const release = (this.heldRelease = new AbortController());
+    void this.clock.sleep(FILL_MAX_MS, release.signal).then(() => {
+      if (!release.signal.aborted) this.releaseHeld();
+    });
   }
 
   private releaseHeld(): void {
-    clearTimeout(this.heldTimer);
-    this.heldTimer = undefined;
+    this.heldRelease?.abort();
+    this.heldRelease = undefined;
     const held = this.held;
     this.held = [];
     for (const answer of held) answer();
