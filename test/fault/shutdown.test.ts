@@ -1,4 +1,3 @@
-import { SHUTDOWN_DEADLINE_MS } from "@funnelsync/jobs";
 import { FaultRig, limitViolations, STAGE, waitFor, type StageChange } from "./faultRig";
 
 jest.setTimeout(180_000);
@@ -41,9 +40,9 @@ describe("SIGTERM mid-burst", () => {
       workerExit: { code: workerExit.code, ms: workerExit.at - termAt },
       deliveredBeforeRestart: finishedBeforeRestart,
     });
+    // Each app's own shutdown deadline exits 1 when it fires: exit 0 is the drain finishing within it.
     expect(ingestExit.code).toBe(0);
     expect(workerExit.code).toBe(0);
-    expect(Math.max(ingestExit.at, workerExit.at) - termAt).toBeLessThan(SHUTDOWN_DEADLINE_MS);
     for (const app of [ingest, worker]) expect(app.lines.some((l) => l.includes("shutdown.done: closed") && l.includes('"failed":false'))).toBe(true);
     expect(refused).toBe("refused");
     expect(countsAfterDrain.active).toBe(0);

@@ -1,8 +1,8 @@
 import { KOMMO_MAX_PAGE, type KommoClient, type KommoContact, type KommoLead } from "@funnelsync/kommo-client";
 import { Batcher } from "@funnelsync/batcher";
 import type { Admission } from "@funnelsync/vendor-http";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { BurstSignal } from "./burstSignal";
+import { systemClock, type Clock } from "./clock";
 import { RecentRate } from "./recentRate";
 
 /** Lead look-ups arriving faster than this (per second) are a burst: single reads would spend Kommo's 7 calls a second on near-empty pages. */
@@ -26,8 +26,12 @@ export class KommoReader {
   private readonly leadArrivals: RecentRate;
 
   /** `burst` tells how many Kommo changes are queued in any process, before their look-ups arrive. */
-  constructor(kommo: KommoClient, private readonly burst: Pick<BurstSignal, "changesQueued"> = { changesQueued: () => 0 }, private readonly now: () => number = Date.now) {
-    this.leadArrivals = new RecentRate(1_000, now);
+  constructor(
+    kommo: KommoClient,
+    private readonly burst: Pick<BurstSignal, "changesQueued"> = { changesQueued: () => 0 },
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.leadArrivals = new RecentRate(undefined, () => clock.now());
     // Each batch takes its ids only once its rate-limit slot is there: ids arriving while it waited
     // for Kommo's limit still ride on it, instead of waiting for the next slot.
     const options = { maxBatch: KOMMO_MAX_PAGE, missing: () => null, admit: () => kommo.admit() };
@@ -44,9 +48,9 @@ export class KommoReader {
   }
 
   private async fillLeadPage(): Promise<void> {
-    const deadline = this.now() + FILL_MAX_MS;
-    while (this.leads.waiting < KOMMO_MAX_PAGE && this.now() < deadline && this.inBurst()) {
-      await sleep(FILL_POLL_MS);
+    const deadline = this.clock.now() + FILL_MAX_MS;
+    while (this.leads.waiting < KOMMO_MAX_PAGE && this.clock.now() < deadline && this.inBurst()) {
+      await this.clock.sleep(FILL_POLL_MS);
     }
   }
 

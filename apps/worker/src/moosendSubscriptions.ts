@@ -1,8 +1,8 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { normalizeEmail } from "@funnelsync/config";
 import { MOOSEND_LIMITS, MOOSEND_MAX_BATCH, type MoosendClient, type MoosendSubscriber, type MoosendSubscriberInput } from "@funnelsync/moosend-client";
 import { createVendorError, type RateLimit } from "@funnelsync/vendor-http";
 import { callForSeveral, noteVendorStatus } from "./callContext";
+import { systemClock, type Clock } from "./clock";
 import { StepSkipped } from "./outcomeRecorder";
 import type { PooledEntry, SubscriberPool } from "./subscriberPool";
 import { defaultMargin } from "./redisGate";
@@ -87,7 +87,7 @@ export interface MoosendSubscriptionsOptions {
   upstream?: UpstreamCount;
   optOuts?: OptOuts;
   reactivations?: Reactivations;
-  now?: () => number;
+  clock?: Clock;
 }
 
 /**
@@ -115,13 +115,13 @@ export class MoosendSubscriptions {
   private readonly upstream: UpstreamCount;
   private readonly optOuts: OptOuts;
   private readonly reactivations: Reactivations;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   /** Callers per list in this process still waiting for their answer. */
   private readonly waitingOn = new Map<string, number>();
 
   /** Answers of a window's first bulk call, held back until the window's next bulk call has gone. */
   private held: Array<() => Promise<void>> = [];
-  private heldTimer: NodeJS.Timeout | undefined;
+  private heldRelease: AbortController | undefined;
 
   constructor(options: MoosendSubscriptionsOptions) {
     this.moosend = options.moosend;
@@ -129,9 +129,10 @@ export class MoosendSubscriptions {
     this.upstream = options.upstream ?? (async () => 0);
     this.optOuts = options.optOuts ?? (async () => new Map());
     this.reactivations = options.reactivations ?? NO_REACTIVATIONS;
-    this.now = options.now ?? Date.now;
-    this.single = new LocalWindow(MOOSEND_LIMITS.subscribe, this.now);
-    this.bulk = new LocalWindow(MOOSEND_LIMITS.subscribeMany, this.now, true);
+    this.clock = options.clock ?? systemClock;
+    const now = () => this.clock.now();
+    this.single = new LocalWindow(MOOSEND_LIMITS.subscribe, now);
+    this.bulk = new LocalWindow(MOOSEND_LIMITS.subscribeMany, now, true);
   }
 
   /** Callers in this process waiting for an answer: in the pool, in a call in flight or held back. */
@@ -181,10 +182,7 @@ export class MoosendSubscriptions {
           continue;
         }
         const size = await this.pool.size(listId);
-        if (size === 0) {
-          await this.wait(listId, FOLLOW_POLL_MS); // our callers' answers are on their way
-          continue;
-        }
+        if (size === 0) break; // our callers' answers are on their way; the next caller drains again
         const singleWait = this.single.waitMs();
         const full = size >= MOOSEND_MAX_BATCH;
         const tail = !full && size >= MOOSEND_MAX_BATCH / 2 && (await this.comingUp()) === 0;
@@ -206,22 +204,19 @@ export class MoosendSubscriptions {
       this.running.delete(listId);
       if (leading) await this.pool.resign(listId).catch(() => undefined);
     }
+    // A caller added while the loop was leaving saw it running and started none.
+    if (!this.running.has(listId) && (this.waitingOn.get(listId) ?? 0) > 0 && (await this.pool.size(listId).catch(() => 0)) > 0) void this.drain(listId);
   }
 
   private wait(listId: string, ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(wake, ms);
-      function wake() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakers.set(listId, wake);
-    }).finally(() => this.wakers.delete(listId));
+    const waking = new AbortController();
+    this.wakers.set(listId, () => waking.abort());
+    return this.clock.sleep(ms, waking.signal).finally(() => this.wakers.delete(listId));
   }
 
   private async fill(listId: string, size: number): Promise<void> {
-    const started = this.now();
-    for (let left = FILL_MAX_MS; size < MOOSEND_MAX_BATCH && left > 0; left = FILL_MAX_MS - (this.now() - started)) {
+    const started = this.clock.now();
+    for (let left = FILL_MAX_MS; size < MOOSEND_MAX_BATCH && left > 0; left = FILL_MAX_MS - (this.clock.now() - started)) {
       if (size + (await this.comingUp(left)) < MOOSEND_MAX_BATCH) return;
       await this.wait(listId, FILL_POLL_MS);
       size = await this.pool.size(listId);
@@ -279,7 +274,7 @@ export class MoosendSubscriptions {
   private async resubscribe(listId: string, entry: PooledEntry): Promise<void> {
     let answered: number | undefined;
     try {
-      for (let ms = this.single.waitMs(); ms > 0; ms = this.single.waitMs()) await sleep(ms);
+      for (let ms = this.single.waitMs(); ms > 0; ms = this.single.waitMs()) await this.clock.sleep(ms);
       this.single.spend();
       const { value: member, status } = await callForSeveral(async () => {
         await this.moosend.subscribe(listId, entry.input);
@@ -319,12 +314,16 @@ export class MoosendSubscriptions {
    */
   private holdBack(answer: () => Promise<void>): void {
     this.held.push(answer);
-    this.heldTimer ??= setTimeout(() => this.releaseHeld(), FILL_MAX_MS);
+    if (this.heldRelease) return;
+    const release = (this.heldRelease = new AbortController());
+    void this.clock.sleep(FILL_MAX_MS, release.signal).then(() => {
+      if (!release.signal.aborted) this.releaseHeld();
+    });
   }
 
   private releaseHeld(): void {
-    clearTimeout(this.heldTimer);
-    this.heldTimer = undefined;
+    this.heldRelease?.abort();
+    this.heldRelease = undefined;
     const held = this.held;
     this.held = [];
     for (const answer of held) void answer().catch(() => undefined);

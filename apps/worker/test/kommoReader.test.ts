@@ -1,22 +1,57 @@
-import { setTimeout as sleep } from "node:timers/promises";
-import { KOMMO_MAX_PAGE, KommoClient } from "@funnelsync/kommo-client";
+import { KOMMO_MAX_PAGE, KommoClient, type KommoLead } from "@funnelsync/kommo-client";
 import { startKommoSimulator, type KommoSimulator } from "@funnelsync/simulators";
 import { randomUUID } from "node:crypto";
 import { createRedisConnection, openJobQueues } from "@funnelsync/jobs";
 import { KommoReader } from "../src/kommoReader";
 import { RedisBurstSignal } from "../src/burstSignal";
 import { TEST_REDIS_URL } from "../../../test/testEnv";
+import { ManualClock } from "./manualClock";
 
+/**
+ * The reader on a clock the test moves: a burst's pace is the clock's, and pages go out (the simulator
+ * answers over HTTP) between its steps, as if Kommo answered instantly, however loaded the machine is.
+ */
 describe("KommoReader against the Kommo simulator", () => {
   let sim: KommoSimulator;
+  let clock: ManualClock;
   let reader: KommoReader;
+  let asked = 0;
+  let answered = 0;
   const leadPages = () => sim.requests.filter((r) => r.method === "GET" && r.path === "/api/v4/leads").map((r) => (r.query as { filter: { id: string[] } }).filter.id.length);
 
   beforeEach(async () => {
     sim = await startKommoSimulator();
-    reader = new KommoReader(new KommoClient({ baseUrl: sim.url, accessToken: "sim-kommo-token", http: { retryBaseDelayMs: 0, timeoutMs: 2_000 } }));
+    clock = new ManualClock();
+    reader = new KommoReader(new KommoClient({ baseUrl: sim.url, accessToken: "sim-kommo-token", http: { retryBaseDelayMs: 0, timeoutMs: 2_000 } }), undefined, clock);
+    asked = answered = 0;
   });
   afterEach(() => sim.close());
+
+  /** A look-up, counted so that `settled` knows when the reader is through. */
+  function lookUp(id: number): Promise<KommoLead | null> {
+    asked++;
+    return reader.lead(id).finally(() => answered++);
+  }
+
+  /** Until the reader has done what it can at this moment: every look-up answered, or a page waiting on the clock for more. */
+  async function settled(): Promise<void> {
+    while (answered < asked && clock.sleeping === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  /** Moves the clock on by `ms` in the reader's own 10-ms steps, letting it act at each. */
+  async function pass(ms: number): Promise<void> {
+    for (let passed = 0; passed < ms; passed += 10) {
+      await settled();
+      clock.advance(Math.min(10, ms - passed));
+    }
+    await settled();
+  }
+
+  /** Lets the clock run until every look-up is answered; their answers. */
+  async function answers<T>(reads: Array<Promise<T>>): Promise<T[]> {
+    while (answered < asked) await pass(10);
+    return Promise.all(reads);
+  }
 
   /**
    * Looks up 300 new leads, `perTick` every 10 ms (a burst's pace at the worker), pausing `pauseMs`
@@ -26,18 +61,17 @@ describe("KommoReader against the Kommo simulator", () => {
     const leads = await Promise.all(Array.from({ length: 300 }, () => sim.addLead()));
     const reads: Array<Promise<unknown>> = [];
     for (let i = 0; i < leads.length; i += perTick) {
-      for (const lead of leads.slice(i, i + perTick)) reads.push(reader.lead(lead.id));
-      await sleep(i + perTick === pause.pauseAfter ? pause.pauseMs : 10);
+      for (const lead of leads.slice(i, i + perTick)) reads.push(lookUp(lead.id));
+      await pass(i + perTick === pause.pauseAfter ? pause.pauseMs : 10);
     }
-    return Promise.all(reads);
+    return answers(reads);
   }
 
   it("reads a lone lead at once, on its own page", async () => {
     const lead = await sim.addLead();
-    const started = Date.now();
-    expect(await reader.lead(lead.id)).toMatchObject({ id: lead.id });
+    // No wait for company that is not coming.
+    expect(await clock.withoutSleeping(() => reader.lead(lead.id))).toMatchObject({ id: lead.id });
     expect(leadPages()).toEqual([1]);
-    expect(Date.now() - started).toBeLessThan(250); // no wait for company that is not coming
   });
 
   it("under a burst, fills pages with the leads on their way instead of spending Kommo's calls on a few each", async () => {
@@ -67,19 +101,21 @@ describe("KommoReader against the Kommo simulator", () => {
     expect(leadPages().length).toBeLessThanOrEqual(3);
   });
 
-  /** Kommo changes queued in a queue of its own (no worker takes them), seen through a Redis burst signal. */
-  async function withQueuedChanges(count: number, test: (reader: KommoReader) => Promise<void>): Promise<void> {
+  /**
+   * The reader, seeing through a Redis burst signal `count` Kommo changes queued (in a queue of its
+   * own that no worker takes) before their look-ups arrive.
+   */
+  async function withQueuedChanges(count: number, test: () => Promise<void>): Promise<void> {
     const redis = createRedisConnection(TEST_REDIS_URL, "worker");
     const prefix = `test-${randomUUID()}`;
     const queues = openJobQueues(redis, { prefix });
-    const signal = new RedisBurstSignal({ redis, prefix, queues: queues.all });
+    const signal = new RedisBurstSignal({ redis, prefix, queues: queues.all, now: () => clock.now() });
     try {
       const change = (leadId: number) => ({ leadId, pipelineId: 5001, statusId: 6002, oldStatusId: 6001, updatedAt: 1_760_000_000, accountId: 1, fingerprint: `f${leadId}` });
       await queues.add(Array.from({ length: count }, (_, i) => ({ name: "kommo.leadStatusChanged" as const, data: change(90_000 + i) })));
-      expect(await queues.byKey.kommo.getJobCountByTypes("waiting")).toBe(count);
-      signal.changesQueued(); // the first reading is taken in the background
-      await sleep(200);
-      await test(new KommoReader(new KommoClient({ baseUrl: sim.url, accessToken: "sim-kommo-token", http: { retryBaseDelayMs: 0, timeoutMs: 2_000 } }), signal));
+      await signal.subscribersComing(0, 0); // its first reading
+      reader = new KommoReader(new KommoClient({ baseUrl: sim.url, accessToken: "sim-kommo-token", http: { retryBaseDelayMs: 0, timeoutMs: 2_000 } }), signal, clock);
+      await test();
     } finally {
       signal.close();
       await queues.byKey.kommo.obliterate({ force: true });
@@ -89,23 +125,21 @@ describe("KommoReader against the Kommo simulator", () => {
   }
 
   it("fills its next page when Kommo changes are queued (in any process) before their look-ups arrive", async () => {
-    await withQueuedChanges(60, async (reader) => {
+    await withQueuedChanges(60, async () => {
       // Two look-ups 100 ms apart: with 60 changes queued, the first waits for company and both share a page.
       const [a, b] = await Promise.all([sim.addLead(), sim.addLead()]);
-      const first = reader.lead(a.id);
-      await sleep(100);
-      await Promise.all([first, reader.lead(b.id)]);
+      const first = lookUp(a.id);
+      await pass(100);
+      await answers([first, lookUp(b.id)]);
       expect(leadPages()).toEqual([2]);
     });
   });
 
-  it("takes a few queued changes for no burst: look-ups 100 ms apart go on pages of their own", async () => {
-    await withQueuedChanges(3, async (reader) => {
-      const [a, b] = await Promise.all([sim.addLead(), sim.addLead()]);
-      const first = reader.lead(a.id);
-      await sleep(100);
-      await Promise.all([first, reader.lead(b.id)]);
-      expect(leadPages()).toEqual([1, 1]);
+  it("takes a few queued changes for no burst: a lone look-up still goes at once", async () => {
+    await withQueuedChanges(3, async () => {
+      const lead = await sim.addLead();
+      expect(await clock.withoutSleeping(() => reader.lead(lead.id))).toMatchObject({ id: lead.id });
+      expect(leadPages()).toEqual([1]);
     });
   });
 });

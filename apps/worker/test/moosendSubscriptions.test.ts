@@ -9,13 +9,11 @@ import { SubscriberPool } from "../src/subscriberPool";
 import { createRedisConnection } from "@funnelsync/jobs";
 import type { Redis } from "ioredis";
 import { OutcomeRecorder, StepSkipped } from "../src/outcomeRecorder";
+import { eventually } from "../../../test/harness";
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from "../../../test/testEnv";
+import { ManualClock } from "./manualClock";
 
 const LIST = SEED.moosend.lists[1]!.id;
-
-async function eventuallyTrue(check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 100 && !(await check()); i++) await new Promise((resolve) => setTimeout(resolve, 20));
-}
 const person = (i: number) => ({ email: `burst-${i}@example.test`, name: `Person ${i}`, customFields: { Company: `Company ${i}` } });
 
 /**
@@ -49,41 +47,51 @@ describe("MoosendSubscriptions under a burst", () => {
 
   it("holds a bulk call while a burst is on its way and sends it full, then the window's second call at once", async () => {
     let upstream = 2 * MOOSEND_MAX_BATCH;
-    const scheduler = schedulerWith({ upstream: async () => upstream });
-    const started = Date.now();
+    const clock = new ManualClock();
+    const scheduler = schedulerWith({ upstream: async () => upstream, clock });
     const answers: Array<Promise<unknown>> = [];
     // A trickle first (singles take lone ones), then the rest of two full calls' worth.
     for (let i = 0; i < 40; i++) answers.push(scheduler.subscribe(LIST, person(i)));
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    for (let poll = 0; poll < 3; poll++) {
+      await eventually(() => clock.sleeping === 1, 5_000); // the bulk call waits for company
+      clock.advance(150);
+    }
     expect(calls().filter((c) => c.bulk)).toEqual([]); // 40 waiting, 2,000 on their way: no half-empty call
+    // Not spaced 5 s apart: a full call's worth was waiting, so both calls go with the clock standing still
+    // (the first one's answers may be held until the second has gone, which needs no time).
+    const before = clock.now();
     for (let i = 40; i < 2 * MOOSEND_MAX_BATCH; i++) answers.push(scheduler.subscribe(LIST, person(i)));
     upstream = 0;
     await Promise.all(answers);
+    expect(clock.now()).toBe(before);
 
     const bulk = calls().filter((c) => c.bulk);
     expect(bulk.map((c) => c.people)).toEqual([MOOSEND_MAX_BATCH, MOOSEND_MAX_BATCH - calls().filter((c) => !c.bulk).length]);
-    expect(Date.now() - started).toBeLessThan(5_000); // not spaced 5 s apart: a full call's worth was waiting
     expect(sim.requests.count((r) => r.status === 429)).toBe(0);
     expect(sim.subscribers(LIST).filter((s) => s.Email.startsWith("burst-"))).toHaveLength(2 * MOOSEND_MAX_BATCH);
   });
 
   it("holds back a window's first full call's answers while its second call fills, and gives them once that call has gone", async () => {
     let upstream = 3 * MOOSEND_MAX_BATCH;
-    const scheduler = schedulerWith({ upstream: async () => upstream });
+    const clock = new ManualClock();
+    const scheduler = schedulerWith({ upstream: async () => upstream, clock });
     const answered = new Set<number>();
     const subscribe = (i: number) => scheduler.subscribe(LIST, person(i)).then(() => answered.add(i));
     const answers: Array<Promise<unknown>> = [];
     // One more than a call: one of them goes as a single.
     for (let i = 0; i <= MOOSEND_MAX_BATCH; i++) answers.push(subscribe(i));
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await eventually(() => clock.sleeping === 1 && calls().length === 2, 5_000); // the held answers' longest wait, and nothing else
     // The full call went at once, and the one left over as a single; the thousand answers wait while
     // the second thousand is on its way.
     expect(calls()).toEqual(expect.arrayContaining([{ bulk: false, people: 1 }, { bulk: true, people: MOOSEND_MAX_BATCH }]));
     expect(calls()).toHaveLength(2);
-    expect(answered.size).toBe(1);
-    for (let i = MOOSEND_MAX_BATCH + 1; i <= 2 * MOOSEND_MAX_BATCH; i++) answers.push(subscribe(i));
-    upstream = 0;
-    await Promise.all(answers);
+    await eventually(() => answered.size === 1, 5_000);
+    // The clock stands still: the second call's going, not the five seconds, gives the held answers.
+    await clock.withoutSleeping(() => {
+      for (let i = MOOSEND_MAX_BATCH + 1; i <= 2 * MOOSEND_MAX_BATCH; i++) answers.push(subscribe(i));
+      upstream = 0;
+      return Promise.all(answers);
+    });
 
     // The second thousand: a lone first arrival may take a single call, the rest share the bulk call.
     expect(calls().filter((c) => c.bulk).length).toBe(2);
@@ -92,28 +100,35 @@ describe("MoosendSubscriptions under a burst", () => {
     expect(sim.requests.count((r) => r.status === 429)).toBe(0);
   });
 
-  /** One full bulk call's worth and one more (who goes first, as a single); ms until all were answered. */
-  async function oneFullCall(upstream: number): Promise<number> {
-    const scheduler = schedulerWith({ upstream: async () => upstream });
-    const started = Date.now();
-    await Promise.all(Array.from({ length: MOOSEND_MAX_BATCH + 1 }, (_, i) => scheduler.subscribe(LIST, person(i))));
-    expect(calls().filter((c) => c.bulk)).toEqual([{ bulk: true, people: MOOSEND_MAX_BATCH }]);
-    return Date.now() - started;
+  /** One full bulk call's worth and one more (who goes first, as a single), scheduled on `clock`; all their answers. */
+  function oneFullCall(upstream: number, clock: ManualClock): Promise<unknown[]> {
+    const scheduler = schedulerWith({ upstream: async () => upstream, clock });
+    return Promise.all(Array.from({ length: MOOSEND_MAX_BATCH + 1 }, (_, i) => scheduler.subscribe(LIST, person(i))));
   }
 
   it("gives held answers after at most five seconds when the second call's people never come (another process took them)", async () => {
-    expect(await oneFullCall(3 * MOOSEND_MAX_BATCH)).toBeGreaterThanOrEqual(4_500);
+    const clock = new ManualClock();
+    let answered = false;
+    const answers = oneFullCall(3 * MOOSEND_MAX_BATCH, clock).then(() => void (answered = true));
+    await eventually(() => clock.sleeping === 1, 5_000); // the held answers' longest wait, and nothing else
+    expect(calls().filter((c) => c.bulk)).toEqual([{ bulk: true, people: MOOSEND_MAX_BATCH }]);
+    clock.advance(4_999);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(answered).toBe(false);
+    clock.advance(1);
+    await answers;
   });
 
   it("gives a lone bulk call's answers at once when no second call's worth is coming", async () => {
-    expect(await oneFullCall(0)).toBeLessThan(1_500);
+    const clock = new ManualClock();
+    await clock.withoutSleeping(() => oneFullCall(0, clock));
+    expect(calls().filter((c) => c.bulk)).toEqual([{ bulk: true, people: MOOSEND_MAX_BATCH }]);
   });
 
   it("sends what is waiting at once when nothing more is coming", async () => {
-    const scheduler = schedulerWith({});
-    const started = Date.now();
-    await Promise.all(Array.from({ length: 30 }, (_, i) => scheduler.subscribe(LIST, person(i))));
-    expect(Date.now() - started).toBeLessThan(1_000);
+    const clock = new ManualClock();
+    const scheduler = schedulerWith({ clock });
+    await clock.withoutSleeping(() => Promise.all(Array.from({ length: 30 }, (_, i) => scheduler.subscribe(LIST, person(i)))));
     expect(calls().reduce((n, c) => n + c.people, 0)).toBe(30);
   });
 
@@ -127,7 +142,7 @@ describe("MoosendSubscriptions under a burst", () => {
     expect(calls().reduce((n, c) => n + c.people, 0)).toBe(MOOSEND_MAX_BATCH);
   });
 
-  it("fails a caller's step, to be retried, when the process that took its subscriber never answers (it stopped)", async () => {
+  it("fails a caller's step, to be retried, when the process that took its subscriber stops before answering", async () => {
     const prefix = `test-${randomUUID()}`;
     const pool = new SubscriberPool({ redis, prefix, heartbeatMs: 100 });
     pools.push(pool);
@@ -136,7 +151,7 @@ describe("MoosendSubscriptions under a burst", () => {
     expect(await stopped.lead(LIST, 60_000)).toBe(true);
     const scheduler = new MoosendSubscriptions({ moosend: client(), pool });
     const answer = scheduler.subscribe(LIST, person(0));
-    await eventuallyTrue(async () => (await pool.size(LIST)) === 1);
+    await eventually(async () => (await pool.size(LIST)) === 1, 5_000);
     expect(await stopped.take(LIST, MOOSEND_MAX_BATCH)).toEqual([expect.objectContaining({ email: person(0).email })]);
     await stopped.close(); // no more heartbeats: it stopped
 

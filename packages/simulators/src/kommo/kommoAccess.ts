@@ -12,6 +12,8 @@ export interface KommoAccessOptions {
   blockAfter429s: number;
   blockWindowMs: number;
   blockMs: number;
+  /** The clock the limit and the block count by, in ms. */
+  now: () => number;
 }
 
 export interface KommoAccess {
@@ -30,7 +32,7 @@ export function kommoAccess(state: KommoSimState, options: KommoAccessOptions): 
   const limiter = new SlidingWindow(options.rateLimit.max, options.rateLimit.perMs);
 
   function throttle(res: Response): void {
-    const at = Date.now();
+    const at = options.now();
     state.recent429s = [...state.recent429s.filter((t) => t > at - options.blockWindowMs), at];
     if (state.recent429s.length >= options.blockAfter429s) {
       state.blockedUntil = at + options.blockMs;
@@ -69,9 +71,9 @@ export function kommoAccess(state: KommoSimState, options: KommoAccessOptions): 
   }
 
   const rateLimit: RequestHandler = (req, res, next) => {
-    if (state.blockedUntil > Date.now()) return nginxPage(res, 403);
+    if (state.blockedUntil > options.now()) return nginxPage(res, 403);
     const key = options.rateLimitBy === "token" ? String(req.headers.authorization ?? "") : (req.ip ?? req.socket.remoteAddress ?? "");
-    if (!limiter.take(key).ok) return throttle(res);
+    if (!limiter.take(key, options.now()).ok) return throttle(res);
     next();
   };
 

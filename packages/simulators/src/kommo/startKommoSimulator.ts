@@ -80,7 +80,7 @@ export interface KommoSimulatorOptions {
   seed?: boolean;
   /** Kommo gives a webhook receiver 2 s. */
   webhookTimeoutMs?: number;
-  /** The clock for entity times (`updated_at`…), in ms. */
+  /** The clock for entity times (`updated_at`…) and for the rate limit and the block, in ms. */
   now?: () => number;
   /** Decides which changes' webhooks `webhookFaults` drops or repeats; default Math.random. */
   random?: () => number;
@@ -128,6 +128,7 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
     blockAfter429s: options.blockAfter429s ?? 20,
     blockWindowMs: options.blockWindowMs ?? 60_000,
     blockMs: options.blockMs ?? Number.POSITIVE_INFINITY,
+    now,
   });
 
   const app = express();

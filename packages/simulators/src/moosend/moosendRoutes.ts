@@ -52,7 +52,10 @@ export class MoosendFailure extends Error {
 
 export interface MoosendRoutesOptions {
   state: MoosendSimState;
+  /** Member dates: never the same millisecond twice. */
   now: () => Date;
+  /** What the rate limits count by, in ms. */
+  clock: () => number;
   limits: Record<MoosendLimitName, { max: number; perMs: number }>;
   answerRateLimited: (res: Response) => void;
 }
@@ -174,7 +177,7 @@ export function moosendRoutes(options: MoosendRoutesOptions): { router: Router; 
       window = new SlidingWindow(options.limits[limit].max, options.limits[limit].perMs);
       windows.set(endpoint, window);
     }
-    if (window.take(String(req.query.apikey)).ok) return next();
+    if (window.take(String(req.query.apikey), options.clock()).ok) return next();
     options.answerRateLimited(res);
   };
 

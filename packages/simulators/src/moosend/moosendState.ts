@@ -74,10 +74,10 @@ export interface MoosendSimState {
 }
 
 /** A strictly increasing clock, so members that change status in the same millisecond still sort in order. */
-export function monotonicClock(): () => Date {
+export function monotonicClock(clock: () => number = Date.now): () => Date {
   let last = 0;
   return () => {
-    last = Math.max(Date.now(), last + 1);
+    last = Math.max(clock(), last + 1);
     return new Date(last);
   };
 }

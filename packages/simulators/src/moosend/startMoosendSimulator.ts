@@ -46,6 +46,8 @@ export interface MoosendSimulatorOptions {
   seed?: boolean;
   /** Where automation "post a webhook" steps POST (the query string is kept, as Moosend does). */
   webhook?: { url: string; contentType?: string; timeoutMs?: number };
+  /** The clock for member dates and the rate limits, in ms. */
+  now?: () => number;
 }
 
 /** A member as tests see it: the stored fields plus the list and the status by name. */
@@ -97,7 +99,8 @@ const GATEWAY_PAGE = (status: number) =>
  */
 export async function startMoosendSimulator(options: MoosendSimulatorOptions = {}): Promise<MoosendSimulator> {
   const state = createMoosendState(options.apiKey ?? DEFAULT_API_KEY, options.seed ?? true, options.webhook?.url ?? null);
-  const now = monotonicClock();
+  const clock = options.now ?? Date.now;
+  const now = monotonicClock(clock);
   const requests = new RequestLog();
   const faults = new Faults();
   faults.latencyMs = options.latencyMs ?? 0;
@@ -120,7 +123,7 @@ export async function startMoosendSimulator(options: MoosendSimulatorOptions = {
     sendEnvelope(res, 401, 401, "INVALID_API_KEY", null);
   };
 
-  const routes = moosendRoutes({ state, now, limits, answerRateLimited });
+  const routes = moosendRoutes({ state, now, clock, limits, answerRateLimited });
 
   const answerErrors: ErrorRequestHandler = (err, _req, res, _next) => {
     if (err instanceof MoosendFailure) {
