@@ -3,6 +3,7 @@ import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { QUEUES } from "@funnelsync/jobs";
 import { RecentRate } from "./recentRate";
+import { TUNING } from "./tuning";
 
 /**
  * How much Kommo-change work is on its way, seen by every worker process through Redis. The batched
@@ -22,10 +23,7 @@ export interface BurstSignal {
   close(): void;
 }
 
-/** A process's report older than this is from one that stopped; it no longer counts. */
-const REPORT_LIFETIME_MS = 2_000;
-/** How old a reading may be before it is taken again: a tenth of a second is enough for decisions made every 150 ms or so. */
-const READ_EVERY_MS = 100;
+const { reportLifetimeMs: REPORT_LIFETIME_MS, readEveryMs: READ_EVERY_MS } = TUNING.burstSignal;
 
 /**
  * Publishes this process's own figures (subscribers waiting in its scheduler, jobs started per ms) and

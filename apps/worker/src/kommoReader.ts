@@ -4,16 +4,9 @@ import type { Admission } from "@funnelsync/vendor-http";
 import type { BurstSignal } from "./burstSignal";
 import { systemClock, type Clock } from "./clock";
 import { RecentRate } from "./recentRate";
+import { TUNING } from "./tuning";
 
-/** Lead look-ups arriving faster than this (per second) are a burst: single reads would spend Kommo's 7 calls a second on near-empty pages. */
-const BURST_LEADS_PER_SECOND = 50;
-/**
- * Longest a short page of leads waits for more while a burst arrives. A whole second: at 50 leads a
- * second and up, shorter waits send pages of a few dozen, two Kommo calls each, against 7 a second;
- * and a worker busy taking in a burst can pause its look-ups for a few hundred milliseconds.
- */
-const FILL_MAX_MS = 1_000;
-const FILL_POLL_MS = 10;
+const { burstLeadsPerSecond: BURST_LEADS_PER_SECOND, fillMaxMs: FILL_MAX_MS, fillPollMs: FILL_POLL_MS } = TUNING.kommoReader;
 
 /**
  * Lead and contact look-ups for every job in this process, batched: under a burst the worker makes

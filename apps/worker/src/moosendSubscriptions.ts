@@ -4,6 +4,7 @@ import { createVendorError, type RateLimit } from "@funnelsync/vendor-http";
 import { callForSeveral, noteVendorStatus } from "./callContext";
 import { systemClock, type Clock } from "./clock";
 import { StepSkipped } from "./outcomeRecorder";
+import { TUNING } from "./tuning";
 import type { PooledEntry, SubscriberPool } from "./subscriberPool";
 import { defaultMargin } from "./redisGate";
 
@@ -61,24 +62,13 @@ class LocalWindow {
 }
 
 /**
- * A bulk call that is not full waits while enough subscribers to fill it are on their way (a burst:
- * a half-empty call spends a whole call of the burst's budget), at most `FILL_MAX_MS`, looking again
- * every `FILL_POLL_MS`. Otherwise it goes at once.
- */
-const FILL_MAX_MS = 5_000;
-const FILL_POLL_MS = 150;
-
-/**
  * Subscribers that may still reach this scheduler within `horizonMs`, beyond the `waitingHere` already
  * in it: jobs queued or running that have not reached a scheduler yet, and those expected to arrive
  * meanwhile (a burst still being delivered). `BurstSignal.subscribersComing` in the worker.
  */
 export type UpstreamCount = (horizonMs: number, waitingHere: number) => Promise<number>;
 
-/** How long a process holds a list's drain without renewing it: a process that died hands it on within this. */
-const LEAD_MS = 10_000;
-/** How often a process whose callers wait, but which does not drain their list, looks whether it may. */
-const FOLLOW_POLL_MS = 250;
+const { fillMaxMs: FILL_MAX_MS, fillPollMs: FILL_POLL_MS, leadMs: LEAD_MS, followPollMs: FOLLOW_POLL_MS } = TUNING.moosendSubscriptions;
 
 export interface MoosendSubscriptionsOptions {
   moosend: MoosendClient;

@@ -4,10 +4,10 @@ import { Queue, Worker } from "bullmq";
 import type { Config } from "@funnelsync/config";
 import { createDb, type Db } from "@funnelsync/db";
 import { backoffDelayMs, createRedisConnection, KEY_PREFIX, openJobQueues, QUEUES, redisAnswers } from "@funnelsync/jobs";
-import { KOMMO_LIMITS, KOMMO_MAX_PAGE, KommoClient } from "@funnelsync/kommo-client";
+import { KOMMO_LIMITS, KommoClient } from "@funnelsync/kommo-client";
 import type { Logger } from "@funnelsync/logger";
 import { LOOPS_LIMITS, LoopsClient } from "@funnelsync/loops-client";
-import { MOOSEND_LIMITS, MOOSEND_MAX_BATCH, MoosendClient } from "@funnelsync/moosend-client";
+import { MOOSEND_LIMITS, MoosendClient } from "@funnelsync/moosend-client";
 import type { VendorCallObservation } from "@funnelsync/vendor-http";
 import { createAdminApp } from "./admin";
 import { noteVendorStatus } from "./callContext";
@@ -24,6 +24,7 @@ import type { WorkerDeps } from "./processors/types";
 import { optOutsAmong, reactivationsIn } from "./optOut";
 import { RedisBurstSignal } from "./burstSignal";
 import { SubscriberPool } from "./subscriberPool";
+import { TUNING } from "./tuning";
 import { MoosendRemovals } from "./moosendRemovals";
 import { createRedisGate, type RedisGateOptions, type VendorStateChange } from "./redisGate";
 import { EngagementSync, shareOfGate } from "./engagementSync";
@@ -46,11 +47,7 @@ export interface StartWorkerOptions {
   logger: Logger;
   /** BullMQ and rate-limit key prefix; tests isolate themselves with a unique one. */
   prefix?: string;
-  /**
-   * Kommo-event jobs in flight. High on purpose: jobs mostly wait (on the shared rate limits and on
-   * each other's batched calls), and the more wait together, the larger each batch call. The default
-   * lets both of a Moosend window's bulk calls fill up (2 × 1,000 subscribers) while more are read.
-   */
+  /** Kommo-event jobs in flight in this process (default `TUNING.consumers.kommoConcurrency`). */
   concurrency?: number;
   /** Start the admin HTTP server (dashboard, health, metrics) on this port; undefined = config.adminPort, null = none. */
   adminPort?: number | null;
@@ -62,15 +59,7 @@ export interface StartWorkerOptions {
   blockTiming?: Pick<RedisGateOptions, "blockedRecheckMs" | "probeEveryMs">;
 }
 
-const KOMMO_EVENT_CONCURRENCY = MOOSEND_LIMITS.subscribeMany.max * MOOSEND_MAX_BATCH + KOMMO_MAX_PAGE;
-
-/**
- * BullMQ workers consuming Kommo events in each process, sharing the concurrency. A BullMQ worker
- * fetches jobs one Redis round trip at a time and starts none while more are waiting, until its
- * concurrency is full: one worker of 2,250 held the first jobs of a burst for most of a second.
- * Several smaller ones fetch side by side and each starts work after a few hundred.
- */
-const KOMMO_EVENT_FETCHERS = 8;
+const { kommoConcurrency: KOMMO_EVENT_CONCURRENCY, kommoFetchers: KOMMO_EVENT_FETCHERS } = TUNING.consumers;
 
 /** How many BullMQ workers a queue gets in this process, and the concurrency of each. */
 function consumersFor(queueName: string, kommoConcurrency: number): { count: number; concurrency: number } {
