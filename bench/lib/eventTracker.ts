@@ -48,6 +48,11 @@ export function loopsEventSent(eventName: string): EffectMatcher {
 export class EventTracker {
   readonly events: TrackedEvent[] = [];
   private readonly byEmail = new Map<string, TrackedEvent>();
+  /**
+   * Effects seen before their event was sent, by e-mail: the bench changes Kommo before it posts the
+   * webhook, and the worker's reconciler may find the change in Kommo's events feed first.
+   */
+  private readonly early = new Map<string, Map<string, number>>();
   private cursor = 0;
   private done = 0;
 
@@ -61,7 +66,9 @@ export class EventTracker {
   sent(lead: BenchLead, sentAt: number): TrackedEvent {
     const event: TrackedEvent = { lead, sentAt, effects: new Map() };
     this.events.push(event);
-    this.byEmail.set(lead.email.toLowerCase(), event);
+    const email = lead.email.toLowerCase();
+    this.byEmail.set(email, event);
+    for (const effect of this.early.get(email)?.keys() ?? []) this.record(event, effect, sentAt);
     return event;
   }
 
@@ -72,20 +79,34 @@ export class EventTracker {
       for (const match of this.matchers) {
         for (const { email, effect } of match(request)) {
           const event = this.byEmail.get(email);
-          if (!event || event.effects.has(effect) || request.finishedAt < event.sentAt) continue;
-          event.effects.set(effect, request.finishedAt);
-          if (event.doneAt === undefined && this.required.every((e) => event.effects.has(e))) {
-            event.doneAt = Math.max(...event.effects.values());
-            this.done++;
+          if (!event) {
+            const seen = this.early.get(email) ?? new Map<string, number>();
+            this.early.set(email, seen.set(effect, request.finishedAt));
+            continue;
           }
+          // An effect already there when the webhook went counts from the send.
+          if (!event.effects.has(effect)) this.record(event, effect, Math.max(request.finishedAt, event.sentAt));
         }
       }
     }
     return this.done;
   }
 
+  private record(event: TrackedEvent, effect: string, at: number): void {
+    event.effects.set(effect, at);
+    if (event.doneAt === undefined && this.required.every((e) => event.effects.has(e))) {
+      event.doneAt = Math.max(...event.effects.values());
+      this.done++;
+    }
+  }
+
   get completed(): number {
     return this.done;
+  }
+
+  /** Events whose effects were all there when their webhook was sent (the worker synced them from Kommo's events feed). */
+  get doneBeforeSent(): number {
+    return this.events.filter((e) => e.doneAt === e.sentAt).length;
   }
 
   /**

@@ -253,6 +253,7 @@ function burstWith(name: "burst" | "burst2" | "burst4", processes: number): Scen
           ...(lastAckAt - t0 > minimum.chainedMs && {
             note: "delivering the webhooks took longer than the vendor-limited minimum: at this size the ratio mostly measures ingest and the bench; it is meant for 10,000 events",
           }),
+          syncedFromTheEventsFeedBeforeTheirWebhook: tracker.doneBeforeSent,
           posting: {
             connections: 32,
             seconds: round((lastAckAt - t0) / 1000, 2),
