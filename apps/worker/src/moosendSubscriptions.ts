@@ -68,7 +68,7 @@ class LocalWindow {
  */
 export type UpstreamCount = (horizonMs: number, waitingHere: number) => Promise<number>;
 
-const { fillMaxMs: FILL_MAX_MS, fillPollMs: FILL_POLL_MS, leadMs: LEAD_MS, followPollMs: FOLLOW_POLL_MS } = TUNING.moosendSubscriptions;
+const { fillMaxMs: FILL_MAX_MS, fillPollMs: FILL_POLL_MS, leadMs: LEAD_MS, followPollMs: FOLLOW_POLL_MS, singlesForAFew: SINGLES_FOR_A_FEW } = TUNING.moosendSubscriptions;
 
 export interface MoosendSubscriptionsOptions {
   moosend: MoosendClient;
@@ -178,7 +178,10 @@ export class MoosendSubscriptions {
         const tail = !full && size >= MOOSEND_MAX_BATCH / 2 && (await this.comingUp()) === 0;
         const bulkWait = this.bulk.waitMs(full || tail);
         const lone = size === 1;
-        if (lone && singleWait === 0) {
+        // A few go one by one while singles are free: a bulk call is the scarcer (2 per 10 s against
+        // 10), and one spent on a handful at a burst's start leaves its window half used.
+        const few = size <= Math.min(SINGLES_FOR_A_FEW, this.single.free());
+        if ((lone || few) && singleWait === 0) {
           await this.send(listId, await this.pool.take(listId, 1), "single");
         } else if (bulkWait === 0) {
           await this.fill(listId, size);

@@ -32,6 +32,11 @@ export const TUNING = {
     leadMs: 10_000,
     /** How often a process whose callers wait, but which does not drain their list, looks whether it may. */
     followPollMs: 250,
+    /**
+     * Up to this many waiting go as single `subscribe` calls while singles are free, keeping the bulk
+     * calls for a burst; half the single window, leaving the rest for re-activations (singles only).
+     */
+    singlesForAFew: 5,
   },
   burstSignal: {
     /** A process's report older than this is from one that stopped; it no longer counts. */

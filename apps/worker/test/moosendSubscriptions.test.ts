@@ -132,6 +132,13 @@ describe("MoosendSubscriptions under a burst", () => {
     expect(calls().reduce((n, c) => n + c.people, 0)).toBe(30);
   });
 
+  it("sends a few waiting together as single calls, keeping the scarcer bulk calls for a burst", async () => {
+    const clock = new ManualClock();
+    const scheduler = schedulerWith({ clock });
+    await clock.withoutSleeping(() => Promise.all([0, 1, 2].map((i) => scheduler.subscribe(LIST, person(i)))));
+    expect(calls()).toEqual([1, 1, 1].map((people) => ({ bulk: false, people })));
+  });
+
   it("pools the subscribers of several worker processes: their people share one bulk call", async () => {
     const prefix = `test-${randomUUID()}`;
     const [a, b] = [schedulerWith({}, prefix), schedulerWith({}, prefix)];
