@@ -168,6 +168,9 @@ export class MoosendSubscriptions {
       while ((this.waitingOn.get(listId) ?? 0) > 0) {
         leading = await this.pool.lead(listId, LEAD_MS).catch(() => false);
         if (!leading) {
+          // Reading what is coming also reports this process's waiting callers, which the leader's
+          // reading counts as already here: without it a follower's callers looked like more to come.
+          await this.comingUp();
           await this.wait(listId, FOLLOW_POLL_MS);
           continue;
         }
