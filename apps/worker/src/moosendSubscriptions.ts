@@ -106,6 +106,7 @@ export class MoosendSubscriptions {
   private readonly optOuts: OptOuts;
   private readonly reactivations: Reactivations;
   private readonly clock: Clock;
+  private closed = false;
   /** Callers per list in this process still waiting for their answer. */
   private readonly waitingOn = new Map<string, number>();
 
@@ -165,35 +166,19 @@ export class MoosendSubscriptions {
     this.running.add(listId);
     let leading = false;
     try {
-      while ((this.waitingOn.get(listId) ?? 0) > 0) {
-        leading = await this.pool.lead(listId, LEAD_MS).catch(() => false);
-        if (!leading) {
-          // Reading what is coming also reports this process's waiting callers, which the leader's
-          // reading counts as already here: without it a follower's callers looked like more to come.
-          await this.comingUp();
-          await this.wait(listId, FOLLOW_POLL_MS);
-          continue;
-        }
-        const size = await this.pool.size(listId);
-        if (size === 0) break; // our callers' answers are on their way; the next caller drains again
-        const singleWait = this.single.waitMs();
-        const full = size >= MOOSEND_MAX_BATCH;
-        const tail = !full && size >= MOOSEND_MAX_BATCH / 2 && (await this.comingUp()) === 0;
-        const bulkWait = this.bulk.waitMs(full || tail);
-        const lone = size === 1;
-        // A few go one by one while singles are free: a bulk call is the scarcer (2 per 10 s against
-        // 10), and one spent on a handful at a burst's start leaves its window half used.
-        const few = size <= Math.min(SINGLES_FOR_A_FEW, this.single.free());
-        if ((lone || few) && singleWait === 0) {
-          await this.send(listId, await this.pool.take(listId, 1), "single");
-        } else if (bulkWait === 0) {
-          await this.fill(listId, size);
-          await this.send(listId, await this.pool.take(listId, MOOSEND_MAX_BATCH), "bulk");
-        } else {
-          // Several waiting go together in the next bulk call; a lone one takes whichever frees first.
-          // With half a call's worth or more, look again soon: a burst's tail goes without spacing.
-          const ms = lone ? Math.min(singleWait, bulkWait) : bulkWait;
-          await this.wait(listId, size >= MOOSEND_MAX_BATCH / 2 ? Math.min(ms, FILL_POLL_MS) : Math.min(ms, LEAD_MS / 2));
+      while (!this.closed && (this.waitingOn.get(listId) ?? 0) > 0) {
+        try {
+          leading = await this.pool.lead(listId, LEAD_MS);
+          if (!leading) {
+            // Reading what is coming also reports this process's waiting callers, which the leader's
+            // reading counts as already here: without it a follower's callers looked like more to come.
+            await this.comingUp();
+            await this.wait(listId, FOLLOW_POLL_MS);
+          } else if ((await this.lead(listId)) === "empty") {
+            break; // our callers' answers are on their way; the next caller drains again
+          }
+        } catch {
+          await this.wait(listId, FOLLOW_POLL_MS); // Redis away: the callers' jobs wait, or lose their locks and run again
         }
       }
     } finally {
@@ -201,7 +186,40 @@ export class MoosendSubscriptions {
       if (leading) await this.pool.resign(listId).catch(() => undefined);
     }
     // A caller added while the loop was leaving saw it running and started none.
-    if (!this.running.has(listId) && (this.waitingOn.get(listId) ?? 0) > 0 && (await this.pool.size(listId).catch(() => 0)) > 0) void this.drain(listId);
+    if (!this.closed && (this.waitingOn.get(listId) ?? 0) > 0 && (await this.pool.size(listId).catch(() => 0)) > 0 && !this.running.has(listId)) void this.drain(listId);
+  }
+
+  /** One decision of the list's drain: a call, or a wait for one. */
+  private async lead(listId: string): Promise<"empty" | "again"> {
+    const size = await this.pool.size(listId);
+    if (size === 0) return "empty";
+    const singleWait = this.single.waitMs();
+    const full = size >= MOOSEND_MAX_BATCH;
+    const tail = !full && size >= MOOSEND_MAX_BATCH / 2 && (await this.comingUp()) === 0;
+    const bulkWait = this.bulk.waitMs(full || tail);
+    const lone = size === 1;
+    // A few go one by one while singles are free: a bulk call is the scarcer (2 per 10 s against
+    // 10), and one spent on a handful at a burst's start leaves its window half used.
+    const few = size <= Math.min(SINGLES_FOR_A_FEW, this.single.free());
+    if ((lone || few) && singleWait === 0) {
+      await this.send(listId, await this.pool.take(listId, 1), "single");
+    } else if (bulkWait === 0) {
+      await this.fill(listId, size);
+      await this.send(listId, await this.pool.take(listId, MOOSEND_MAX_BATCH), "bulk");
+    } else {
+      // Several waiting go together in the next bulk call; a lone one takes whichever frees first.
+      // With half a call's worth or more, look again soon: a burst's tail goes without spacing.
+      const ms = lone ? Math.min(singleWait, bulkWait) : bulkWait;
+      await this.wait(listId, size >= MOOSEND_MAX_BATCH / 2 ? Math.min(ms, FILL_POLL_MS) : Math.min(ms, LEAD_MS / 2));
+    }
+    return "again";
+  }
+
+  /** Stops draining (the worker is closing: its jobs are done or handed back). */
+  close(): void {
+    this.closed = true;
+    for (const wake of this.wakers.values()) wake();
+    this.releaseHeld();
   }
 
   private wait(listId: string, ms: number): Promise<void> {

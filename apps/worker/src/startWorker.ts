@@ -289,7 +289,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   const steps: Array<[string, () => Promise<unknown>]> = [
     ["workers", () => Promise.all(workers.map((w) => w.close(force)))],
     ["burst signal", async () => burst.close()],
-    ["subscriber pool", () => pool.close()],
+    ["subscriber pool", async () => (deps.moosendSubscriptions.close(), await pool.close())],
     ["queues", () => jobQueues.close()],
     ["redis", () => redis.quit()],
     ["postgres", () => db.close()],

@@ -133,6 +133,7 @@ export class SubscriberPool {
     this.subscriber.on("error", () => undefined); // the command connection reports Redis' state
     this.subscriber.on("message", (_channel: string, text: string) => this.receive(JSON.parse(text) as Message));
     this.ready = Promise.all([this.subscriber.subscribe(this.channel(this.process)), this.beat()]);
+    this.ready.catch(() => undefined); // `add` awaits it and fails its caller
     this.heartbeat = setInterval(() => void this.beat().catch(() => undefined), this.heartbeatMs);
     this.heartbeat.unref();
   }
