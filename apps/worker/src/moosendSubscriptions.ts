@@ -1,12 +1,12 @@
 import { normalizeEmail } from "@funnelsync/config";
 import { MOOSEND_LIMITS, MOOSEND_MAX_BATCH, type MoosendClient, type MoosendSubscriber, type MoosendSubscriberInput } from "@funnelsync/moosend-client";
-import { createVendorError, type RateLimit } from "@funnelsync/vendor-http";
+import { createVendorError } from "@funnelsync/vendor-http";
 import { callForSeveral, noteVendorStatus } from "./callContext";
 import { systemClock, type Clock } from "./clock";
 import { StepSkipped } from "./outcomeRecorder";
 import { TUNING } from "./tuning";
 import type { PooledEntry, SubscriberPool } from "./subscriberPool";
-import { defaultMargin } from "./redisGate";
+import type { WindowState } from "./redisGate";
 
 /**
  * Which of these addresses opted out (per the consent ledger), with why. Asked again right before
@@ -28,38 +28,9 @@ export interface Reactivations {
 
 const NO_REACTIVATIONS: Reactivations = { needed: async () => new Set(), confirmed: async () => undefined };
 
-/**
- * What this process has spent of one Moosend window; the shared Redis gate stays the authority.
- * `spaced` calls are also kept an even share of the window apart (2 per 10 s: one per 5 s), so a
- * backlog never waits a whole window because both calls went out back to back.
- */
-class LocalWindow {
-  private sent: number[] = [];
-  constructor(private readonly limit: RateLimit, private readonly now: () => number, private readonly spaced = false) {}
-  /** The window with a little margin, like the gate's; forgets calls that have left it. */
-  private prune(t: number): number {
-    const windowMs = this.limit.perMs + defaultMargin(this.limit);
-    this.sent = this.sent.filter((at) => at > t - windowMs);
-    return windowMs;
-  }
-  /** Milliseconds until a call fits (0: now). `unspaced` skips the spacing. */
-  waitMs(unspaced = false): number {
-    const t = this.now();
-    const windowMs = this.prune(t);
-    const full = this.sent.length < this.limit.max ? 0 : this.sent[0]! + windowMs - t;
-    const last = this.sent[this.sent.length - 1];
-    const spacing = this.spaced && !unspaced && last !== undefined ? Math.max(0, last + windowMs / this.limit.max - t) : 0;
-    return Math.max(full, spacing);
-  }
-  spend(): void {
-    this.sent.push(this.now());
-  }
-  /** Calls that fit now, spacing aside. */
-  free(): number {
-    this.prune(this.now());
-    return this.limit.max - this.sent.length;
-  }
-}
+/** Moosend's window for `subscribe` or `subscribe_many` as every process shares it (the Redis gate's). */
+export type MoosendWindow = (limitKey: "subscribe" | "subscribeMany") => Promise<WindowState>;
+
 
 /**
  * Subscribers that may still reach this scheduler within `horizonMs`, beyond the `waitingHere` already
@@ -74,6 +45,8 @@ export interface MoosendSubscriptionsOptions {
   moosend: MoosendClient;
   /** Where subscribers wait, shared by every worker process. */
   pool: SubscriberPool;
+  /** Moosend's windows, which the client's calls take their slots from. */
+  window: MoosendWindow;
   upstream?: UpstreamCount;
   optOuts?: OptOuts;
   reactivations?: Reactivations;
@@ -98,8 +71,7 @@ export class MoosendSubscriptions {
   private readonly running = new Set<string>();
   /** Wakes a list's drain loop from its wait, when a full bulk call's worth has gathered. */
   private readonly wakers = new Map<string, () => void>();
-  private readonly single: LocalWindow;
-  private readonly bulk: LocalWindow;
+  private readonly window: MoosendWindow;
   private readonly moosend: MoosendClient;
   private readonly pool: SubscriberPool;
   private readonly upstream: UpstreamCount;
@@ -121,9 +93,7 @@ export class MoosendSubscriptions {
     this.optOuts = options.optOuts ?? (async () => new Map());
     this.reactivations = options.reactivations ?? NO_REACTIVATIONS;
     this.clock = options.clock ?? systemClock;
-    const now = () => this.clock.now();
-    this.single = new LocalWindow(MOOSEND_LIMITS.subscribe, now);
-    this.bulk = new LocalWindow(MOOSEND_LIMITS.subscribeMany, now, true);
+    this.window = options.window;
   }
 
   /** Callers in this process waiting for an answer: in the pool, in a call in flight or held back. */
@@ -193,14 +163,17 @@ export class MoosendSubscriptions {
   private async lead(listId: string): Promise<"empty" | "again"> {
     const size = await this.pool.size(listId);
     if (size === 0) return "empty";
-    const singleWait = this.single.waitMs();
+    const [single, bulk] = await Promise.all([this.window("subscribe"), this.window("subscribeMany")]);
+    const singleWait = single.waitMs;
     const full = size >= MOOSEND_MAX_BATCH;
     const tail = !full && size >= MOOSEND_MAX_BATCH / 2 && (await this.comingUp()) === 0;
-    const bulkWait = this.bulk.waitMs(full || tail);
+    // Bulk calls are spaced through the window (2 per 10 s: one per 5 s), so a backlog never waits a
+    // whole window because both went out back to back; not when a burst fills them.
+    const bulkWait = full || tail ? bulk.waitMs : bulk.spacedWaitMs;
     const lone = size === 1;
     // A few go one by one while singles are free: a bulk call is the scarcer (2 per 10 s against
     // 10), and one spent on a handful at a burst's start leaves its window half used.
-    const few = size <= Math.min(SINGLES_FOR_A_FEW, this.single.free());
+    const few = size <= Math.min(SINGLES_FOR_A_FEW, single.free);
     if ((lone || few) && singleWait === 0) {
       await this.send(listId, await this.pool.take(listId, 1), "single");
     } else if (bulkWait === 0) {
@@ -251,7 +224,6 @@ export class MoosendSubscriptions {
         else batch.push(entry);
       }
       if (batch.length === 0) return;
-      (kind === "single" ? this.single : this.bulk).spend();
       if (kind === "bulk") this.releaseHeld();
       const found = new Map<string, MoosendSubscriber>();
       let status: number | undefined;
@@ -288,8 +260,7 @@ export class MoosendSubscriptions {
   private async resubscribe(listId: string, entry: PooledEntry): Promise<void> {
     let answered: number | undefined;
     try {
-      for (let ms = this.single.waitMs(); ms > 0; ms = this.single.waitMs()) await this.clock.sleep(ms);
-      this.single.spend();
+      for (let ms = (await this.window("subscribe")).waitMs; ms > 0; ms = (await this.window("subscribe")).waitMs) await this.clock.sleep(ms);
       const { value: member, status } = await callForSeveral(async () => {
         await this.moosend.subscribe(listId, entry.input);
         return this.moosend.findByEmail(listId, entry.input.email);
@@ -316,7 +287,7 @@ export class MoosendSubscriptions {
    * call free and a full call's worth is waiting or on its way. Then its answers wait (see `holdBack`).
    */
   private async secondCallComing(listId: string): Promise<boolean> {
-    if (this.bulk.free() === 0) return false;
+    if ((await this.window("subscribeMany")).free === 0) return false;
     return (await this.pool.size(listId)) + (await this.comingUp()) >= MOOSEND_MAX_BATCH;
   }
 

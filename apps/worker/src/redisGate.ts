@@ -55,6 +55,36 @@ local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
 return {1, math.max(1, math.min(oldest, now) + window - now)}
 `;
 
+/**
+ * When a slot could be taken, without taking one: {ms until one frees (the pause's or block's end
+ * first), ms until a call spaced evenly through the window after the newest one may go, slots free now}.
+ */
+const PEEK = `
+local paused = redis.call('PTTL', KEYS[2])
+if paused > 0 then return {paused, paused, 0} end
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  local untilProbe = math.max(1, redis.call('PTTL', KEYS[4]))
+  return {untilProbe, untilProbe, 0}
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+local max = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local used = redis.call('ZCARD', KEYS[1])
+local wait = 0
+if used >= max then
+  local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
+  wait = math.max(1, math.min(oldest, now) + window - now)
+end
+local spacing = 0
+if used > 0 then
+  local newest = tonumber(redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2])
+  spacing = math.max(0, math.floor(math.min(newest, now) + window / max - now))
+end
+return {wait, math.max(wait, spacing), max - used}
+`;
+
 /** The request's answer is in: its slot now leaves the window one window from now. */
 const RELEASE_SLOT = `
 local t = redis.call('TIME')
@@ -136,7 +166,19 @@ export interface VendorState {
  */
 export const defaultMargin = (limit: RateLimit) => Math.round(limit.perMs * 0.002) + 25;
 
+/** A vendor limit's window as it stands, shared by every process. */
+export interface WindowState {
+  /** Until a slot frees (0: one is free now). */
+  waitMs: number;
+  /** Until a call kept an even share of the window after the newest one may go (never less than `waitMs`). */
+  spacedWaitMs: number;
+  /** Slots free now. */
+  free: number;
+}
+
 export type RedisGate = RequestGate & {
+  /** The window of `limitKey`, looked at without taking a slot. */
+  window(vendor: Vendor, limitKey: string): Promise<WindowState>;
   pause(vendor: Vendor, ms: number): Promise<unknown>;
   block(vendor: Vendor): Promise<number>;
   /** Lifts a block (an operator's `resume`, or a probe that got through); resolves to whether there was one. */
@@ -186,6 +228,13 @@ export function createRedisGate(options: RedisGateOptions): RedisGate {
     }
   };
   return Object.assign(gate, {
+    async window(vendor: Vendor, limitKey: string): Promise<WindowState> {
+      const limit = options.limits[vendor][limitKey] ?? options.limits[vendor].default;
+      if (!limit) throw new Error(`no rate limit defined for ${vendor} ${limitKey}`);
+      const keys = [keyFor(vendor, limit.window ?? limitKey), pausedKey(vendor), blockedKey(vendor), probeKey(vendor)];
+      const [waitMs, spacedWaitMs, free] = (await options.redis.eval(PEEK, 4, ...keys, limit.perMs + margin(limit), limit.max)) as [number, number, number];
+      return { waitMs, spacedWaitMs, free: Math.max(0, free) };
+    },
     async pause(vendor: Vendor, ms: number) {
       const waitMs = Math.max(1, Math.ceil(ms));
       if (Number(await options.redis.eval(PAUSE, 1, pausedKey(vendor), waitMs)) === 1) options.onChange?.({ kind: "paused", vendor, waitMs });

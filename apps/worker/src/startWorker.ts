@@ -191,6 +191,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     moosendSubscriptions: new MoosendSubscriptions({
       moosend,
       pool,
+      window: (limitKey) => gate.window("moosend", limitKey),
       upstream: (horizonMs, waitingHere) => burst.subscribersComing(horizonMs, waitingHere),
       optOuts: (emails) => optOutsAmong(db, emails),
       reactivations: reactivationsIn(db),

@@ -1,10 +1,13 @@
-import { MOOSEND_MAX_BATCH, MoosendClient } from "@funnelsync/moosend-client";
+import { MOOSEND_LIMITS, MOOSEND_MAX_BATCH, MoosendClient } from "@funnelsync/moosend-client";
 import { SEED, startMoosendSimulator, type MoosendSimulator } from "@funnelsync/simulators";
 import { randomUUID } from "node:crypto";
 import type { Job } from "bullmq";
 import { createDb } from "@funnelsync/db";
 import { noteVendorStatus } from "../src/callContext";
-import { MoosendSubscriptions, type MoosendSubscriptionsOptions } from "../src/moosendSubscriptions";
+import { MoosendSubscriptions, type MoosendSubscriptionsOptions, type MoosendWindow } from "../src/moosendSubscriptions";
+import { createRedisGate, type RedisGate } from "../src/redisGate";
+import { KOMMO_LIMITS } from "@funnelsync/kommo-client";
+import { LOOPS_LIMITS } from "@funnelsync/loops-client";
 import { SubscriberPool } from "../src/subscriberPool";
 import { createRedisConnection } from "@funnelsync/jobs";
 import type { Redis } from "ioredis";
@@ -23,10 +26,13 @@ const person = (i: number) => ({ email: `burst-${i}@example.test`, name: `Person
 describe("MoosendSubscriptions under a burst", () => {
   let sim: MoosendSimulator;
   let redis: Redis;
+  /** The account's rate-limit windows in Redis, which every client and scheduler of a test shares. */
+  let gate: RedisGate;
   const pools: SubscriberPool[] = [];
   beforeEach(async () => {
     sim = await startMoosendSimulator({ apiKey: "sim-moosend-key" });
     redis = createRedisConnection(TEST_REDIS_URL, "worker");
+    gate = createRedisGate({ redis, prefix: `test-${randomUUID()}`, limits: { kommo: KOMMO_LIMITS, moosend: MOOSEND_LIMITS, loops: LOOPS_LIMITS }, accounts: { moosend: sim.url } });
   });
   afterEach(async () => {
     await Promise.all(pools.splice(0).map((pool) => pool.close()));
@@ -38,10 +44,11 @@ describe("MoosendSubscriptions under a burst", () => {
   function schedulerWith(options: Partial<MoosendSubscriptionsOptions>, prefix = `test-${randomUUID()}`): MoosendSubscriptions {
     const pool = new SubscriberPool({ redis, prefix });
     pools.push(pool);
-    return new MoosendSubscriptions({ moosend: client(), pool, ...options });
+    return new MoosendSubscriptions({ moosend: client(), pool, window, ...options });
   }
 
-  const client = () => new MoosendClient({ baseUrl: `${sim.url}/v3`, apiKey: "sim-moosend-key", http: { retryBaseDelayMs: 0 } });
+  const client = () => new MoosendClient({ baseUrl: `${sim.url}/v3`, apiKey: "sim-moosend-key", http: { retryBaseDelayMs: 0, gate } });
+  const window: MoosendWindow = (limitKey) => gate.window("moosend", limitKey);
   const calls = () =>
     sim.requests.filter((r) => r.method === "POST").map((r) => ({ bulk: r.path.endsWith("subscribe_many.json"), people: r.path.endsWith("subscribe_many.json") ? (r.body as { Subscribers: unknown[] }).Subscribers.length : 1 }));
 
@@ -156,7 +163,7 @@ describe("MoosendSubscriptions under a burst", () => {
     const stopped = new SubscriberPool({ redis, prefix, heartbeatMs: 100 });
     // A caller whose scheduler cannot drain: the other process holds the list's lead and takes the entry.
     expect(await stopped.lead(LIST, 60_000)).toBe(true);
-    const scheduler = new MoosendSubscriptions({ moosend: client(), pool });
+    const scheduler = new MoosendSubscriptions({ moosend: client(), pool, window });
     const answer = scheduler.subscribe(LIST, person(0));
     await eventually(async () => (await pool.size(LIST)) === 1, 5_000);
     expect(await stopped.take(LIST, MOOSEND_MAX_BATCH)).toEqual([expect.objectContaining({ email: person(0).email })]);
@@ -218,7 +225,7 @@ describe("MoosendSubscriptions under a burst", () => {
   it("records on each batched subscribe's step row the status Moosend gave the call that answered it, and none on a step that called no vendor", async () => {
     const db = createDb(TEST_DATABASE_URL);
     try {
-      const observed = new MoosendClient({ baseUrl: `${sim.url}/v3`, apiKey: "sim-moosend-key", http: { retryBaseDelayMs: 0, observe: (call) => noteVendorStatus(call.status) } });
+      const observed = new MoosendClient({ baseUrl: `${sim.url}/v3`, apiKey: "sim-moosend-key", http: { retryBaseDelayMs: 0, gate, observe: (call) => noteVendorStatus(call.status) } });
       const scheduler = schedulerWith({ moosend: observed });
       const recorder = new OutcomeRecorder(db);
       const jobs = Array.from({ length: 6 }, () => ({ id: `test-${randomUUID()}`, name: "kommo.leadStatusChanged", attemptsMade: 0, attemptsStarted: 1, log: async () => 0 }) as unknown as Job);

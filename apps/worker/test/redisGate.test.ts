@@ -65,4 +65,22 @@ describe("the Redis gate's block, shared by every worker process", () => {
     expect(await take(worker)).toEqual({ release: expect.any(Function) });
     expect(await operator.unblock("kommo", "operator")).toBe(false);
   });
+
+  it("shows a limit's window as every process shares it, without taking a slot", async () => {
+    const [first, second] = [processGate(), processGate()];
+    expect(await second.window("moosend", "subscribeMany")).toEqual({ waitMs: 0, spacedWaitMs: 0, free: 2 });
+    await ((await first("moosend", "subscribeMany")) as GateRelease)(answered); // a bulk call, answered
+    const afterOne = await second.window("moosend", "subscribeMany");
+    expect(afterOne).toMatchObject({ waitMs: 0, free: 1 });
+    // 2 per 10 s: the next call spaced evenly goes about 5 s after this one.
+    expect(afterOne.spacedWaitMs).toBeGreaterThan(4_000);
+    expect(afterOne.spacedWaitMs).toBeLessThanOrEqual(5_100);
+    await ((await second("moosend", "subscribeMany")) as GateRelease)(answered);
+    const full = await first.window("moosend", "subscribeMany");
+    expect(full.free).toBe(0);
+    expect(full.waitMs).toBeGreaterThan(9_000); // the first slot leaves the window 10 s after its answer
+    expect(await first.window("moosend", "subscribe")).toEqual({ waitMs: 0, spacedWaitMs: 0, free: 10 }); // its own window
+    await first.pause("moosend", 30_000);
+    expect((await second.window("moosend", "subscribe")).waitMs).toBeGreaterThan(29_000);
+  });
 });
