@@ -25,6 +25,7 @@ export async function contactsMergedInto(deps: WorkerDeps, survivor: KommoContac
  */
 export async function followDeletedContact(job: Job, deps: WorkerDeps, contactId: number): Promise<void> {
   const meta = { vendor: "none" as const, contactId };
+  await deps.db.kommoRecords.forgetContacts([contactId]);
   const link = await deps.db.links.get(contactId);
   if (!link) return deps.outcomes.skipped(job, "job", "nothing kept for the deleted contact (never synced, or its merge was followed already)", meta);
   if (await deps.kommoReader.contact(contactId)) return deps.outcomes.skipped(job, "job", "contact still exists in Kommo (restored?)", meta);
@@ -75,5 +76,7 @@ export async function adoptMergedContact(job: Job, deps: WorkerDeps, survivor: K
     }
     await deps.db.memberships.reassignContact(mergedContactId, survivor.id);
     await deps.db.links.remove(mergedContactId);
+    await deps.db.kommoRecords.forgetContacts([mergedContactId]);
+    await deps.db.kommoRecords.recordContacts([survivor]);
   });
 }

@@ -1,7 +1,9 @@
 import { KOMMO_MAX_PAGE, type KommoClient, type KommoContact, type KommoLead } from "@funnelsync/kommo-client";
 import { Batcher } from "@funnelsync/batcher";
+import type { KommoRecordRepository } from "@funnelsync/db";
 import type { Admission } from "@funnelsync/vendor-http";
 import { setTimeout as sleep } from "node:timers/promises";
+import { recordContactsRead, recordLeadsRead } from "./kommoRecords";
 import { RecentRate } from "./recentRate";
 
 /** Lead look-ups arriving faster than this (per second) are a burst: single reads would spend Kommo's 7 calls a second on near-empty pages. */
@@ -25,14 +27,25 @@ export class KommoReader {
   private readonly leadArrivals = new RecentRate();
   private readonly leadsExpected = new RecentRate();
 
-  constructor(kommo: KommoClient) {
+  /** `records`: every page read is recorded there (contacts' leads, leads' stages) for engagement. */
+  constructor(kommo: KommoClient, records?: KommoRecordRepository) {
     // Each batch takes its ids only once its rate-limit slot is there: ids arriving while it waited
     // for Kommo's limit still ride on it, instead of waiting for the next slot.
     const options = { maxBatch: KOMMO_MAX_PAGE, missing: () => null, admit: () => kommo.admit() };
     // Under a burst a short page of leads also waits (briefly) for the leads on their way: at the start
     // of one, single reads spent Kommo's first second on a handful of people.
-    this.leads = new Batcher((ids, admitted) => kommo.getLeads([...ids.keys()], admitted), { ...options, fill: () => this.fillLeadPage() });
-    this.contacts = new Batcher((ids, admitted) => kommo.getContacts([...ids.keys()], admitted), options);
+    const readLeads = async (ids: number[], admitted: Admission | undefined) => {
+      const found = await kommo.getLeads(ids, admitted);
+      if (records) await recordLeadsRead(records, ids, found);
+      return found;
+    };
+    const readContacts = async (ids: number[], admitted: Admission | undefined) => {
+      const found = await kommo.getContacts(ids, admitted);
+      if (records) await recordContactsRead(records, ids, found);
+      return found;
+    };
+    this.leads = new Batcher((ids, admitted) => readLeads([...ids.keys()], admitted), { ...options, fill: () => this.fillLeadPage() });
+    this.contacts = new Batcher((ids, admitted) => readContacts([...ids.keys()], admitted), options);
   }
 
   /** null when Kommo has no such lead (deleted). */

@@ -204,7 +204,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     loops,
     mapping: config.mapping,
     outcomes: new OutcomeRecorder(db),
-    kommoReader: new KommoReader(kommo),
+    kommoReader: new KommoReader(kommo, db.kommoRecords),
     moosendRemovals: new MoosendRemovals(moosend),
     moosendSubscriptions: new MoosendSubscriptions(
       moosend,

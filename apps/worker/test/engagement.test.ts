@@ -34,8 +34,11 @@ function mappingWithEngagement(coalesceSeconds = 0.5): string {
 
 describe("engagement back to sales: Loops opens and clicks on the Kommo card", () => {
   let h: Harness;
+  /** Kommo's clock, which a test may stop so that two edits fall in one second. */
+  let kommoNow: () => number;
   beforeEach(async () => {
-    h = await startHarness({ mappingPath: mappingWithEngagement() });
+    kommoNow = Date.now;
+    h = await startHarness({ mappingPath: mappingWithEngagement(), kommo: { now: () => kommoNow() } });
   });
   afterEach(() => h.stop());
 
@@ -60,6 +63,98 @@ describe("engagement back to sales: Loops opens and clicks on the Kommo card", (
   const noteTexts = (entityType: "contacts" | "leads", id: number) => h.kommo.notesFor(entityType, id).map((n) => String(n.params.text));
   const fieldOf = (entity: { customFields: Array<{ fieldId: number; values: Array<{ value: unknown }> }> }, fieldId: number) =>
     h.kommo.fieldValues(entity as never, fieldId)[0];
+
+  /** Until the worker has done everything the Kommo webhooks so far asked of it. */
+  async function kommoJobsDone() {
+    const queue = h.worker!.queues.find((q) => q.name === QUEUES.kommo)!;
+    await h.kommo.settled();
+    await eventually(async () => {
+      const counts = await queue.getJobCounts("waiting", "active", "delayed", "prioritized");
+      return Object.values(counts).every((n) => n === 0);
+    });
+  }
+
+  const kommoReads = (since: number) =>
+    h.kommo.requests.filter((r) => r.method === "GET" && (r.path === "/api/v4/contacts" || r.path === "/api/v4/leads")).filter((r) => r.at >= since).length;
+  const echoSkips = async (since: Date) =>
+    (await h.worker!.db.outcomes.since(since)).filter((row) => row.status === "skipped" && row.reason?.startsWith("engagement's own write coming back"));
+
+  it("reads no contact or lead from Kommo for a person forward sync recorded, and leaves their lead alone once it is won", async () => {
+    const { email, contact, lead } = await person();
+    await h.kommo.moveLead(lead.id, 142);
+    await eventually(async () => (await h.worker!.db.kommoRecords.leadStates([lead.id])).get(lead.id)?.statusId === 142);
+    await kommoJobsDone();
+    expect((await h.worker!.db.kommoRecords.contactLeads([contact.id])).get(contact.id)).toEqual([lead.id]);
+
+    const since = Date.now();
+    await h.loops.engage(email, "clicked", { subject: "Pricing" });
+    await applied(email, 1);
+    await kommoJobsDone();
+
+    expect(kommoReads(since)).toBe(0);
+    expect(noteTexts("contacts", contact.id)).toHaveLength(1);
+    expect(fieldOf(h.kommo.contact(contact.id)!, LAST_ENGAGEMENT)).toBeDefined();
+    expect(noteTexts("leads", lead.id)).toEqual([]);
+    expect(h.kommo.tasksFor("leads", lead.id)).toEqual([]);
+    expect(fieldOf(h.kommo.lead(lead.id)!, SCORE)).toBeUndefined();
+  });
+
+  it("reads the contact and its leads from Kommo for a person forward sync has no record of, and records them for the next flush", async () => {
+    h.kommo.state.webhooks.length = 0; // no forward sync: only the link, as an install before these records left it
+    const email = uniqueEmail("vera");
+    const contact = await h.kommo.addContact({ id: uniqueId(), name: "Vera Holm", email });
+    const lead = await h.kommo.addLead({ id: uniqueId(), contactId: contact.id, statusId: 6001 });
+    await h.worker!.db.links.upsert({ kommoContactId: contact.id, email });
+    h.loops.addContact({ email });
+
+    const since = Date.now();
+    await h.loops.engage(email, "clicked", { emailId: "em_1", subject: "Pricing" });
+    await applied(email, 1);
+    expect(kommoReads(since)).toBe(2);
+    expect(noteTexts("leads", lead.id)).toHaveLength(1);
+    expect(h.kommo.tasksFor("leads", lead.id)).toHaveLength(1);
+    expect((await h.worker!.db.kommoRecords.contactLeads([contact.id])).get(contact.id)).toEqual([lead.id]);
+
+    const later = Date.now();
+    await h.loops.engage(email, "opened", { emailId: "em_2", subject: "Pricing, part 2" });
+    await applied(email, 2);
+    expect(kommoReads(later)).toBe(0);
+    expect(noteTexts("leads", lead.id)).toHaveLength(2);
+  });
+
+  it("takes the update_contact and update_lead webhooks of its own field writes for its own: no Moosend or Loops call", async () => {
+    const { email } = await person();
+    await kommoJobsDone();
+    const espCalls = () => h.loops.requests.count() + h.moosend.requests.count();
+    const before = espCalls();
+    const since = new Date();
+
+    await h.loops.engage(email, "opened", { subject: "Spring" });
+    await applied(email, 1);
+    await kommoJobsDone();
+
+    const echoes = h.kommo.state.deliveries.filter((d) => d.at >= since.getTime() && (d.event === "update_contact" || d.event === "update_lead"));
+    expect(echoes.map((d) => d.event).sort()).toEqual(["update_contact", "update_lead"]);
+    expect(await echoSkips(since)).toHaveLength(2);
+    expect(espCalls()).toBe(before);
+  });
+
+  it("still syncs someone's own edit of the contact made in the same second as its field write", async () => {
+    const { email, contact } = await person();
+    await kommoJobsDone();
+    const second = Date.now();
+    kommoNow = () => second;
+    const since = new Date();
+
+    await h.loops.engage(email, "opened", { subject: "Spring" });
+    await applied(email, 1);
+    await eventually(async () => (await echoSkips(since)).length === 2);
+    await h.kommo.updateContact(contact.id, { company: "Berg AB" });
+
+    await eventually(() => h.loops.contact(email)?.properties.company === "Berg AB");
+    expect(h.kommo.contact(contact.id)!.updatedAt).toBe(Math.floor(second / 1000));
+    expect(await echoSkips(since)).toHaveLength(2);
+  });
 
   it("turns a click into one note on the contact and its lead, the last-engagement date and one follow-up task", async () => {
     const { email, contact, lead } = await person();

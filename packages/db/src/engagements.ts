@@ -54,6 +54,14 @@ export interface EngagementRepository {
   linkedContactIds(emails: readonly string[]): Promise<Map<string, number[]>>;
   marks(entityType: "contacts" | "leads", entityIds: readonly number[]): Promise<EngagementMarkRow[]>;
   saveMarks(marks: readonly EngagementMarkRow[]): Promise<void>;
+  /** Field writes Kommo acknowledged, each with the `updated_at` it answered (only the latest per entity is kept). */
+  saveFieldWrites(entityType: "contacts" | "leads", writes: ReadonlyArray<{ id: number; updatedAt: number }>): Promise<void>;
+  /**
+   * True once, when engagement's latest field write to the entity is the change Kommo stamped
+   * `updatedAt`: that write coming back as a webhook. The write is used up, so a second webhook of the
+   * same second (someone's own edit) is not taken for it.
+   */
+  takeFieldWriteEcho(entityType: "contacts" | "leads", entityId: number, updatedAt: number): Promise<boolean>;
 }
 
 export function createEngagementRepository(prisma: PrismaClient): EngagementRepository {
@@ -120,6 +128,20 @@ export function createEngagementRepository(prisma: PrismaClient): EngagementRepo
       if (entityIds.length === 0) return [];
       const rows = await prisma.engagementMark.findMany({ where: { entityType, entityId: { in: [...entityIds] } } });
       return rows.map((r) => ({ entityType: r.entityType as "contacts" | "leads", entityId: r.entityId, key: r.key, kommoId: r.kommoId, text: r.text, updatedAt: r.updatedAt }));
+    },
+
+    async saveFieldWrites(entityType, given) {
+      const writes = [...new Map(given.map((w) => [w.id, w])).values()];
+      if (writes.length === 0) return;
+      await prisma.$executeRaw`
+        INSERT INTO engagement_field_writes (entity_type, entity_id, kommo_updated_at, written_at)
+        SELECT ${entityType}, entity_id, kommo_updated_at, now() FROM unnest(${writes.map((w) => w.id)}::int[], ${writes.map((w) => w.updatedAt)}::int[]) AS t(entity_id, kommo_updated_at)
+        ON CONFLICT (entity_type, entity_id) DO UPDATE SET kommo_updated_at = EXCLUDED.kommo_updated_at, written_at = now()`;
+    },
+
+    async takeFieldWriteEcho(entityType, entityId, updatedAt) {
+      const { count } = await prisma.engagementFieldWrite.deleteMany({ where: { entityType, entityId, kommoUpdatedAt: updatedAt } });
+      return count > 0;
     },
 
     async saveMarks(given) {

@@ -1,4 +1,5 @@
 import { reportedTwice } from "../changeReports";
+import { isEngagementEcho } from "../engagementEcho";
 import type { Processor } from "./types";
 import { syncLead } from "./syncLead";
 
@@ -6,5 +7,6 @@ import { syncLead } from "./syncLead";
 export const leadUpdated: Processor<"kommo.leadUpdated"> = async (job, deps) => {
   const { leadId, updatedAt, fingerprint } = job.data;
   if (await reportedTwice(job, deps, { entityType: "lead", entityId: leadId, change: "fields", updatedAt, fingerprint })) return;
+  if (await isEngagementEcho(job, deps, { entityType: "leads", entityId: leadId, updatedAt, fingerprint })) return;
   await syncLead(job, deps, "updated");
 };
