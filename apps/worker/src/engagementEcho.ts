@@ -1,6 +1,11 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Job } from "bullmq";
 import { EVENT_FINGERPRINT_PREFIX } from "./changeReports";
 import type { WorkerDeps } from "./processors/types";
+
+/** How long a webhook waits for the answer to engagement's write to its entity: about a Kommo call's timeout. */
+const ANSWER_WAIT_MS = 10_000;
+const ANSWER_POLL_MS = 100;
 
 interface ReportedEdit {
   entityType: "contacts" | "leads";
@@ -29,7 +34,13 @@ export async function isEngagementEcho(job: Job, deps: WorkerDeps, edit: Reporte
   const fieldId = engagementOnlyField(deps, edit.entityType);
   // The events feed never reports engagement's fields (the reconciler asks only for the synced ones).
   if (fieldId === undefined || edit.updatedAt === null || edit.fingerprint.startsWith(EVENT_FINGERPRINT_PREFIX)) return false;
-  if (!(await deps.db.engagements.takeFieldWriteEcho(edit.entityType, edit.entityId, edit.updatedAt))) return false;
+  // A webhook can overtake the answer to the write it reports: it waits for that answer.
+  for (let waitedMs = 0; ; waitedMs += ANSWER_POLL_MS) {
+    const match = await deps.db.engagements.takeFieldWriteEcho(edit.entityType, edit.entityId, edit.updatedAt, ANSWER_WAIT_MS);
+    if (match === "ours") break;
+    if (match === "other" || waitedMs >= ANSWER_WAIT_MS) return false;
+    await sleep(ANSWER_POLL_MS);
+  }
   const ids = edit.entityType === "leads" ? { leadId: edit.entityId } : { contactId: edit.entityId };
   const reason = `engagement's own write coming back: only field ${fieldId} changed (Kommo's updated_at ${edit.updatedAt} is our write's)`;
   await deps.outcomes.skipped(job, "job", reason, { vendor: "none", ...ids });

@@ -249,15 +249,15 @@ export class EngagementSync {
       }
     }
     const { db, kommo } = this.options;
-    // Each write is recorded with the time Kommo gave it, so its `update_*` webhook is known for ours (see `engagementEcho.ts`).
-    for (const chunk of chunks([...contactUpdates])) {
-      const written = await kommo.updateFieldValues("contacts", chunk.map(([id, value]) => ({ id, customFields: [{ fieldId: lastEngagementFieldId!, value }] })));
-      await db.engagements.saveFieldWrites("contacts", written);
-    }
-    for (const chunk of chunks([...leadUpdates])) {
-      const written = await kommo.updateFieldValues("leads", chunk.map(([id, value]) => ({ id, customFields: [{ fieldId: score!.fieldId, value }] })));
-      await db.engagements.saveFieldWrites("leads", written);
-    }
+    const write = async (entityType: "contacts" | "leads", fieldId: number, updates: Array<[number, number]>) => {
+      // Recorded as sent, then with the time Kommo gave each entity, so that its `update_*` webhook,
+      // however soon it comes, is known for ours (see `engagementEcho.ts`).
+      await db.engagements.saveFieldWrites(entityType, updates.map(([id]) => ({ id, updatedAt: null })));
+      const written = await kommo.updateFieldValues(entityType, updates.map(([id, value]) => ({ id, customFields: [{ fieldId, value }] })));
+      await db.engagements.saveFieldWrites(entityType, written);
+    };
+    for (const chunk of chunks([...contactUpdates])) await write("contacts", lastEngagementFieldId!, chunk);
+    for (const chunk of chunks([...leadUpdates])) await write("leads", score!.fieldId, chunk);
   }
 
   /** A follow-up task per open lead of a person who clicked, unless our last one there is still open. */

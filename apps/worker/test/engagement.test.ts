@@ -6,6 +6,7 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { createDb } from "@funnelsync/db";
 import { QUEUES } from "@funnelsync/jobs";
+import { encodeKommoWebhook } from "@funnelsync/simulators";
 import { isVendorRateLimitError, type VendorLimits } from "@funnelsync/vendor-http";
 import { eventually, LISTS, REPO_ROOT, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from "../../../test/testEnv";
@@ -99,6 +100,15 @@ describe("engagement back to sales: Loops opens and clicks on the Kommo card", (
     expect(fieldOf(h.kommo.lead(lead.id)!, SCORE)).toBeUndefined();
   });
 
+  it("forgets a lead deleted in Kommo: out of its contact's recorded leads", async () => {
+    const { contact, lead } = await person();
+    await eventually(async () => (await h.worker!.db.kommoRecords.leadStates([lead.id])).has(lead.id));
+
+    await h.kommo.deleteLead(lead.id);
+    await eventually(async () => !(await h.worker!.db.kommoRecords.leadStates([lead.id])).has(lead.id));
+    expect((await h.worker!.db.kommoRecords.contactLeads([contact.id])).get(contact.id)).toEqual([]);
+  });
+
   it("reads the contact and its leads from Kommo for a person forward sync has no record of, and records them for the next flush", async () => {
     h.kommo.state.webhooks.length = 0; // no forward sync: only the link, as an install before these records left it
     const email = uniqueEmail("vera");
@@ -136,6 +146,29 @@ describe("engagement back to sales: Loops opens and clicks on the Kommo card", (
     const echoes = h.kommo.state.deliveries.filter((d) => d.at >= since.getTime() && (d.event === "update_contact" || d.event === "update_lead"));
     expect(echoes.map((d) => d.event).sort()).toEqual(["update_contact", "update_lead"]);
     expect(await echoSkips(since)).toHaveLength(2);
+    expect(espCalls()).toBe(before);
+  });
+
+  it("knows the webhook of a field write that overtook the write's answer for its own, once the answer is in", async () => {
+    const { contact } = await person();
+    await kommoJobsDone();
+    const espCalls = () => h.loops.requests.count() + h.moosend.requests.count();
+    const before = espCalls();
+    const since = new Date();
+    const updatedAt = Math.floor(Date.now() / 1000) + 1;
+    await h.worker!.db.engagements.saveFieldWrites("contacts", [{ id: contact.id, updatedAt: null }]);
+
+    // Kommo's update_contact for the write, delivered before the write's answer is recorded.
+    const { account } = h.kommo.state;
+    const item = { id: contact.id, name: contact.name, updated_at: updatedAt, last_modified: updatedAt, type: "contact", custom_fields: [{ id: LAST_ENGAGEMENT, values: [updatedAt] }] };
+    const body = encodeKommoWebhook({ contacts: { update: [item] }, account: { id: account.id, subdomain: account.subdomain } });
+    const delivered = await fetch(h.kommoHookUrl, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body });
+    expect(delivered.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 300));
+    await h.worker!.db.engagements.saveFieldWrites("contacts", [{ id: contact.id, updatedAt }]);
+
+    await eventually(async () => (await echoSkips(since)).length === 1);
+    await kommoJobsDone();
     expect(espCalls()).toBe(before);
   });
 

@@ -54,14 +54,18 @@ export interface EngagementRepository {
   linkedContactIds(emails: readonly string[]): Promise<Map<string, number[]>>;
   marks(entityType: "contacts" | "leads", entityIds: readonly number[]): Promise<EngagementMarkRow[]>;
   saveMarks(marks: readonly EngagementMarkRow[]): Promise<void>;
-  /** Field writes Kommo acknowledged, each with the `updated_at` it answered (only the latest per entity is kept). */
-  saveFieldWrites(entityType: "contacts" | "leads", writes: ReadonlyArray<{ id: number; updatedAt: number }>): Promise<void>;
   /**
-   * True once, when engagement's latest field write to the entity is the change Kommo stamped
-   * `updatedAt`: that write coming back as a webhook. The write is used up, so a second webhook of the
-   * same second (someone's own edit) is not taken for it.
+   * Engagement's field writes, each with the `updated_at` Kommo answered it with, or null while the
+   * write is sent and not yet answered (only the latest per entity is kept).
    */
-  takeFieldWriteEcho(entityType: "contacts" | "leads", entityId: number, updatedAt: number): Promise<boolean>;
+  saveFieldWrites(entityType: "contacts" | "leads", writes: ReadonlyArray<{ id: number; updatedAt: number | null }>): Promise<void>;
+  /**
+   * `ours` once, when engagement's latest field write to the entity is the change Kommo stamped
+   * `updatedAt`: that write coming back as a webhook. The write is used up, so a second webhook of the
+   * same second (someone's own edit) is not taken for it. `unanswered` while a write sent within the
+   * last `unansweredMs` has no answer yet; else `other`.
+   */
+  takeFieldWriteEcho(entityType: "contacts" | "leads", entityId: number, updatedAt: number, unansweredMs: number): Promise<"ours" | "unanswered" | "other">;
 }
 
 export function createEngagementRepository(prisma: PrismaClient): EngagementRepository {
@@ -139,9 +143,14 @@ export function createEngagementRepository(prisma: PrismaClient): EngagementRepo
         ON CONFLICT (entity_type, entity_id) DO UPDATE SET kommo_updated_at = EXCLUDED.kommo_updated_at, written_at = now()`;
     },
 
-    async takeFieldWriteEcho(entityType, entityId, updatedAt) {
+    async takeFieldWriteEcho(entityType, entityId, updatedAt, unansweredMs) {
       const { count } = await prisma.engagementFieldWrite.deleteMany({ where: { entityType, entityId, kommoUpdatedAt: updatedAt } });
-      return count > 0;
+      if (count > 0) return "ours";
+      // By the database's clock, which stamped the write.
+      const [sent] = await prisma.$queryRaw<Array<{ n: number }>>`
+        SELECT count(*)::int AS n FROM engagement_field_writes
+        WHERE entity_type = ${entityType} AND entity_id = ${entityId} AND kommo_updated_at IS NULL AND written_at > now() - ${unansweredMs} * interval '1 millisecond'`;
+      return sent!.n > 0 ? "unanswered" : "other";
     },
 
     async saveMarks(given) {

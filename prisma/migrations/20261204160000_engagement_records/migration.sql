@@ -24,7 +24,7 @@ CREATE TABLE "kommo_lead_states" (
 CREATE TABLE "engagement_field_writes" (
     "entity_type" TEXT NOT NULL,
     "entity_id" INTEGER NOT NULL,
-    "kommo_updated_at" INTEGER NOT NULL,
+    "kommo_updated_at" INTEGER,
     "written_at" TIMESTAMPTZ(3) NOT NULL,
 
     CONSTRAINT "engagement_field_writes_pkey" PRIMARY KEY ("entity_type","entity_id")
