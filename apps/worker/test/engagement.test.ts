@@ -77,6 +77,7 @@ describe("engagement back to sales: Loops opens and clicks on the Kommo card", (
 
   const kommoReads = (since: number) =>
     h.kommo.requests.filter((r) => r.method === "GET" && (r.path === "/api/v4/contacts" || r.path === "/api/v4/leads")).filter((r) => r.at >= since).length;
+  const espCalls = () => h.loops.requests.count() + h.moosend.requests.count();
   const echoSkips = async (since: Date) =>
     (await h.worker!.db.outcomes.since(since)).filter((row) => row.status === "skipped" && row.reason?.startsWith("engagement's own write coming back"));
 
@@ -135,7 +136,6 @@ describe("engagement back to sales: Loops opens and clicks on the Kommo card", (
   it("takes the update_contact and update_lead webhooks of its own field writes for its own: no Moosend or Loops call", async () => {
     const { email } = await person();
     await kommoJobsDone();
-    const espCalls = () => h.loops.requests.count() + h.moosend.requests.count();
     const before = espCalls();
     const since = new Date();
 
@@ -152,7 +152,6 @@ describe("engagement back to sales: Loops opens and clicks on the Kommo card", (
   it("knows the webhook of a field write that overtook the write's answer for its own, once the answer is in", async () => {
     const { contact } = await person();
     await kommoJobsDone();
-    const espCalls = () => h.loops.requests.count() + h.moosend.requests.count();
     const before = espCalls();
     const since = new Date();
     const updatedAt = Math.floor(Date.now() / 1000) + 1;
