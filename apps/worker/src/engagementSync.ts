@@ -3,7 +3,7 @@ import type { EngagementMapping } from "@funnelsync/config";
 import type { Db, EngagementKind, EngagementMarkRow, EngagementRow } from "@funnelsync/db";
 import { jobIdFor } from "@funnelsync/jobs";
 import { KOMMO_MAX_PAGE, type KommoClient, type KommoContact, type KommoLead, type KommoTaskInput } from "@funnelsync/kommo-client";
-import type { RequestGate } from "@funnelsync/vendor-http";
+import { isVendorError, type RequestGate } from "@funnelsync/vendor-http";
 import { recordContactsRead, recordLeadsRead } from "./kommoRecords";
 
 const WON_OR_LOST = new Set([142, 143]);
@@ -156,9 +156,20 @@ export class EngagementSync {
     const leads = await this.leadStates([...new Set(people.flatMap((p) => p.contacts.flatMap((c) => c.leadIds)))]);
     const openLeadsOf = (contact: ContactLeads) => contact.leadIds.map((id) => leads.get(id)).filter((l): l is LeadState => !!l && !WON_OR_LOST.has(l.statusId));
 
-    await this.writeNotes(people, openLeadsOf);
-    await this.writeFields(people, openLeadsOf);
-    await this.writeTasks(people, openLeadsOf);
+    try {
+      await this.writeNotes(people, openLeadsOf);
+      await this.writeFields(people, openLeadsOf);
+      await this.writeTasks(people, openLeadsOf);
+    } catch (error) {
+      // Kommo refuses a whole batch that names a contact or lead it has deleted, which the records still
+      // hold while neither a webhook nor the events feed has told us: the next window's flush (this job,
+      // refused, is not retried) reads the round's contacts afresh.
+      if (isVendorError(error) && error.status === 400) {
+        await db.kommoRecords.forgetContacts(people.flatMap((p) => p.contacts.map((c) => c.id)));
+        await this.scheduleFlush();
+      }
+      throw error;
+    }
     const pendingIds = people.flatMap((p) => p.pending.map((r) => r.id));
     await db.engagements.markApplied(pendingIds, this.options.now());
     return pendingIds.length;

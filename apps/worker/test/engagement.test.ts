@@ -110,6 +110,25 @@ describe("engagement back to sales: Loops opens and clicks on the Kommo card", (
     expect((await h.worker!.db.kommoRecords.contactLeads([contact.id])).get(contact.id)).toEqual([]);
   });
 
+  it("reads the contact afresh when Kommo refuses a write naming a lead it deleted unannounced, and writes to the lead left", async () => {
+    const { email, contact, lead } = await person();
+    const gone = await h.kommo.addLead({ id: uniqueId(), contactId: contact.id, statusId: 6001 });
+    await eventually(async () => (await h.worker!.db.kommoRecords.contactLeads([contact.id])).get(contact.id)?.length === 2);
+    await kommoJobsDone();
+    h.kommo.state.webhooks.length = 0; // the deletion is never announced
+    await h.kommo.deleteLead(gone.id);
+
+    const since = Date.now();
+    await h.loops.engage(email, "clicked", { subject: "Pricing" });
+    await applied(email, 1);
+
+    expect(h.kommo.requests.count((r) => r.at >= since && r.status === 400)).toBe(1);
+    expect(noteTexts("leads", lead.id)).toHaveLength(1);
+    expect(h.kommo.tasksFor("leads", lead.id)).toHaveLength(1);
+    expect(noteTexts("contacts", contact.id)).toHaveLength(1);
+    expect((await h.worker!.db.kommoRecords.contactLeads([contact.id])).get(contact.id)).toEqual([lead.id]);
+  });
+
   it("reads the contact and its leads from Kommo for a person forward sync has no record of, and records them for the next flush", async () => {
     h.kommo.state.webhooks.length = 0; // no forward sync: only the link, as an install before these records left it
     const email = uniqueEmail("vera");
