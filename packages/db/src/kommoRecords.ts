@@ -84,14 +84,15 @@ export function createKommoRecordRepository(prisma: PrismaClient): KommoRecordRe
       const pairs = leads.flatMap((l) => l.contactIds.map((contactId) => [contactId, l.id] as const));
       // Every recorded contact that holds one of these leads, or that one of them names, gets its list
       // recomputed: its other leads, plus these leads where they name it. A contact without a record
-      // gets none here: a partial list would read as all its leads.
+      // gets none here: a partial list would read as all its leads. (The ids are gathered first, so each
+      // way in takes its index: an OR of both had Postgres read the whole table on every lead page.)
       await prisma.$executeRaw`
         WITH pairs AS (SELECT * FROM unnest(${pairs.map(([c]) => c)}::int[], ${pairs.map(([, l]) => l)}::int[]) AS p(contact_id, lead_id))
         UPDATE kommo_contact_leads c SET lead_ids = ARRAY(
           SELECT x FROM unnest(c.lead_ids) AS x WHERE x <> ALL(${leadIds}::int[])
           UNION SELECT pairs.lead_id FROM pairs WHERE pairs.contact_id = c.contact_id
           ORDER BY 1)
-        WHERE c.lead_ids && ${leadIds}::int[] OR c.contact_id IN (SELECT contact_id FROM pairs)`;
+        WHERE c.contact_id = ANY(ARRAY(SELECT contact_id FROM kommo_contact_leads WHERE lead_ids && ${leadIds}::int[] UNION SELECT contact_id FROM pairs))`;
     },
 
     async forgetLeads(leadIds) {

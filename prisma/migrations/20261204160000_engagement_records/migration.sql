@@ -34,7 +34,9 @@ CREATE TABLE "engagement_field_writes" (
 CREATE INDEX "kommo_contact_leads_recorded_at_idx" ON "kommo_contact_leads"("recorded_at");
 
 -- CreateIndex
-CREATE INDEX "kommo_contact_leads_lead_ids_idx" ON "kommo_contact_leads" USING GIN ("lead_ids");
+-- Without fastupdate: lookups by lead id run on every lead page forward sync reads, and a pending list
+-- (filled by those same reads' inserts) would be scanned whole by each of them.
+CREATE INDEX "kommo_contact_leads_lead_ids_idx" ON "kommo_contact_leads" USING GIN ("lead_ids") WITH (fastupdate = off);
 
 -- CreateIndex
 CREATE INDEX "kommo_lead_states_recorded_at_idx" ON "kommo_lead_states"("recorded_at");
