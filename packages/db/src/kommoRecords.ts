@@ -60,11 +60,12 @@ export function createKommoRecordRepository(prisma: PrismaClient): KommoRecordRe
     async recordContacts(given) {
       const contacts = lastById(given);
       if (contacts.length === 0) return;
-      // A contact's leads travel as one comma-separated text each: unnest cannot take an array of arrays of different lengths.
+      // A contact's leads travel as one comma-separated text each (unnest cannot take an array of arrays of
+      // different lengths), in id order, as a lead's read writes them.
       await prisma.$executeRaw`
         INSERT INTO kommo_contact_leads (contact_id, lead_ids, kommo_updated_at, recorded_at)
         SELECT contact_id, COALESCE(string_to_array(NULLIF(lead_ids, ''), ',')::int[], '{}'), kommo_updated_at, now()
-        FROM unnest(${contacts.map((c) => c.id)}::int[], ${contacts.map((c) => c.leadIds.join(","))}::text[], ${contacts.map((c) => c.updatedAt)}::int[])
+        FROM unnest(${contacts.map((c) => c.id)}::int[], ${contacts.map((c) => [...c.leadIds].sort((a, b) => a - b).join(","))}::text[], ${contacts.map((c) => c.updatedAt)}::int[])
           AS t(contact_id, lead_ids, kommo_updated_at)
         ON CONFLICT (contact_id) DO UPDATE SET lead_ids = EXCLUDED.lead_ids, kommo_updated_at = EXCLUDED.kommo_updated_at, recorded_at = now()
         WHERE kommo_contact_leads.kommo_updated_at <= EXCLUDED.kommo_updated_at`;
@@ -83,16 +84,19 @@ export function createKommoRecordRepository(prisma: PrismaClient): KommoRecordRe
       const leadIds = leads.map((l) => l.id);
       const pairs = leads.flatMap((l) => l.contactIds.map((contactId) => [contactId, l.id] as const));
       // Every recorded contact that holds one of these leads, or that one of them names, gets its list
-      // recomputed: its other leads, plus these leads where they name it. A contact without a record
-      // gets none here: a partial list would read as all its leads. (The ids are gathered first, so each
-      // way in takes its index: an OR of both had Postgres read the whole table on every lead page.)
+      // recomputed: its other leads, plus these leads where they name it; only a list that changes is
+      // written. A contact without a record gets none here: a partial list would read as all its leads.
+      // (The contacts are gathered first, so each way in takes its index: an OR of both had Postgres read
+      // the whole table on every lead page.)
       await prisma.$executeRaw`
-        WITH pairs AS (SELECT * FROM unnest(${pairs.map(([c]) => c)}::int[], ${pairs.map(([, l]) => l)}::int[]) AS p(contact_id, lead_id))
-        UPDATE kommo_contact_leads c SET lead_ids = ARRAY(
-          SELECT x FROM unnest(c.lead_ids) AS x WHERE x <> ALL(${leadIds}::int[])
-          UNION SELECT pairs.lead_id FROM pairs WHERE pairs.contact_id = c.contact_id
-          ORDER BY 1)
-        WHERE c.contact_id = ANY(ARRAY(SELECT contact_id FROM kommo_contact_leads WHERE lead_ids && ${leadIds}::int[] UNION SELECT contact_id FROM pairs))`;
+        WITH pairs AS (SELECT * FROM unnest(${pairs.map(([c]) => c)}::int[], ${pairs.map(([, l]) => l)}::int[]) AS p(contact_id, lead_id)),
+        named AS (SELECT contact_id, array_agg(lead_id) AS lead_ids FROM pairs GROUP BY contact_id),
+        fresh AS (
+          SELECT c.contact_id, ARRAY(SELECT x FROM unnest(c.lead_ids) AS x WHERE x <> ALL(${leadIds}::int[]) UNION SELECT unnest(n.lead_ids) ORDER BY 1) AS lead_ids
+          FROM kommo_contact_leads c LEFT JOIN named n USING (contact_id)
+          WHERE c.contact_id = ANY(ARRAY(SELECT contact_id FROM kommo_contact_leads WHERE lead_ids && ${leadIds}::int[] UNION SELECT contact_id FROM pairs)))
+        UPDATE kommo_contact_leads c SET lead_ids = fresh.lead_ids FROM fresh
+        WHERE c.contact_id = fresh.contact_id AND c.lead_ids IS DISTINCT FROM fresh.lead_ids`;
     },
 
     async forgetLeads(leadIds) {
