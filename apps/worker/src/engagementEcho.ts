@@ -1,11 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Job } from "bullmq";
+import type { EngagementRepository } from "@funnelsync/db";
 import { EVENT_FINGERPRINT_PREFIX } from "./changeReports";
 import type { WorkerDeps } from "./processors/types";
 
 /** How long a webhook waits for the answer to engagement's write to its entity: about a Kommo call's timeout. */
 const ANSWER_WAIT_MS = 10_000;
-const ANSWER_POLL_MS = 100;
+/** How often the webhooks still waiting for an answer ask again. */
+const ANSWER_POLL_MS = 50;
 
 interface ReportedEdit {
   entityType: "contacts" | "leads";
@@ -13,6 +15,59 @@ interface ReportedEdit {
   /** the webhook's `updated_at` (unix s) */
   updatedAt: number | null;
   fingerprint: string;
+}
+
+type DatedEdit = Omit<ReportedEdit, "updatedAt" | "fingerprint"> & { updatedAt: number };
+
+interface Waiter {
+  edit: DatedEdit;
+  since: number;
+  resolve: (ours: boolean) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Matches webhooks against engagement's field writes, for every job of this process in one query a
+ * round: a write's echo comes as a burst (one webhook per entity of a batch of 250), which one query
+ * each would spend the database pool on ahead of live sync. A webhook that overtook its write's answer
+ * rides along the next rounds until the answer is in.
+ */
+export class FieldWriteEchoes {
+  private waiting: Waiter[] = [];
+  private running = false;
+
+  constructor(private readonly engagements: Pick<EngagementRepository, "takeFieldWriteEchoes">) {}
+
+  /** Whether Kommo's change of the entity at `updatedAt` is engagement's own write (true once per write). */
+  isOurs(edit: DatedEdit): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ edit, since: Date.now(), resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    while (this.waiting.length > 0) {
+      const asked = this.waiting;
+      this.waiting = [];
+      let answers: Array<"ours" | "unanswered" | "other">;
+      try {
+        answers = await this.engagements.takeFieldWriteEchoes(asked.map((w) => w.edit), ANSWER_WAIT_MS);
+      } catch (error) {
+        for (const waiter of asked) waiter.reject(error);
+        continue;
+      }
+      const again = asked.filter((waiter, i) => {
+        const unanswered = answers[i] === "unanswered" && Date.now() - waiter.since < ANSWER_WAIT_MS;
+        if (!unanswered) waiter.resolve(answers[i] === "ours");
+        return unanswered;
+      });
+      if (again.length > 0 && this.waiting.length === 0) await sleep(ANSWER_POLL_MS);
+      this.waiting.push(...again);
+    }
+    this.running = false;
+  }
 }
 
 /** The field engagement writes on this kind of entity, unless the mapping also copies or watches it. */
@@ -28,21 +83,16 @@ function engagementOnlyField(deps: WorkerDeps, entityType: ReportedEdit["entityT
  * engagement's own field write coming back: Kommo stamped the entity with the very `updated_at` it
  * answered our write with, and that field is ours alone, so nothing the platforms get has changed.
  * A write is matched once: another edit in the same second has its own webhook, which syncs (and reads
- * Kommo's state, with both edits in it).
+ * Kommo's state, with both edits in it). Asked before the change is claimed against the events feed,
+ * which never reports engagement's fields (the reconciler asks only for the synced ones).
  */
 export async function isEngagementEcho(job: Job, deps: WorkerDeps, edit: ReportedEdit): Promise<boolean> {
   const fieldId = engagementOnlyField(deps, edit.entityType);
-  // The events feed never reports engagement's fields (the reconciler asks only for the synced ones).
-  if (fieldId === undefined || edit.updatedAt === null || edit.fingerprint.startsWith(EVENT_FINGERPRINT_PREFIX)) return false;
-  // A webhook can overtake the answer to the write it reports: it waits for that answer.
-  for (let waitedMs = 0; ; waitedMs += ANSWER_POLL_MS) {
-    const match = await deps.db.engagements.takeFieldWriteEcho(edit.entityType, edit.entityId, edit.updatedAt, ANSWER_WAIT_MS);
-    if (match === "ours") break;
-    if (match === "other" || waitedMs >= ANSWER_WAIT_MS) return false;
-    await sleep(ANSWER_POLL_MS);
-  }
-  const ids = edit.entityType === "leads" ? { leadId: edit.entityId } : { contactId: edit.entityId };
-  const reason = `engagement's own write coming back: only field ${fieldId} changed (Kommo's updated_at ${edit.updatedAt} is our write's)`;
+  const { entityType, entityId, updatedAt } = edit;
+  if (fieldId === undefined || updatedAt === null || edit.fingerprint.startsWith(EVENT_FINGERPRINT_PREFIX)) return false;
+  if (!(await deps.engagementEchoes.isOurs({ entityType, entityId, updatedAt }))) return false;
+  const ids = entityType === "leads" ? { leadId: entityId } : { contactId: entityId };
+  const reason = `engagement's own write coming back: only field ${fieldId} changed (Kommo's updated_at ${updatedAt} is our write's)`;
   await deps.outcomes.skipped(job, "job", reason, { vendor: "none", ...ids });
   return true;
 }

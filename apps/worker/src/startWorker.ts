@@ -25,6 +25,7 @@ import { optOutsAmong, reactivationsIn } from "./optOut";
 import { RecentRate } from "./recentRate";
 import { MoosendRemovals } from "./moosendRemovals";
 import { createRedisGate, type RedisGateOptions, type VendorStateChange } from "./redisGate";
+import { FieldWriteEchoes } from "./engagementEcho";
 import { EngagementSync, shareOfGate } from "./engagementSync";
 
 export interface RunningWorker {
@@ -217,6 +218,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     loopsProperties: new LoopsPropertyTypes(loops),
     logger,
     engagement,
+    engagementEchoes: new FieldWriteEchoes(db.engagements),
     now: () => new Date(),
     enqueue: async (jobs) => void (await jobQueues.add(jobs)),
   };

@@ -60,12 +60,16 @@ export interface EngagementRepository {
    */
   saveFieldWrites(entityType: "contacts" | "leads", writes: ReadonlyArray<{ id: number; updatedAt: number | null }>): Promise<void>;
   /**
-   * `ours` once, when engagement's latest field write to the entity is the change Kommo stamped
-   * `updatedAt`: that write coming back as a webhook. The write is used up, so a second webhook of the
-   * same second (someone's own edit) is not taken for it. `unanswered` while a write sent within the
-   * last `unansweredMs` has no answer yet; else `other`.
+   * For each webhook's entity and `updated_at`: `ours` once, when engagement's latest field write to
+   * the entity is the change Kommo stamped that `updated_at` (that write coming back); the write is used
+   * up, so a second webhook of the same second (someone's own edit) is not taken for it. `unanswered`
+   * while a write sent within the last `unansweredMs` has no answer yet; else `other`. An entity and
+   * time asked twice in one call is answered `ours` at most once.
    */
-  takeFieldWriteEcho(entityType: "contacts" | "leads", entityId: number, updatedAt: number, unansweredMs: number): Promise<"ours" | "unanswered" | "other">;
+  takeFieldWriteEchoes(
+    edits: ReadonlyArray<{ entityType: "contacts" | "leads"; entityId: number; updatedAt: number }>,
+    unansweredMs: number,
+  ): Promise<Array<"ours" | "unanswered" | "other">>;
 }
 
 export function createEngagementRepository(prisma: PrismaClient): EngagementRepository {
@@ -143,14 +147,33 @@ export function createEngagementRepository(prisma: PrismaClient): EngagementRepo
         ON CONFLICT (entity_type, entity_id) DO UPDATE SET kommo_updated_at = EXCLUDED.kommo_updated_at, written_at = now()`;
     },
 
-    async takeFieldWriteEcho(entityType, entityId, updatedAt, unansweredMs) {
-      const { count } = await prisma.engagementFieldWrite.deleteMany({ where: { entityType, entityId, kommoUpdatedAt: updatedAt } });
-      if (count > 0) return "ours";
-      // By the database's clock, which stamped the write.
-      const [sent] = await prisma.$queryRaw<Array<{ n: number }>>`
-        SELECT count(*)::int AS n FROM engagement_field_writes
-        WHERE entity_type = ${entityType} AND entity_id = ${entityId} AND kommo_updated_at IS NULL AND written_at > now() - ${unansweredMs} * interval '1 millisecond'`;
-      return sent!.n > 0 ? "unanswered" : "other";
+    async takeFieldWriteEchoes(edits, unansweredMs) {
+      if (edits.length === 0) return [];
+      // The outer query sees the table as it was before the DELETE: unanswered writes are still there.
+      const rows = await prisma.$queryRaw<Array<{ i: number; ours: boolean; unanswered: boolean }>>`
+        WITH asked AS (
+          SELECT * FROM unnest(${edits.map((e) => e.entityType)}::text[], ${edits.map((e) => e.entityId)}::int[], ${edits.map((e) => e.updatedAt)}::int[])
+            WITH ORDINALITY AS a(entity_type, entity_id, kommo_updated_at, i)),
+        taken AS (
+          DELETE FROM engagement_field_writes w USING asked a
+          WHERE w.entity_type = a.entity_type AND w.entity_id = a.entity_id AND w.kommo_updated_at = a.kommo_updated_at
+          RETURNING w.entity_type, w.entity_id, w.kommo_updated_at)
+        SELECT a.i::int AS i,
+          EXISTS (SELECT 1 FROM taken t WHERE (t.entity_type, t.entity_id, t.kommo_updated_at) = (a.entity_type, a.entity_id, a.kommo_updated_at)) AS ours,
+          EXISTS (SELECT 1 FROM engagement_field_writes w WHERE w.entity_type = a.entity_type AND w.entity_id = a.entity_id
+                  AND w.kommo_updated_at IS NULL AND w.written_at > now() - ${unansweredMs} * interval '1 millisecond') AS unanswered
+        FROM asked a`;
+      const answers: Array<"ours" | "unanswered" | "other"> = edits.map(() => "other");
+      const taken = new Set<string>();
+      for (const row of rows.sort((a, b) => a.i - b.i)) {
+        const edit = edits[row.i - 1]!;
+        const key = `${edit.entityType}/${edit.entityId}/${edit.updatedAt}`;
+        if (row.ours && !taken.has(key)) {
+          taken.add(key);
+          answers[row.i - 1] = "ours";
+        } else if (row.unanswered) answers[row.i - 1] = "unanswered";
+      }
+      return answers;
     },
 
     async saveMarks(given) {

@@ -289,6 +289,25 @@ describe("kommoRecords", () => {
   });
 });
 
+describe("engagement field writes", () => {
+  it("answers a webhook of a written entity and second `ours` once, one still unanswered `unanswered`, and any other `other`", async () => {
+    const [answered, sent, never] = [uniqueLeadId(), uniqueLeadId(), uniqueLeadId()];
+    await db.engagements.saveFieldWrites("contacts", [{ id: answered, updatedAt: 1_800_000_000 }, { id: sent, updatedAt: null }]);
+    const edit = (entityId: number, updatedAt = 1_800_000_000) => ({ entityType: "contacts" as const, entityId, updatedAt });
+
+    expect(await db.engagements.takeFieldWriteEchoes([edit(answered), edit(answered), edit(answered, 1_800_000_001), edit(sent), edit(never)], 60_000)).toEqual([
+      "ours",
+      "other",
+      "other",
+      "unanswered",
+      "other",
+    ]);
+    expect(await db.engagements.takeFieldWriteEchoes([edit(answered)], 60_000)).toEqual(["other"]);
+    await db.engagements.saveFieldWrites("contacts", [{ id: sent, updatedAt: 1_800_000_000 }]);
+    expect(await db.engagements.takeFieldWriteEchoes([edit(sent)], 60_000)).toEqual(["ours"]);
+  });
+});
+
 describe("watermarks", () => {
   it("returns null for an unknown key and the last value set otherwise", async () => {
     const key = `moosend-poll-${randomUUID()}`;

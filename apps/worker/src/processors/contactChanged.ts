@@ -59,8 +59,8 @@ async function moveByEmail(loops: LoopsClient, oldEmail: string, email: string, 
 export const contactChanged: Processor<"kommo.contactChanged"> = async (job, deps) => {
   const { contactId, action, updatedAt, fingerprint } = job.data;
   if (action === "deleted") return followDeletedContact(job, deps, contactId);
-  if (action === "updated" && (await reportedTwice(job, deps, { entityType: "contact", entityId: contactId, change: "fields", updatedAt, fingerprint }))) return;
   if (action === "updated" && (await isEngagementEcho(job, deps, { entityType: "contacts", entityId: contactId, updatedAt, fingerprint }))) return;
+  if (action === "updated" && (await reportedTwice(job, deps, { entityType: "contact", entityId: contactId, change: "fields", updatedAt, fingerprint }))) return;
   const contact = await deps.kommoReader.contact(contactId);
   if (!contact) return deps.outcomes.skipped(job, "job", "contact not found in Kommo (deleted?)", { vendor: "none", contactId });
   const email = contactEmail(deps.mapping, contact);
