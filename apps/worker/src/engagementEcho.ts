@@ -63,7 +63,8 @@ export class FieldWriteEchoes {
         if (!unanswered) waiter.resolve(answers[i] === "ours");
         return unanswered;
       });
-      if (again.length > 0 && this.waiting.length === 0) await sleep(ANSWER_POLL_MS);
+      // Unreferenced: a wait for an answer never keeps a stopping process alive.
+      if (again.length > 0 && this.waiting.length === 0) await sleep(ANSWER_POLL_MS, undefined, { ref: false });
       this.waiting.push(...again);
     }
     this.running = false;
