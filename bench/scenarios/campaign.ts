@@ -100,11 +100,12 @@ async function asSyncedByForwardSync(client: pg.Client, kommo: KommoSimulator, r
     );
   }
   const db = createDb(BENCH_DATABASE_URL);
+  const readAt = new Date();
   try {
     for (let i = 0; i < recipients.length; i += KOMMO_MAX_PAGE) {
       const leads = recipients.slice(i, i + KOMMO_MAX_PAGE).map((r) => kommo.state.leads.get(r.leadId)!);
-      await db.kommoRecords.recordContacts(leads.flatMap((lead) => lead.contacts.map((c) => ({ id: c.id, leadIds: [lead.id], updatedAt: kommo.state.contacts.get(c.id)!.updatedAt }))));
-      await db.kommoRecords.recordLeads(leads.map((lead) => ({ ...lead, contactIds: lead.contacts.map((c) => c.id) })));
+      await db.kommoRecords.recordContacts(leads.flatMap((lead) => lead.contacts.map((c) => ({ id: c.id, leadIds: [lead.id], updatedAt: kommo.state.contacts.get(c.id)!.updatedAt }))), readAt);
+      await db.kommoRecords.recordLeads(leads.map((lead) => ({ ...lead, contactIds: lead.contacts.map((c) => c.id) })), readAt);
     }
   } finally {
     await db.close();

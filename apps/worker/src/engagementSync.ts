@@ -187,8 +187,9 @@ export class EngagementSync {
     const contactIds = [...new Set([...linked.values()].flat())];
     const leadsOf = await db.kommoRecords.contactLeads(contactIds);
     for (const chunk of chunks(contactIds.filter((id) => !leadsOf.has(id)))) {
+      const readAt = new Date();
       const found = await kommo.getContacts(chunk);
-      await recordContactsRead(db.kommoRecords, chunk, found);
+      await recordContactsRead(db.kommoRecords, chunk, found, readAt);
       for (const [id, contact] of found) leadsOf.set(id, contact.leadIds);
     }
     const result = new Map<string, ContactLeads[]>();
@@ -202,8 +203,9 @@ export class EngagementSync {
     const { db, kommo } = this.options;
     const states: Map<number, LeadState> = await db.kommoRecords.leadStates(leadIds);
     for (const chunk of chunks(leadIds.filter((id) => !states.has(id)))) {
+      const readAt = new Date();
       const found = await kommo.getLeads(chunk);
-      await recordLeadsRead(db.kommoRecords, chunk, found);
+      await recordLeadsRead(db.kommoRecords, chunk, found, readAt);
       for (const [id, lead] of found) states.set(id, lead);
     }
     return states;

@@ -35,13 +35,15 @@ export class KommoReader {
     // Under a burst a short page of leads also waits (briefly) for the leads on their way: at the start
     // of one, single reads spent Kommo's first second on a handful of people.
     const readLeads = async (ids: number[], admitted: Admission | undefined) => {
+      const readAt = new Date();
       const found = await kommo.getLeads(ids, admitted);
-      if (records) await recordLeadsRead(records, ids, found);
+      if (records) await recordLeadsRead(records, ids, found, readAt);
       return found;
     };
     const readContacts = async (ids: number[], admitted: Admission | undefined) => {
+      const readAt = new Date();
       const found = await kommo.getContacts(ids, admitted);
-      if (records) await recordContactsRead(records, ids, found);
+      if (records) await recordContactsRead(records, ids, found, readAt);
       return found;
     };
     this.leads = new Batcher((ids, admitted) => readLeads([...ids.keys()], admitted), { ...options, fill: () => this.fillLeadPage() });

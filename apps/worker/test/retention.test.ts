@@ -92,8 +92,8 @@ describe("maintenance.retention", () => {
   it("deletes the Kommo records (contacts' leads, leads' stages, engagement's field writes) not written since RETENTION_DAYS, and keeps newer ones", async () => {
     const recordAt = async (at: Date) => {
       const id = uniqueId();
-      await pg.query(`INSERT INTO kommo_contact_leads (contact_id, lead_ids, kommo_updated_at, recorded_at) VALUES ($1, $2, 1, $3)`, [id, [id], at]);
-      await pg.query(`INSERT INTO kommo_lead_states (lead_id, pipeline_id, status_id, kommo_updated_at, recorded_at) VALUES ($1, 5001, 6001, 1, $2)`, [id, at]);
+      await pg.query(`INSERT INTO kommo_contact_leads (contact_id, lead_ids, kommo_updated_at, read_at, recorded_at) VALUES ($1, $2, 1, $3, $3)`, [id, [id], at]);
+      await pg.query(`INSERT INTO kommo_lead_states (lead_id, pipeline_id, status_id, kommo_updated_at, read_at, recorded_at) VALUES ($1, 5001, 6001, 1, $2, $2)`, [id, at]);
       await pg.query(`INSERT INTO engagement_field_writes (entity_type, entity_id, kommo_updated_at, written_at) VALUES ('leads', $1, 1, $2)`, [id, at]);
       return id;
     };

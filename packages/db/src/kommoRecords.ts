@@ -33,13 +33,17 @@ export interface LeadStateRow {
  * contact or lead; what has none is read from Kommo.
  */
 export interface KommoRecordRepository {
-  /** Each contact's leads, as this read of it shows them; a read older than the record is ignored. */
-  recordContacts(contacts: readonly ContactLeadsRead[]): Promise<void>;
   /**
-   * Each lead's stage and responsible user; a read older than the record is ignored. The lead's
-   * contacts are its whole list: it joins the recorded leads of each, and leaves those of any other.
+   * Each contact's leads, as this read of it shows them. `readAt`: when the read was sent; a read
+   * older than the record (by Kommo's `updated_at`, then by when it was sent) is ignored, so a read
+   * that was on its way while the contact changed does not undo the record of a later one.
    */
-  recordLeads(leads: readonly LeadRead[]): Promise<void>;
+  recordContacts(contacts: readonly ContactLeadsRead[], readAt: Date): Promise<void>;
+  /**
+   * Each lead's stage and responsible user; a read older than the record is ignored (as for contacts).
+   * The lead's contacts are its whole list: it joins the recorded leads of each, and leaves those of any other.
+   */
+  recordLeads(leads: readonly LeadRead[], readAt: Date): Promise<void>;
   /** Leads Kommo no longer has (deleted): out of the lead states and every contact's leads. */
   forgetLeads(leadIds: readonly number[]): Promise<void>;
   /** Contacts Kommo no longer has (deleted, or merged into another). */
@@ -57,30 +61,30 @@ function lastById<T extends { id: number }>(items: readonly T[]): T[] {
 
 export function createKommoRecordRepository(prisma: PrismaClient): KommoRecordRepository {
   return {
-    async recordContacts(given) {
+    async recordContacts(given, readAt) {
       const contacts = lastById(given);
       if (contacts.length === 0) return;
       // A contact's leads travel as one comma-separated text each (unnest cannot take an array of arrays of
       // different lengths), in id order, as a lead's read writes them.
       await prisma.$executeRaw`
-        INSERT INTO kommo_contact_leads (contact_id, lead_ids, kommo_updated_at, recorded_at)
-        SELECT contact_id, COALESCE(string_to_array(NULLIF(lead_ids, ''), ',')::int[], '{}'), kommo_updated_at, now()
+        INSERT INTO kommo_contact_leads (contact_id, lead_ids, kommo_updated_at, read_at, recorded_at)
+        SELECT contact_id, COALESCE(string_to_array(NULLIF(lead_ids, ''), ',')::int[], '{}'), kommo_updated_at, ${readAt}, now()
         FROM unnest(${contacts.map((c) => c.id)}::int[], ${contacts.map((c) => [...c.leadIds].sort((a, b) => a - b).join(","))}::text[], ${contacts.map((c) => c.updatedAt)}::int[])
           AS t(contact_id, lead_ids, kommo_updated_at)
-        ON CONFLICT (contact_id) DO UPDATE SET lead_ids = EXCLUDED.lead_ids, kommo_updated_at = EXCLUDED.kommo_updated_at, recorded_at = now()
-        WHERE kommo_contact_leads.kommo_updated_at <= EXCLUDED.kommo_updated_at`;
+        ON CONFLICT (contact_id) DO UPDATE SET lead_ids = EXCLUDED.lead_ids, kommo_updated_at = EXCLUDED.kommo_updated_at, read_at = EXCLUDED.read_at, recorded_at = now()
+        WHERE (kommo_contact_leads.kommo_updated_at, kommo_contact_leads.read_at) <= (EXCLUDED.kommo_updated_at, EXCLUDED.read_at)`;
     },
 
-    async recordLeads(given) {
+    async recordLeads(given, readAt) {
       const leads = lastById(given);
       if (leads.length === 0) return;
       await prisma.$executeRaw`
-        INSERT INTO kommo_lead_states (lead_id, pipeline_id, status_id, responsible_user_id, kommo_updated_at, recorded_at)
-        SELECT *, now() FROM unnest(${leads.map((l) => l.id)}::int[], ${leads.map((l) => l.pipelineId)}::int[], ${leads.map((l) => l.statusId)}::int[],
+        INSERT INTO kommo_lead_states (lead_id, pipeline_id, status_id, responsible_user_id, kommo_updated_at, read_at, recorded_at)
+        SELECT *, ${readAt}::timestamptz, now() FROM unnest(${leads.map((l) => l.id)}::int[], ${leads.map((l) => l.pipelineId)}::int[], ${leads.map((l) => l.statusId)}::int[],
                                     ${leads.map((l) => l.responsibleUserId)}::int[], ${leads.map((l) => l.updatedAt)}::int[])
         ON CONFLICT (lead_id) DO UPDATE SET pipeline_id = EXCLUDED.pipeline_id, status_id = EXCLUDED.status_id,
-          responsible_user_id = EXCLUDED.responsible_user_id, kommo_updated_at = EXCLUDED.kommo_updated_at, recorded_at = now()
-        WHERE kommo_lead_states.kommo_updated_at <= EXCLUDED.kommo_updated_at`;
+          responsible_user_id = EXCLUDED.responsible_user_id, kommo_updated_at = EXCLUDED.kommo_updated_at, read_at = EXCLUDED.read_at, recorded_at = now()
+        WHERE (kommo_lead_states.kommo_updated_at, kommo_lead_states.read_at) <= (EXCLUDED.kommo_updated_at, EXCLUDED.read_at)`;
       const leadIds = leads.map((l) => l.id);
       const pairs = leads.flatMap((l) => l.contactIds.map((contactId) => [contactId, l.id] as const));
       // Every recorded contact that holds one of these leads, or that one of them names, gets its list

@@ -3,6 +3,7 @@ CREATE TABLE "kommo_contact_leads" (
     "contact_id" INTEGER NOT NULL,
     "lead_ids" INTEGER[],
     "kommo_updated_at" INTEGER NOT NULL,
+    "read_at" TIMESTAMPTZ(3) NOT NULL,
     "recorded_at" TIMESTAMPTZ(3) NOT NULL,
 
     CONSTRAINT "kommo_contact_leads_pkey" PRIMARY KEY ("contact_id")
@@ -15,6 +16,7 @@ CREATE TABLE "kommo_lead_states" (
     "status_id" INTEGER NOT NULL,
     "responsible_user_id" INTEGER,
     "kommo_updated_at" INTEGER NOT NULL,
+    "read_at" TIMESTAMPTZ(3) NOT NULL,
     "recorded_at" TIMESTAMPTZ(3) NOT NULL,
 
     CONSTRAINT "kommo_lead_states_pkey" PRIMARY KEY ("lead_id")

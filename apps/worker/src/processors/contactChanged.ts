@@ -17,8 +17,9 @@ type ContactJob = Job<JobData<"kommo.contactChanged">>;
 async function latestLead(deps: WorkerDeps, contact: KommoContact, linkedLeadIds: number[]): Promise<KommoLead | undefined> {
   const ids = [...new Set([...contact.leadIds, ...linkedLeadIds])];
   if (ids.length === 0) return undefined;
+  const readAt = new Date();
   const found = await deps.kommo.getLeads(ids);
-  await recordLeadsRead(deps.db.kommoRecords, ids, found);
+  await recordLeadsRead(deps.db.kommoRecords, ids, found, readAt);
   return [...found.values()].sort((a, b) => b.updatedAt - a.updatedAt)[0];
 }
 
