@@ -3,6 +3,9 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
+import { createDb } from "@funnelsync/db";
+import { KOMMO_MAX_PAGE } from "@funnelsync/kommo-client";
+import type { KommoSimulator } from "@funnelsync/simulators";
 import { sampleMemory } from "../lib/apps";
 import { EventTracker, loopsEventSent, moosendSubscribed } from "../lib/eventTracker";
 import { STATUS, seedLeads, type BenchLead } from "../lib/kommoEvents";
@@ -83,14 +86,29 @@ function kommoCallsByRoute(requests: TimedRequest[]): Record<string, number> {
   return counts;
 }
 
-/** Where the campaign's recipients stand after forward sync: linked to their Kommo contact, known to Loops. */
-async function asSyncedByForwardSync(client: pg.Client, recipients: BenchLead[], addLoopsContact: (email: string) => void): Promise<void> {
+/**
+ * Where the campaign's recipients stand after forward sync: linked to their Kommo contact, known to
+ * Loops, and their contact's leads and the leads' stages recorded as forward sync's reads of them
+ * (pages of 250) record them.
+ */
+async function asSyncedByForwardSync(client: pg.Client, kommo: KommoSimulator, recipients: BenchLead[], addLoopsContact: (email: string) => void): Promise<void> {
   for (let i = 0; i < recipients.length; i += 5_000) {
     const chunk = recipients.slice(i, i + 5_000);
     await client.query(
       "INSERT INTO contact_links (kommo_contact_id, email, updated_at) SELECT id, email, now() FROM unnest($1::int[], $2::text[]) AS t(id, email) ON CONFLICT DO NOTHING",
       [chunk.map((r) => r.contactId), chunk.map((r) => r.email)],
     );
+  }
+  const db = createDb(BENCH_DATABASE_URL);
+  const readAt = new Date();
+  try {
+    for (let i = 0; i < recipients.length; i += KOMMO_MAX_PAGE) {
+      const leads = recipients.slice(i, i + KOMMO_MAX_PAGE).map((r) => kommo.state.leads.get(r.leadId)!);
+      await db.kommoRecords.recordContacts(leads.flatMap((lead) => lead.contacts.map((c) => ({ id: c.id, leadIds: [lead.id], updatedAt: kommo.state.contacts.get(c.id)!.updatedAt }))), readAt);
+      await db.kommoRecords.recordLeads(leads.map((lead) => ({ ...lead, contactIds: lead.contacts.map((c) => c.id) })), readAt);
+    }
+  } finally {
+    await db.close();
   }
   for (const r of recipients) addLoopsContact(r.email);
 }
@@ -115,7 +133,7 @@ async function campaign(ctx: ScenarioContext) {
   const client = new pg.Client({ connectionString: BENCH_DATABASE_URL });
   await client.connect();
   ctx.defer(() => client.end());
-  await asSyncedByForwardSync(client, recipients, (email) => loops.addContact({ email }));
+  await asSyncedByForwardSync(client, running.vendors.kommo, recipients, (email) => loops.addContact({ email }));
   loops.webhookUrl = `${running.ingest.url}/webhooks/loops`;
   const memory = sampleMemory(running.worker.pid);
 

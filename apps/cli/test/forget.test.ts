@@ -68,8 +68,14 @@ describe("funnelsync forget <email>", () => {
   }
 
   it("leaves no trace of the address in any text or JSON column but its keyed hash, and a later stage change subscribes nobody", async () => {
-    const { email, lead, jobDone } = await syncedPerson("Erase.Me");
+    const { email, contact, lead, jobDone } = await syncedPerson("Erase.Me");
     expect(Object.keys(await mentions(pg, email)).length).toBeGreaterThan(3); // the search finds what is there
+    const kommoRecords = async () =>
+      (await pg.query<{ n: number }>(
+        "SELECT (SELECT count(*) FROM kommo_contact_leads WHERE contact_id = $1) + (SELECT count(*) FROM kommo_lead_states WHERE lead_id = $2) AS n",
+        [contact.id, lead.id],
+      )).rows[0]!.n;
+    expect(Number(await kommoRecords())).toBe(2);
 
     const logFrom = h.logs.length;
     const run = await cli(h, ["forget", `  ${email.toUpperCase()} `], cliEnv(h));
@@ -80,6 +86,7 @@ describe("funnelsync forget <email>", () => {
 
     expect(await mentions(pg, email)).toEqual({});
     expect(await mentions(pg, hashOf(email))).toEqual({ "suppressions.hash": 1 });
+    expect(Number(await kommoRecords())).toBe(0);
 
     const consent = await cli(h, ["consent", email]);
     expect(consent.stdout).toMatch(/: erased at \S+ \(forget\): only a keyed hash is kept/);

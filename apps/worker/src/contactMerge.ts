@@ -25,10 +25,14 @@ export async function contactsMergedInto(deps: WorkerDeps, survivor: KommoContac
  */
 export async function followDeletedContact(job: Job, deps: WorkerDeps, contactId: number): Promise<void> {
   const meta = { vendor: "none" as const, contactId };
+  await deps.db.kommoRecords.forgetContacts([contactId]);
   const link = await deps.db.links.get(contactId);
   if (!link) return deps.outcomes.skipped(job, "job", "nothing kept for the deleted contact (never synced, or its merge was followed already)", meta);
   if (await deps.kommoReader.contact(contactId)) return deps.outcomes.skipped(job, "job", "contact still exists in Kommo (restored?)", meta);
+  const readAt = new Date();
   const holders = (await deps.kommo.findContactsByEmail(link.email)).filter((c) => c.id !== contactId);
+  // A survivor holds the merged contact's leads now.
+  await deps.db.kommoRecords.recordContacts(holders, readAt);
   if (holders.length !== 1) {
     const reason = holders.length === 0 ? "deleted, not merged: no contact holds its address" : "several contacts hold its address: no survivor is guessed";
     return deps.outcomes.skipped(job, "job", reason, { ...meta, email: link.email });
@@ -75,5 +79,6 @@ export async function adoptMergedContact(job: Job, deps: WorkerDeps, survivor: K
     }
     await deps.db.memberships.reassignContact(mergedContactId, survivor.id);
     await deps.db.links.remove(mergedContactId);
+    await deps.db.kommoRecords.forgetContacts([mergedContactId]);
   });
 }

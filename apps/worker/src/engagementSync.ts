@@ -3,7 +3,8 @@ import type { EngagementMapping } from "@funnelsync/config";
 import type { Db, EngagementKind, EngagementMarkRow, EngagementRow } from "@funnelsync/db";
 import { jobIdFor } from "@funnelsync/jobs";
 import { KOMMO_MAX_PAGE, type KommoClient, type KommoContact, type KommoLead, type KommoTaskInput } from "@funnelsync/kommo-client";
-import type { RequestGate } from "@funnelsync/vendor-http";
+import { isVendorError, type RequestGate } from "@funnelsync/vendor-http";
+import { recordContactsRead, recordLeadsRead } from "./kommoRecords";
 
 const WON_OR_LOST = new Set([142, 143]);
 const HOUR_MS = 3_600_000;
@@ -45,11 +46,16 @@ export function shareOfGate(gate: RequestGate, shareKey: string, sharedKey?: str
   return Object.assign(shared, gate);
 }
 
+/** A person's Kommo contact, as far as engagement needs it: the leads it is on. */
+type ContactLeads = Pick<KommoContact, "id" | "leadIds">;
+/** A lead, as far as engagement needs it: open or not, and whose task a click makes. */
+type LeadState = Pick<KommoLead, "id" | "statusId" | "responsibleUserId">;
+
 interface Person {
   email: string;
   rows: EngagementRow[];
   pending: EngagementRow[];
-  contacts: KommoContact[];
+  contacts: ContactLeads[];
 }
 
 /** What a sales person sees for one message and kind: how often and when last. */
@@ -138,7 +144,7 @@ export class EngagementSync {
   }
 
   private async flushRound(emails: string[], upToId: bigint): Promise<number> {
-    const { db, kommo } = this.options;
+    const { db } = this.options;
     const rows = (await db.engagements.forEmails(emails)).filter((r) => r.id <= upToId);
     const contacts = await this.contactsOf(emails);
     const people: Person[] = [...groupBy(rows, (r) => r.email)].map(([email, mine]) => ({
@@ -147,33 +153,65 @@ export class EngagementSync {
       pending: mine.filter((r) => r.appliedAt === null),
       contacts: contacts.get(email) ?? [],
     }));
-    const leadIds = [...new Set(people.flatMap((p) => p.contacts.flatMap((c) => c.leadIds)))];
-    const leads = new Map<number, KommoLead>();
-    for (const chunk of chunks(leadIds)) for (const [id, lead] of await kommo.getLeads(chunk)) leads.set(id, lead);
-    const openLeadsOf = (contact: KommoContact) => contact.leadIds.map((id) => leads.get(id)).filter((l): l is KommoLead => !!l && !WON_OR_LOST.has(l.statusId));
+    const leads = await this.leadStates([...new Set(people.flatMap((p) => p.contacts.flatMap((c) => c.leadIds)))]);
+    const openLeadsOf = (contact: ContactLeads) => contact.leadIds.map((id) => leads.get(id)).filter((l): l is LeadState => !!l && !WON_OR_LOST.has(l.statusId));
 
-    await this.writeNotes(people, openLeadsOf);
-    await this.writeFields(people, openLeadsOf);
-    await this.writeTasks(people, openLeadsOf);
+    try {
+      await this.writeNotes(people, openLeadsOf);
+      await this.writeFields(people, openLeadsOf);
+      await this.writeTasks(people, openLeadsOf);
+    } catch (error) {
+      // Kommo refuses a whole batch that names a contact or lead it has deleted, which the records still
+      // hold while neither a webhook nor the events feed has told us: the next window's flush (this job,
+      // refused, is not retried) reads the round's contacts afresh.
+      if (isVendorError(error) && error.status === 400) {
+        await db.kommoRecords.forgetContacts(people.flatMap((p) => p.contacts.map((c) => c.id)));
+        await this.scheduleFlush();
+      }
+      throw error;
+    }
     const pendingIds = people.flatMap((p) => p.pending.map((r) => r.id));
     await db.engagements.markApplied(pendingIds, this.options.now());
     return pendingIds.length;
   }
 
-  /** Contacts by address: the links forward sync keeps, else Kommo's search (one call per unknown address). */
-  private async contactsOf(emails: string[]): Promise<Map<string, KommoContact[]>> {
+  /**
+   * Contacts by address: the links forward sync keeps, with each contact's leads as forward sync last
+   * read them (Kommo is read, 250 a call, only for contacts without that record); else Kommo's search
+   * (one call per unknown address).
+   */
+  private async contactsOf(emails: string[]): Promise<Map<string, ContactLeads[]>> {
     const { db, kommo } = this.options;
     const linked = await db.engagements.linkedContactIds(emails);
     const unknown = emails.filter((email) => !linked.has(email));
-    const found = new Map<number, KommoContact>();
-    for (const chunk of chunks([...new Set([...linked.values()].flat())])) for (const [id, c] of await kommo.getContacts(chunk)) found.set(id, c);
-    const result = new Map<string, KommoContact[]>();
-    for (const [email, ids] of linked) result.set(email, ids.map((id) => found.get(id)).filter((c): c is KommoContact => !!c));
+    const contactIds = [...new Set([...linked.values()].flat())];
+    const leadsOf = await db.kommoRecords.contactLeads(contactIds);
+    for (const chunk of chunks(contactIds.filter((id) => !leadsOf.has(id)))) {
+      const readAt = new Date();
+      const found = await kommo.getContacts(chunk);
+      await recordContactsRead(db.kommoRecords, chunk, found, readAt);
+      for (const [id, contact] of found) leadsOf.set(id, contact.leadIds);
+    }
+    const result = new Map<string, ContactLeads[]>();
+    for (const [email, ids] of linked) result.set(email, ids.flatMap((id) => (leadsOf.has(id) ? [{ id, leadIds: leadsOf.get(id)! }] : [])));
     for (const email of unknown) result.set(email, await kommo.findContactsByEmail(email));
     return result;
   }
 
-  private async writeNotes(people: Person[], openLeadsOf: (c: KommoContact) => KommoLead[]): Promise<void> {
+  /** Leads by id: their stage and responsible user as forward sync last read them, else from Kommo (250 a call). */
+  private async leadStates(leadIds: number[]): Promise<Map<number, LeadState>> {
+    const { db, kommo } = this.options;
+    const states: Map<number, LeadState> = await db.kommoRecords.leadStates(leadIds);
+    for (const chunk of chunks(leadIds.filter((id) => !states.has(id)))) {
+      const readAt = new Date();
+      const found = await kommo.getLeads(chunk);
+      await recordLeadsRead(db.kommoRecords, chunk, found, readAt);
+      for (const [id, lead] of found) states.set(id, lead);
+    }
+    return states;
+  }
+
+  private async writeNotes(people: Person[], openLeadsOf: (c: ContactLeads) => LeadState[]): Promise<void> {
     const kinds = new Set(this.settings.notes);
     if (kinds.size === 0) return;
     const { db, kommo } = this.options;
@@ -209,7 +247,7 @@ export class EngagementSync {
   }
 
   /** The contact's last-engagement date and the lead's score, both values computed from our rows. */
-  private async writeFields(people: Person[], openLeadsOf: (c: KommoContact) => KommoLead[]): Promise<void> {
+  private async writeFields(people: Person[], openLeadsOf: (c: ContactLeads) => LeadState[]): Promise<void> {
     const { lastEngagementFieldId, score } = this.settings;
     const contactUpdates = new Map<number, number>();
     const leadUpdates = new Map<number, number>();
@@ -223,17 +261,20 @@ export class EngagementSync {
         if (score) for (const lead of openLeadsOf(contact)) leadUpdates.set(lead.id, value);
       }
     }
-    const { kommo } = this.options;
-    for (const chunk of chunks([...contactUpdates])) {
-      await kommo.updateFieldValues("contacts", chunk.map(([id, value]) => ({ id, customFields: [{ fieldId: lastEngagementFieldId!, value }] })));
-    }
-    for (const chunk of chunks([...leadUpdates])) {
-      await kommo.updateFieldValues("leads", chunk.map(([id, value]) => ({ id, customFields: [{ fieldId: score!.fieldId, value }] })));
-    }
+    const { db, kommo } = this.options;
+    const write = async (entityType: "contacts" | "leads", fieldId: number, updates: Array<[number, number]>) => {
+      // Recorded as sent, then with the time Kommo gave each entity, so that its `update_*` webhook,
+      // however soon it comes, is known for ours (see `engagementEcho.ts`).
+      await db.engagements.saveFieldWrites(entityType, updates.map(([id]) => ({ id, updatedAt: null })));
+      const written = await kommo.updateFieldValues(entityType, updates.map(([id, value]) => ({ id, customFields: [{ fieldId, value }] })));
+      await db.engagements.saveFieldWrites(entityType, written);
+    };
+    for (const chunk of chunks([...contactUpdates])) await write("contacts", lastEngagementFieldId!, chunk);
+    for (const chunk of chunks([...leadUpdates])) await write("leads", score!.fieldId, chunk);
   }
 
   /** A follow-up task per open lead of a person who clicked, unless our last one there is still open. */
-  private async writeTasks(people: Person[], openLeadsOf: (c: KommoContact) => KommoLead[]): Promise<void> {
+  private async writeTasks(people: Person[], openLeadsOf: (c: ContactLeads) => LeadState[]): Promise<void> {
     const taskOnClick = this.settings.taskOnClick;
     if (!taskOnClick) return;
     const { db, kommo, now } = this.options;

@@ -1,8 +1,10 @@
 import { KOMMO_MAX_PAGE, type KommoClient, type KommoContact, type KommoLead } from "@funnelsync/kommo-client";
 import { Batcher } from "@funnelsync/batcher";
+import type { KommoRecordRepository } from "@funnelsync/db";
 import type { Admission } from "@funnelsync/vendor-http";
 import type { BurstSignal } from "./burstSignal";
 import { systemClock, type Clock } from "./clock";
+import { recordContactsRead, recordLeadsRead } from "./kommoRecords";
 import { RecentRate } from "./recentRate";
 import { TUNING } from "./tuning";
 
@@ -18,20 +20,37 @@ export class KommoReader {
   private readonly contacts: Batcher<number, number, KommoContact | null, Admission>;
   private readonly leadArrivals: RecentRate;
 
-  /** `burst` tells how many Kommo changes are queued in any process, before their look-ups arrive. */
-  constructor(
-    kommo: KommoClient,
-    private readonly burst: Pick<BurstSignal, "changesQueued"> = { changesQueued: () => 0 },
-    private readonly clock: Clock = systemClock,
-  ) {
+  private readonly burst: Pick<BurstSignal, "changesQueued">;
+  private readonly clock: Clock;
+
+  /**
+   * `burst` tells how many Kommo changes are queued in any process, before their look-ups arrive;
+   * every page read is recorded in `records` (contacts' leads, leads' stages) for engagement.
+   */
+  constructor(kommo: KommoClient, options: { burst?: Pick<BurstSignal, "changesQueued">; records?: KommoRecordRepository; clock?: Clock } = {}) {
+    const { records } = options;
+    this.burst = options.burst ?? { changesQueued: () => 0 };
+    const clock = (this.clock = options.clock ?? systemClock);
     this.leadArrivals = new RecentRate(undefined, () => clock.now());
     // Each batch takes its ids only once its rate-limit slot is there: ids arriving while it waited
     // for Kommo's limit still ride on it, instead of waiting for the next slot.
-    const options = { maxBatch: KOMMO_MAX_PAGE, missing: () => null, admit: () => kommo.admit() };
+    const batching = { maxBatch: KOMMO_MAX_PAGE, missing: () => null, admit: () => kommo.admit() };
     // Under a burst a short page of leads also waits (briefly) for the leads on their way: at the start
     // of one, single reads spent Kommo's first second on a handful of people.
-    this.leads = new Batcher((ids, admitted) => kommo.getLeads([...ids.keys()], admitted), { ...options, fill: () => this.fillLeadPage() });
-    this.contacts = new Batcher((ids, admitted) => kommo.getContacts([...ids.keys()], admitted), options);
+    const readLeads = async (ids: number[], admitted: Admission | undefined) => {
+      const readAt = new Date();
+      const found = await kommo.getLeads(ids, admitted);
+      if (records) await recordLeadsRead(records, ids, found, readAt);
+      return found;
+    };
+    const readContacts = async (ids: number[], admitted: Admission | undefined) => {
+      const readAt = new Date();
+      const found = await kommo.getContacts(ids, admitted);
+      if (records) await recordContactsRead(records, ids, found, readAt);
+      return found;
+    };
+    this.leads = new Batcher((ids, admitted) => readLeads([...ids.keys()], admitted), { ...batching, fill: () => this.fillLeadPage() });
+    this.contacts = new Batcher((ids, admitted) => readContacts([...ids.keys()], admitted), batching);
   }
 
   /** null when Kommo has no such lead (deleted). */

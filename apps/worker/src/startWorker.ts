@@ -27,6 +27,7 @@ import { SubscriberPool } from "./subscriberPool";
 import { TUNING } from "./tuning";
 import { MoosendRemovals } from "./moosendRemovals";
 import { createRedisGate, type RedisGateOptions, type VendorStateChange } from "./redisGate";
+import { FieldWriteEchoes } from "./engagementEcho";
 import { EngagementSync, shareOfGate } from "./engagementSync";
 
 export interface RunningWorker {
@@ -186,7 +187,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     loops,
     mapping: config.mapping,
     outcomes: new OutcomeRecorder(db),
-    kommoReader: new KommoReader(kommo, burst),
+    kommoReader: new KommoReader(kommo, { burst, records: db.kommoRecords }),
     moosendRemovals: new MoosendRemovals(moosend),
     moosendSubscriptions: new MoosendSubscriptions({
       moosend,
@@ -201,6 +202,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     loopsProperties: new LoopsPropertyTypes(loops),
     logger,
     engagement,
+    engagementEchoes: new FieldWriteEchoes(db.engagements),
     now: () => new Date(),
     enqueue: async (jobs) => void (await jobQueues.add(jobs)),
   };

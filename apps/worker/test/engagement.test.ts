@@ -6,6 +6,7 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { createDb } from "@funnelsync/db";
 import { QUEUES } from "@funnelsync/jobs";
+import { encodeKommoWebhook } from "@funnelsync/simulators";
 import { isVendorRateLimitError, type VendorLimits } from "@funnelsync/vendor-http";
 import { eventually, LISTS, REPO_ROOT, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from "../../../test/testEnv";
@@ -34,8 +35,11 @@ function mappingWithEngagement(coalesceSeconds = 0.5): string {
 
 describe("engagement back to sales: Loops opens and clicks on the Kommo card", () => {
   let h: Harness;
+  /** Kommo's clock, which a test may stop so that two edits fall in one second. */
+  let kommoNow: () => number;
   beforeEach(async () => {
-    h = await startHarness({ mappingPath: mappingWithEngagement() });
+    kommoNow = Date.now;
+    h = await startHarness({ mappingPath: mappingWithEngagement(), kommo: { now: () => kommoNow() } });
   });
   afterEach(() => h.stop());
 
@@ -60,6 +64,150 @@ describe("engagement back to sales: Loops opens and clicks on the Kommo card", (
   const noteTexts = (entityType: "contacts" | "leads", id: number) => h.kommo.notesFor(entityType, id).map((n) => String(n.params.text));
   const fieldOf = (entity: { customFields: Array<{ fieldId: number; values: Array<{ value: unknown }> }> }, fieldId: number) =>
     h.kommo.fieldValues(entity as never, fieldId)[0];
+
+  /** Until the worker has done everything the Kommo webhooks so far asked of it. */
+  async function kommoJobsDone() {
+    const queue = h.worker!.queues.find((q) => q.name === QUEUES.kommo)!;
+    await h.kommo.settled();
+    await eventually(async () => {
+      const counts = await queue.getJobCounts("waiting", "active", "delayed", "prioritized");
+      return Object.values(counts).every((n) => n === 0);
+    });
+  }
+
+  const kommoReads = (since: number) =>
+    h.kommo.requests.filter((r) => r.method === "GET" && (r.path === "/api/v4/contacts" || r.path === "/api/v4/leads")).filter((r) => r.at >= since).length;
+  const espCalls = () => h.loops.requests.count() + h.moosend.requests.count();
+  const echoSkips = async (since: Date) =>
+    (await h.worker!.db.outcomes.since(since)).filter((row) => row.status === "skipped" && row.reason?.startsWith("engagement's own write coming back"));
+
+  it("reads no contact or lead from Kommo for a person forward sync recorded, and leaves their lead alone once it is won", async () => {
+    const { email, contact, lead } = await person();
+    await h.kommo.moveLead(lead.id, 142);
+    await eventually(async () => (await h.worker!.db.kommoRecords.leadStates([lead.id])).get(lead.id)?.statusId === 142);
+    await kommoJobsDone();
+    expect((await h.worker!.db.kommoRecords.contactLeads([contact.id])).get(contact.id)).toEqual([lead.id]);
+
+    const since = Date.now();
+    await h.loops.engage(email, "clicked", { subject: "Pricing" });
+    await applied(email, 1);
+    await kommoJobsDone();
+
+    expect(kommoReads(since)).toBe(0);
+    expect(noteTexts("contacts", contact.id)).toHaveLength(1);
+    expect(fieldOf(h.kommo.contact(contact.id)!, LAST_ENGAGEMENT)).toBeDefined();
+    expect(noteTexts("leads", lead.id)).toEqual([]);
+    expect(h.kommo.tasksFor("leads", lead.id)).toEqual([]);
+    expect(fieldOf(h.kommo.lead(lead.id)!, SCORE)).toBeUndefined();
+  });
+
+  it("forgets a lead deleted in Kommo: out of its contact's recorded leads", async () => {
+    const { contact, lead } = await person();
+    await kommoJobsDone(); // no read of the lead from before its deletion is still on its way
+    expect((await h.worker!.db.kommoRecords.leadStates([lead.id])).has(lead.id)).toBe(true);
+
+    await h.kommo.deleteLead(lead.id);
+    await kommoJobsDone();
+    expect((await h.worker!.db.kommoRecords.leadStates([lead.id])).has(lead.id)).toBe(false);
+    expect((await h.worker!.db.kommoRecords.contactLeads([contact.id])).get(contact.id)).toEqual([]);
+  });
+
+  it("reads the contact afresh when Kommo refuses a write naming a lead it deleted unannounced, and writes to the lead left", async () => {
+    const { email, contact, lead } = await person();
+    const gone = await h.kommo.addLead({ id: uniqueId(), contactId: contact.id, statusId: 6001 });
+    await eventually(async () => (await h.worker!.db.kommoRecords.contactLeads([contact.id])).get(contact.id)?.length === 2);
+    await kommoJobsDone();
+    h.kommo.state.webhooks.length = 0; // the deletion is never announced
+    await h.kommo.deleteLead(gone.id);
+
+    const since = Date.now();
+    await h.loops.engage(email, "clicked", { subject: "Pricing" });
+    await applied(email, 1);
+
+    expect(h.kommo.requests.count((r) => r.at >= since && r.status === 400)).toBe(1);
+    expect(noteTexts("leads", lead.id)).toHaveLength(1);
+    expect(h.kommo.tasksFor("leads", lead.id)).toHaveLength(1);
+    expect(noteTexts("contacts", contact.id)).toHaveLength(1);
+    expect((await h.worker!.db.kommoRecords.contactLeads([contact.id])).get(contact.id)).toEqual([lead.id]);
+  });
+
+  it("reads the contact and its leads from Kommo for a person forward sync has no record of, and records them for the next flush", async () => {
+    h.kommo.state.webhooks.length = 0; // no forward sync: only the link, as an install before these records left it
+    const email = uniqueEmail("vera");
+    const contact = await h.kommo.addContact({ id: uniqueId(), name: "Vera Holm", email });
+    const lead = await h.kommo.addLead({ id: uniqueId(), contactId: contact.id, statusId: 6001 });
+    await h.worker!.db.links.upsert({ kommoContactId: contact.id, email });
+    h.loops.addContact({ email });
+
+    const since = Date.now();
+    await h.loops.engage(email, "clicked", { emailId: "em_1", subject: "Pricing" });
+    await applied(email, 1);
+    expect(kommoReads(since)).toBe(2);
+    expect(noteTexts("leads", lead.id)).toHaveLength(1);
+    expect(h.kommo.tasksFor("leads", lead.id)).toHaveLength(1);
+    expect((await h.worker!.db.kommoRecords.contactLeads([contact.id])).get(contact.id)).toEqual([lead.id]);
+
+    const later = Date.now();
+    await h.loops.engage(email, "opened", { emailId: "em_2", subject: "Pricing, part 2" });
+    await applied(email, 2);
+    expect(kommoReads(later)).toBe(0);
+    expect(noteTexts("leads", lead.id)).toHaveLength(2);
+  });
+
+  it("takes the update_contact and update_lead webhooks of its own field writes for its own: no Moosend or Loops call", async () => {
+    const { email } = await person();
+    await kommoJobsDone();
+    const before = espCalls();
+    const since = new Date();
+
+    await h.loops.engage(email, "opened", { subject: "Spring" });
+    await applied(email, 1);
+    await kommoJobsDone();
+
+    const echoes = h.kommo.state.deliveries.filter((d) => d.at >= since.getTime() && (d.event === "update_contact" || d.event === "update_lead"));
+    expect(echoes.map((d) => d.event).sort()).toEqual(["update_contact", "update_lead"]);
+    expect(await echoSkips(since)).toHaveLength(2);
+    expect(espCalls()).toBe(before);
+  });
+
+  it("knows the webhook of a field write that overtook the write's answer for its own, once the answer is in", async () => {
+    const { contact } = await person();
+    await kommoJobsDone();
+    const before = espCalls();
+    const since = new Date();
+    const updatedAt = Math.floor(Date.now() / 1000) + 1;
+    await h.worker!.db.engagements.saveFieldWrites("contacts", [{ id: contact.id, updatedAt: null }]);
+
+    // Kommo's update_contact for the write, delivered before the write's answer is recorded.
+    const { account } = h.kommo.state;
+    const item = { id: contact.id, name: contact.name, updated_at: updatedAt, last_modified: updatedAt, type: "contact", custom_fields: [{ id: LAST_ENGAGEMENT, values: [updatedAt] }] };
+    const body = encodeKommoWebhook({ contacts: { update: [item] }, account: { id: account.id, subdomain: account.subdomain } });
+    const delivered = await fetch(h.kommoHookUrl, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body });
+    expect(delivered.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 300));
+    await h.worker!.db.engagements.saveFieldWrites("contacts", [{ id: contact.id, updatedAt }]);
+
+    await eventually(async () => (await echoSkips(since)).length === 1);
+    await kommoJobsDone();
+    expect(espCalls()).toBe(before);
+  });
+
+  it("still syncs someone's own edit of the contact made in the same second as its field write", async () => {
+    const { email, contact } = await person();
+    await kommoJobsDone();
+    const second = Date.now();
+    kommoNow = () => second;
+    const since = new Date();
+
+    await h.loops.engage(email, "opened", { subject: "Spring" });
+    await applied(email, 1);
+    await eventually(async () => (await echoSkips(since)).length === 2);
+    await h.kommo.updateContact(contact.id, { company: "Berg AB" });
+
+    await eventually(() => h.loops.contact(email)?.properties.company === "Berg AB");
+    expect(h.kommo.contact(contact.id)!.updatedAt).toBe(Math.floor(second / 1000));
+    expect(await echoSkips(since)).toHaveLength(2);
+  });
 
   it("turns a click into one note on the contact and its lead, the last-engagement date and one follow-up task", async () => {
     const { email, contact, lead } = await person();

@@ -22,7 +22,7 @@ describe("KommoReader against the Kommo simulator", () => {
   beforeEach(async () => {
     sim = await startKommoSimulator();
     clock = new ManualClock();
-    reader = new KommoReader(new KommoClient({ baseUrl: sim.url, accessToken: "sim-kommo-token", http: { retryBaseDelayMs: 0, timeoutMs: 2_000 } }), undefined, clock);
+    reader = new KommoReader(new KommoClient({ baseUrl: sim.url, accessToken: "sim-kommo-token", http: { retryBaseDelayMs: 0, timeoutMs: 2_000 } }), { clock });
     asked = answered = 0;
   });
   afterEach(() => sim.close());
@@ -114,7 +114,7 @@ describe("KommoReader against the Kommo simulator", () => {
       const change = (leadId: number) => ({ leadId, pipelineId: 5001, statusId: 6002, oldStatusId: 6001, updatedAt: 1_760_000_000, accountId: 1, fingerprint: `f${leadId}` });
       await queues.add(Array.from({ length: count }, (_, i) => ({ name: "kommo.leadStatusChanged" as const, data: change(90_000 + i) })));
       await signal.subscribersComing(0, 0); // its first reading
-      reader = new KommoReader(new KommoClient({ baseUrl: sim.url, accessToken: "sim-kommo-token", http: { retryBaseDelayMs: 0, timeoutMs: 2_000 } }), signal, clock);
+      reader = new KommoReader(new KommoClient({ baseUrl: sim.url, accessToken: "sim-kommo-token", http: { retryBaseDelayMs: 0, timeoutMs: 2_000 } }), { burst: signal, clock });
       await test();
     } finally {
       signal.close();

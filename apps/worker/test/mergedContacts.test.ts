@@ -140,10 +140,16 @@ describe("contacts merged in Kommo", () => {
     await leadJobDone(survivorLead.id, "kommo.leadAdded", "skipped");
     // Only the deletion reaches us: no contact or lead update that could re-key by itself.
     h.kommo.state.webhooks[0]!.settings = ["delete_contact"];
+    const recordedLeads = () => h.worker!.db.kommoRecords.contactLeads([loser.contactId, survivorId]);
+    expect((await recordedLeads()).get(loser.contactId)).toEqual([loser.lead.id]);
 
     await h.kommo.mergeContacts(survivorId, loser.contactId);
     await eventually(async () => (await h.worker!.db.links.get(loser.contactId)) === null);
     await queuesDrained(h);
+
+    // Engagement finds the duplicate's lead under the survivor, and nothing under the id Kommo dropped.
+    expect((await recordedLeads()).has(loser.contactId)).toBe(false);
+    expect([...(await recordedLeads()).get(survivorId)!].sort()).toEqual([loser.lead.id, survivorLead.id].sort());
 
     expect(loopsContact(loser.email)).toMatchObject({ userId: String(survivorId), subscribed: false });
     expect(await h.worker!.db.links.get(survivorId)).toMatchObject({ email: loser.email, loopsUserId: String(survivorId) });

@@ -89,6 +89,29 @@ describe("maintenance.retention", () => {
     expect([await engagements(recent.email), await marks(recent.markEntityId)]).toEqual([2, 1]);
   });
 
+  it("deletes the Kommo records (contacts' leads, leads' stages, engagement's field writes) not written since RETENTION_DAYS, and keeps newer ones", async () => {
+    const recordAt = async (at: Date) => {
+      const id = uniqueId();
+      await pg.query(`INSERT INTO kommo_contact_leads (contact_id, lead_ids, kommo_updated_at, read_at, recorded_at) VALUES ($1, $2, 1, $3, $3)`, [id, [id], at]);
+      await pg.query(`INSERT INTO kommo_lead_states (lead_id, pipeline_id, status_id, kommo_updated_at, read_at, recorded_at) VALUES ($1, 5001, 6001, 1, $2, $2)`, [id, at]);
+      await pg.query(`INSERT INTO engagement_field_writes (entity_type, entity_id, kommo_updated_at, written_at) VALUES ('leads', $1, 1, $2)`, [id, at]);
+      return id;
+    };
+    const old = await recordAt(OLD);
+    const recent = await recordAt(RECENT);
+
+    const job = { data: { retentionDays: 45 } } as Job<JobData<"maintenance.retention">>;
+    await retention(job, { ...h.worker!.deps, now: () => NOW });
+
+    const records = (id: number) =>
+      count(
+        `SELECT (SELECT count(*) FROM kommo_contact_leads WHERE contact_id = $1) + (SELECT count(*) FROM kommo_lead_states WHERE lead_id = $1)
+              + (SELECT count(*) FROM engagement_field_writes WHERE entity_id = $1) AS n`,
+        [id],
+      ).then(Number);
+    expect([await records(old), await records(recent)]).toEqual([0, 3]);
+  });
+
   it("deletes in batches until none are left", async () => {
     const old = await rowsAt(OLD, 5);
     const engaged = await Promise.all([engagementsAt(OLD), engagementsAt(OLD), engagementsAt(OLD)]);

@@ -5,6 +5,7 @@ import { createErasureRepository, type ErasureRepository } from "./erasure";
 import { createEngagementRepository, type EngagementRepository } from "./engagements";
 import { createEventRepository, type EventRepository } from "./events";
 import { PrismaClient } from "./generated/prisma/client";
+import { createKommoRecordRepository, type KommoRecordRepository } from "./kommoRecords";
 import { createContactLinkRepository, type ContactLinkRepository } from "./links";
 import { createMembershipRepository, type MembershipRepository } from "./memberships";
 import { createOutcomeRepository, type OutcomeRepository } from "./outcomes";
@@ -25,6 +26,8 @@ export interface Db {
   /** Which report of a Kommo change (webhook or events feed) has its effects. */
   changeClaims: ChangeClaimRepository;
   engagements: EngagementRepository;
+  /** Contacts' leads and leads' stages as the worker last read them from Kommo. */
+  kommoRecords: KommoRecordRepository;
   /** cheap `SELECT 1` for readiness */
   ping(): Promise<void>;
   /** Closes the connection pool; later calls return the same promise. */
@@ -53,6 +56,7 @@ export function createDb(databaseUrl: string, options: DbOptions = {}): Db {
     retention: createRetentionRepository(prisma),
     changeClaims: createChangeClaimRepository(prisma),
     engagements: createEngagementRepository(prisma),
+    kommoRecords: createKommoRecordRepository(prisma),
     async ping() {
       await prisma.$queryRaw`SELECT 1`;
     },

@@ -54,6 +54,22 @@ export interface EngagementRepository {
   linkedContactIds(emails: readonly string[]): Promise<Map<string, number[]>>;
   marks(entityType: "contacts" | "leads", entityIds: readonly number[]): Promise<EngagementMarkRow[]>;
   saveMarks(marks: readonly EngagementMarkRow[]): Promise<void>;
+  /**
+   * Engagement's field writes, each with the `updated_at` Kommo answered it with, or null while the
+   * write is sent and not yet answered (only the latest per entity is kept).
+   */
+  saveFieldWrites(entityType: "contacts" | "leads", writes: ReadonlyArray<{ id: number; updatedAt: number | null }>): Promise<void>;
+  /**
+   * For each webhook's entity and `updated_at`: `ours` once, when engagement's latest field write to
+   * the entity is the change Kommo stamped that `updated_at` (that write coming back); the write is used
+   * up, so a second webhook of the same second (someone's own edit) is not taken for it. `unanswered`
+   * while a write sent within the last `unansweredMs` has no answer yet; else `other`. An entity and
+   * time asked twice in one call is answered `ours` at most once.
+   */
+  takeFieldWriteEchoes(
+    edits: ReadonlyArray<{ entityType: "contacts" | "leads"; entityId: number; updatedAt: number }>,
+    unansweredMs: number,
+  ): Promise<Array<"ours" | "unanswered" | "other">>;
 }
 
 export function createEngagementRepository(prisma: PrismaClient): EngagementRepository {
@@ -120,6 +136,44 @@ export function createEngagementRepository(prisma: PrismaClient): EngagementRepo
       if (entityIds.length === 0) return [];
       const rows = await prisma.engagementMark.findMany({ where: { entityType, entityId: { in: [...entityIds] } } });
       return rows.map((r) => ({ entityType: r.entityType as "contacts" | "leads", entityId: r.entityId, key: r.key, kommoId: r.kommoId, text: r.text, updatedAt: r.updatedAt }));
+    },
+
+    async saveFieldWrites(entityType, given) {
+      const writes = [...new Map(given.map((w) => [w.id, w])).values()];
+      if (writes.length === 0) return;
+      await prisma.$executeRaw`
+        INSERT INTO engagement_field_writes (entity_type, entity_id, kommo_updated_at, written_at)
+        SELECT ${entityType}, entity_id, kommo_updated_at, now() FROM unnest(${writes.map((w) => w.id)}::int[], ${writes.map((w) => w.updatedAt)}::int[]) AS t(entity_id, kommo_updated_at)
+        ON CONFLICT (entity_type, entity_id) DO UPDATE SET kommo_updated_at = EXCLUDED.kommo_updated_at, written_at = now()`;
+    },
+
+    async takeFieldWriteEchoes(edits, unansweredMs) {
+      if (edits.length === 0) return [];
+      // The outer query sees the table as it was before the DELETE: unanswered writes are still there.
+      const rows = await prisma.$queryRaw<Array<{ i: number; ours: boolean; unanswered: boolean }>>`
+        WITH asked AS (
+          SELECT * FROM unnest(${edits.map((e) => e.entityType)}::text[], ${edits.map((e) => e.entityId)}::int[], ${edits.map((e) => e.updatedAt)}::int[])
+            WITH ORDINALITY AS a(entity_type, entity_id, kommo_updated_at, i)),
+        taken AS (
+          DELETE FROM engagement_field_writes w USING asked a
+          WHERE w.entity_type = a.entity_type AND w.entity_id = a.entity_id AND w.kommo_updated_at = a.kommo_updated_at
+          RETURNING w.entity_type, w.entity_id, w.kommo_updated_at)
+        SELECT a.i::int AS i,
+          EXISTS (SELECT 1 FROM taken t WHERE (t.entity_type, t.entity_id, t.kommo_updated_at) = (a.entity_type, a.entity_id, a.kommo_updated_at)) AS ours,
+          EXISTS (SELECT 1 FROM engagement_field_writes w WHERE w.entity_type = a.entity_type AND w.entity_id = a.entity_id
+                  AND w.kommo_updated_at IS NULL AND w.written_at > now() - ${unansweredMs} * interval '1 millisecond') AS unanswered
+        FROM asked a`;
+      const answers: Array<"ours" | "unanswered" | "other"> = edits.map(() => "other");
+      const taken = new Set<string>();
+      for (const row of rows.sort((a, b) => a.i - b.i)) {
+        const edit = edits[row.i - 1]!;
+        const key = `${edit.entityType}/${edit.entityId}/${edit.updatedAt}`;
+        if (row.ours && !taken.has(key)) {
+          taken.add(key);
+          answers[row.i - 1] = "ours";
+        } else if (row.unanswered) answers[row.i - 1] = "unanswered";
+      }
+      return answers;
     },
 
     async saveMarks(given) {

@@ -71,6 +71,18 @@ export function createErasureRepository(prisma: PrismaClient, hashKey: string | 
                 UPDATE sync_outcomes SET email = NULL, detail = COALESCE(detail, '{}'::jsonb) || jsonb_build_object(${ERASED_AT}::text, ${erasedAt.toISOString()}::text)
                 WHERE email = ${address}`,
             );
+            // What we read of the person's Kommo contacts and their leads, and our field writes to them.
+            const recorded = await tx.$queryRaw<Array<{ leadIds: number[] }>>`
+              DELETE FROM kommo_contact_leads WHERE contact_id = ANY(${contactIds}::int[]) RETURNING lead_ids AS "leadIds"`;
+            count("kommo_contact_leads", recorded.length);
+            const leadIds = [...new Set(recorded.flatMap((r) => r.leadIds))];
+            count("kommo_lead_states", await tx.$executeRaw`DELETE FROM kommo_lead_states WHERE lead_id = ANY(${leadIds}::int[])`);
+            count(
+              "engagement_field_writes",
+              await tx.$executeRaw`
+                DELETE FROM engagement_field_writes
+                WHERE (entity_type = 'contacts' AND entity_id = ANY(${contactIds}::int[])) OR (entity_type = 'leads' AND entity_id = ANY(${leadIds}::int[]))`,
+            );
             const links = await tx.$queryRaw<Array<{ userId: string | null }>>`
               DELETE FROM contact_links WHERE email = ${address} RETURNING loops_user_id AS "userId"`;
             count("contact_links", links.length);

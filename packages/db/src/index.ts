@@ -11,3 +11,4 @@ export type { PruneResult, RetentionRepository } from "./retention";
 export { ERASED_REASON, erasedAtOf, SuppressionKeyError, type SuppressionRepository } from "./suppression";
 export type { WatermarkRepository } from "./watermarks";
 export type { EngagementKind, EngagementMarkRow, EngagementRepository, EngagementRow, RecordEngagementInput } from "./engagements";
+export type { ContactLeadsRead, KommoRecordRepository, LeadRead, LeadStateRow } from "./kommoRecords";

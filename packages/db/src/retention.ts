@@ -5,6 +5,8 @@ export interface PruneResult {
   syncOutcomes: number;
   engagements: number;
   engagementMarks: number;
+  /** contacts' leads and leads' stages not read from Kommo since, and engagement field writes not echoed since */
+  kommoRecords: number;
 }
 
 export interface RetentionRepository {
@@ -12,7 +14,8 @@ export interface RetentionRepository {
    * Deletes received events, outcome rows, engagements (by when they happened, written to Kommo or
    * not: one that old is not written any more) and engagement marks (by their last write) older than
    * `before`, a small batch per statement, so that no lock is held for long and the worker's writes go
-   * on meanwhile. Consent is never pruned.
+   * on meanwhile; and the Kommo records (contacts' leads, leads' stages, engagement's field writes) not
+   * written since, so none is trusted for longer. Consent is never pruned.
    */
   prune(before: Date, options?: { batchSize?: number }): Promise<PruneResult>;
 }
@@ -37,6 +40,17 @@ export function createRetentionRepository(prisma: PrismaClient): RetentionReposi
     DELETE FROM engagement_marks WHERE (entity_type, entity_id, key) IN (
       SELECT entity_type, entity_id, key FROM engagement_marks WHERE updated_at < ${before} LIMIT ${limit})`;
 
+  // A record not read since is read again from Kommo when engagement next needs it.
+  const pruneContactLeads = (before: Date, limit: number) => prisma.$executeRaw`
+    DELETE FROM kommo_contact_leads WHERE contact_id IN (
+      SELECT contact_id FROM kommo_contact_leads WHERE recorded_at < ${before} LIMIT ${limit})`;
+  const pruneLeadStates = (before: Date, limit: number) => prisma.$executeRaw`
+    DELETE FROM kommo_lead_states WHERE lead_id IN (
+      SELECT lead_id FROM kommo_lead_states WHERE recorded_at < ${before} LIMIT ${limit})`;
+  const pruneFieldWrites = (before: Date, limit: number) => prisma.$executeRaw`
+    DELETE FROM engagement_field_writes WHERE (entity_type, entity_id) IN (
+      SELECT entity_type, entity_id FROM engagement_field_writes WHERE written_at < ${before} LIMIT ${limit})`;
+
   async function drain(batch: (before: Date, limit: number) => Promise<number>, before: Date, limit: number): Promise<number> {
     let total = 0;
     for (;;) {
@@ -54,6 +68,8 @@ export function createRetentionRepository(prisma: PrismaClient): RetentionReposi
         syncOutcomes: await drain(pruneOutcomes, before, limit),
         engagements: await drain(pruneEngagements, before, limit),
         engagementMarks: await drain(pruneMarks, before, limit),
+        kommoRecords:
+          (await drain(pruneContactLeads, before, limit)) + (await drain(pruneLeadStates, before, limit)) + (await drain(pruneFieldWrites, before, limit)),
       };
     },
   };

@@ -263,6 +263,57 @@ describe("memberships", () => {
   });
 });
 
+describe("kommoRecords", () => {
+  const lead = (id: number, contactIds: number[], updatedAt = 100, statusId = 6001) => ({ id, pipelineId: 5001, statusId, responsibleUserId: 7, updatedAt, contactIds });
+  const at = (ms: number) => new Date(1_800_000_000_000 + ms);
+
+  it("moves a lead between recorded contacts as its read names them, and gives none to a contact without a record", async () => {
+    const [a, b, unrecorded, l1, l2] = [uniqueLeadId(), uniqueLeadId(), uniqueLeadId(), uniqueLeadId(), uniqueLeadId()];
+    await db.kommoRecords.recordContacts([{ id: a, leadIds: [l2, l1], updatedAt: 100 }, { id: b, leadIds: [], updatedAt: 100 }], at(0));
+
+    await db.kommoRecords.recordLeads([lead(l1, [b, unrecorded])], at(1));
+
+    const recorded = await db.kommoRecords.contactLeads([a, b, unrecorded]);
+    expect([...recorded]).toEqual(expect.arrayContaining([[a, [l2]], [b, [l1]]]));
+    expect(recorded.has(unrecorded)).toBe(false);
+  });
+
+  it("keeps the newer of two reads, by Kommo's updated_at and then by when each was sent, whichever is recorded last", async () => {
+    const [contactId, leadId, sameSecond] = [uniqueLeadId(), uniqueLeadId(), uniqueLeadId()];
+    await db.kommoRecords.recordContacts([{ id: contactId, leadIds: [leadId], updatedAt: 200 }], at(0));
+    await db.kommoRecords.recordContacts([{ id: contactId, leadIds: [], updatedAt: 199 }], at(5));
+    await db.kommoRecords.recordLeads([lead(leadId, [contactId], 200, 142)], at(0));
+    await db.kommoRecords.recordLeads([lead(leadId, [contactId], 199, 6001)], at(5));
+    // Created and moved in one second: the read sent before the move is recorded after the one sent after it.
+    await db.kommoRecords.recordLeads([lead(sameSecond, [], 300, 142)], at(10));
+    await db.kommoRecords.recordLeads([lead(sameSecond, [], 300, 6001)], at(9));
+
+    expect((await db.kommoRecords.contactLeads([contactId])).get(contactId)).toEqual([leadId]);
+    const states = await db.kommoRecords.leadStates([leadId, sameSecond]);
+    expect(states.get(leadId)).toMatchObject({ statusId: 142, responsibleUserId: 7 });
+    expect(states.get(sameSecond)).toMatchObject({ statusId: 142 });
+  });
+});
+
+describe("engagement field writes", () => {
+  it("answers a webhook of a written entity and second `ours` once, one still unanswered `unanswered`, and any other `other`", async () => {
+    const [answered, sent, never] = [uniqueLeadId(), uniqueLeadId(), uniqueLeadId()];
+    await db.engagements.saveFieldWrites("contacts", [{ id: answered, updatedAt: 1_800_000_000 }, { id: sent, updatedAt: null }]);
+    const edit = (entityId: number, updatedAt = 1_800_000_000) => ({ entityType: "contacts" as const, entityId, updatedAt });
+
+    expect(await db.engagements.takeFieldWriteEchoes([edit(answered), edit(answered), edit(answered, 1_800_000_001), edit(sent), edit(never)], 60_000)).toEqual([
+      "ours",
+      "other",
+      "other",
+      "unanswered",
+      "other",
+    ]);
+    expect(await db.engagements.takeFieldWriteEchoes([edit(answered)], 60_000)).toEqual(["other"]);
+    await db.engagements.saveFieldWrites("contacts", [{ id: sent, updatedAt: 1_800_000_000 }]);
+    expect(await db.engagements.takeFieldWriteEchoes([edit(sent)], 60_000)).toEqual(["ours"]);
+  });
+});
+
 describe("watermarks", () => {
   it("returns null for an unknown key and the last value set otherwise", async () => {
     const key = `moosend-poll-${randomUUID()}`;

@@ -315,16 +315,17 @@ export class KommoClient {
 
   /**
    * Sets custom field values on many leads or contacts (≤ 250 per call, `PATCH /{entity}` with an
-   * array). Values are written, never added to, so a repeat is harmless and retried inline.
+   * array). Values are written, never added to, so a repeat is harmless and retried inline. Returns
+   * the `updated_at` Kommo gave each entity it answered for: the time its `update_*` webhook carries.
    * @see https://developers.kommo.com/reference/update-leads
    */
   async updateFieldValues(
     entityType: EntityType,
     updates: ReadonlyArray<{ id: number; customFields: Array<{ fieldId: number; value: string | number | boolean }> }>,
-  ): Promise<void> {
+  ): Promise<Array<{ id: number; updatedAt: number }>> {
     assertEntityType(entityType);
     if (updates.length > KOMMO_MAX_PAGE) throw new ValidationError("kommo", `at most ${KOMMO_MAX_PAGE} entities per call (got ${updates.length})`);
-    if (updates.length === 0) return;
+    if (updates.length === 0) return [];
     const body = updates.map(({ id, customFields }, index) => {
       assertId(id, `${entityType} id`);
       return {
@@ -336,7 +337,11 @@ export class KommoClient {
         request_id: String(index),
       };
     });
-    await this.http.patch(`/${entityType}`, body, { funnelsync: { idempotent: true } });
+    const response = await this.http.patch(`/${entityType}`, body, { funnelsync: { idempotent: true } });
+    return embedded(response.data, entityType).flatMap((raw) => {
+      const { id, updated_at: updatedAt } = (raw ?? {}) as { id?: unknown; updated_at?: unknown };
+      return typeof id === "number" && typeof updatedAt === "number" ? [{ id, updatedAt }] : [];
+    });
   }
 
   /**

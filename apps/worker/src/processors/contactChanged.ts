@@ -4,7 +4,9 @@ import type { JobData } from "@funnelsync/jobs";
 import { fieldValue, type KommoContact, type KommoLead } from "@funnelsync/kommo-client";
 import type { LoopsClient, LoopsContactInput } from "@funnelsync/loops-client";
 import { reportedTwice } from "../changeReports";
+import { isEngagementEcho } from "../engagementEcho";
 import { adoptMergedContact, contactsMergedInto, followDeletedContact } from "../contactMerge";
+import { recordLeadsRead } from "../kommoRecords";
 import { contactEmail, loopsUserId, mappedFields, splitName } from "../leadSnapshot";
 import { runIndependently } from "../outcomeRecorder";
 import type { Processor, WorkerDeps } from "./types";
@@ -15,8 +17,10 @@ type ContactJob = Job<JobData<"kommo.contactChanged">>;
 async function latestLead(deps: WorkerDeps, contact: KommoContact, linkedLeadIds: number[]): Promise<KommoLead | undefined> {
   const ids = [...new Set([...contact.leadIds, ...linkedLeadIds])];
   if (ids.length === 0) return undefined;
-  const leads = [...(await deps.kommo.getLeads(ids)).values()];
-  return leads.sort((a, b) => b.updatedAt - a.updatedAt)[0];
+  const readAt = new Date();
+  const found = await deps.kommo.getLeads(ids);
+  await recordLeadsRead(deps.db.kommoRecords, ids, found, readAt);
+  return [...found.values()].sort((a, b) => b.updatedAt - a.updatedAt)[0];
 }
 
 /**
@@ -56,6 +60,7 @@ async function moveByEmail(loops: LoopsClient, oldEmail: string, email: string, 
 export const contactChanged: Processor<"kommo.contactChanged"> = async (job, deps) => {
   const { contactId, action, updatedAt, fingerprint } = job.data;
   if (action === "deleted") return followDeletedContact(job, deps, contactId);
+  if (action === "updated" && (await isEngagementEcho(job, deps, { entityType: "contacts", entityId: contactId, updatedAt, fingerprint }))) return;
   if (action === "updated" && (await reportedTwice(job, deps, { entityType: "contact", entityId: contactId, change: "fields", updatedAt, fingerprint }))) return;
   const contact = await deps.kommoReader.contact(contactId);
   if (!contact) return deps.outcomes.skipped(job, "job", "contact not found in Kommo (deleted?)", { vendor: "none", contactId });

@@ -9,6 +9,7 @@ import { listsLeftBehind, removeFromMoosend } from "./syncLead";
 export const leadDeleted: Processor<"kommo.leadDeleted"> = async (job, deps) => {
   const { leadId } = job.data;
   const reason = "lead deleted in Kommo";
+  await deps.db.kommoRecords.forgetLeads([leadId]);
   const synced = (await deps.db.outcomes.forLead(leadId)).filter((row) => row.email !== null).at(-1);
   if (synced?.email && deps.mapping.moosendListsLeftOnExit().length > 0) {
     const contact = synced.contactId === null ? null : await deps.kommoReader.contact(synced.contactId);

@@ -6,6 +6,7 @@ import type { KommoClient } from "@funnelsync/kommo-client";
 import type { Logger } from "@funnelsync/logger";
 import type { LoopsClient } from "@funnelsync/loops-client";
 import type { MoosendClient } from "@funnelsync/moosend-client";
+import type { FieldWriteEchoes } from "../engagementEcho";
 import type { EngagementSync } from "../engagementSync";
 import type { OutcomeRecorder } from "../outcomeRecorder";
 import type { KommoReader } from "../kommoReader";
@@ -34,6 +35,8 @@ export interface WorkerDeps {
   logger: Logger;
   /** Opens and clicks back to Kommo; undefined when the mapping has no `engagement` block. */
   engagement?: EngagementSync;
+  /** Tells `update_contact` / `update_lead` webhooks of engagement's own field writes (batched). */
+  engagementEchoes: FieldWriteEchoes;
   now: () => Date;
   /** Adds follow-up jobs with their deterministic ids (polling feeds the webhook path this way). */
   enqueue(jobs: Array<{ [K in JobName]: { name: K; data: JobData<K> } }[JobName]>): Promise<void>;
