@@ -331,7 +331,7 @@ describe("Kommo simulator", () => {
 
     it("counts a sliding window, not calendar seconds", async () => {
       let clock = 1_800_000_000_000 - 100; // the second request falls in the next calendar second
-      await start({ rateLimit: { max: 2, perMs: 300 }, now: () => clock });
+      await start({ rateLimit: { max: 2, perMs: 300 }, limitsNow: () => clock });
       expect((await api("/leads/pipelines")).status).toBe(200);
       clock += 200;
       expect((await api("/leads/pipelines")).status).toBe(200);

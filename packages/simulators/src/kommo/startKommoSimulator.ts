@@ -80,8 +80,14 @@ export interface KommoSimulatorOptions {
   seed?: boolean;
   /** Kommo gives a webhook receiver 2 s. */
   webhookTimeoutMs?: number;
-  /** The clock for entity times (`updated_at`…) and for the rate limit and the block, in ms. */
+  /** The clock for entity times (`updated_at`…) and the events feed, in ms. */
   now?: () => number;
+  /**
+   * The clock for the rate limit and the block, in ms; real time unless a test moves it. Apart from
+   * `now`, so a test can stop Kommo's clock for entity times (two edits in one second) and still be
+   * served at 7 calls a second.
+   */
+  limitsNow?: () => number;
   /** Decides which changes' webhooks `webhookFaults` drops or repeats; default Math.random. */
   random?: () => number;
 }
@@ -128,7 +134,7 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
     blockAfter429s: options.blockAfter429s ?? 20,
     blockWindowMs: options.blockWindowMs ?? 60_000,
     blockMs: options.blockMs ?? Number.POSITIVE_INFINITY,
-    now,
+    now: options.limitsNow ?? Date.now,
   });
 
   const app = express();
