@@ -4,7 +4,7 @@ import type { Db, EngagementKind, EngagementMarkRow, EngagementRow } from "@funn
 import { jobIdFor } from "@funnelsync/jobs";
 import { KOMMO_MAX_PAGE, type KommoClient, type KommoContact, type KommoLead, type KommoTaskInput } from "@funnelsync/kommo-client";
 import { isVendorError, type RequestGate } from "@funnelsync/vendor-http";
-import { recordContactsRead, recordLeadsRead } from "./kommoRecords";
+import { readContactsRecorded, readLeadsRecorded } from "./kommoRecords";
 
 const WON_OR_LOST = new Set([142, 143]);
 const HOUR_MS = 3_600_000;
@@ -187,9 +187,7 @@ export class EngagementSync {
     const contactIds = [...new Set([...linked.values()].flat())];
     const leadsOf = await db.kommoRecords.contactLeads(contactIds);
     for (const chunk of chunks(contactIds.filter((id) => !leadsOf.has(id)))) {
-      const readAt = new Date();
-      const found = await kommo.getContacts(chunk);
-      await recordContactsRead(db.kommoRecords, chunk, found, readAt);
+      const found = await readContactsRecorded(kommo, db.kommoRecords, chunk);
       for (const [id, contact] of found) leadsOf.set(id, contact.leadIds);
     }
     const result = new Map<string, ContactLeads[]>();
@@ -203,9 +201,7 @@ export class EngagementSync {
     const { db, kommo } = this.options;
     const states: Map<number, LeadState> = await db.kommoRecords.leadStates(leadIds);
     for (const chunk of chunks(leadIds.filter((id) => !states.has(id)))) {
-      const readAt = new Date();
-      const found = await kommo.getLeads(chunk);
-      await recordLeadsRead(db.kommoRecords, chunk, found, readAt);
+      const found = await readLeadsRecorded(kommo, db.kommoRecords, chunk);
       for (const [id, lead] of found) states.set(id, lead);
     }
     return states;

@@ -4,7 +4,7 @@ import type { KommoRecordRepository } from "@funnelsync/db";
 import type { Admission } from "@funnelsync/vendor-http";
 import type { BurstSignal } from "./burstSignal";
 import { systemClock, type Clock } from "./clock";
-import { recordContactsRead, recordLeadsRead } from "./kommoRecords";
+import { readContactsRecorded, readLeadsRecorded } from "./kommoRecords";
 import { RecentRate } from "./recentRate";
 import { TUNING } from "./tuning";
 
@@ -37,18 +37,8 @@ export class KommoReader {
     const batching = { maxBatch: KOMMO_MAX_PAGE, missing: () => null, admit: () => kommo.admit() };
     // Under a burst a short page of leads also waits (briefly) for the leads on their way: at the start
     // of one, single reads spent Kommo's first second on a handful of people.
-    const readLeads = async (ids: number[], admitted: Admission | undefined) => {
-      const readAt = new Date();
-      const found = await kommo.getLeads(ids, admitted);
-      if (records) await recordLeadsRead(records, ids, found, readAt);
-      return found;
-    };
-    const readContacts = async (ids: number[], admitted: Admission | undefined) => {
-      const readAt = new Date();
-      const found = await kommo.getContacts(ids, admitted);
-      if (records) await recordContactsRead(records, ids, found, readAt);
-      return found;
-    };
+    const readLeads = (ids: number[], admitted?: Admission) => (records ? readLeadsRecorded(kommo, records, ids, admitted) : kommo.getLeads(ids, admitted));
+    const readContacts = (ids: number[], admitted?: Admission) => (records ? readContactsRecorded(kommo, records, ids, admitted) : kommo.getContacts(ids, admitted));
     this.leads = new Batcher((ids, admitted) => readLeads([...ids.keys()], admitted), { ...batching, fill: () => this.fillLeadPage() });
     this.contacts = new Batcher((ids, admitted) => readContacts([...ids.keys()], admitted), batching);
   }

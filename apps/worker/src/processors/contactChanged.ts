@@ -6,7 +6,7 @@ import type { LoopsClient, LoopsContactInput } from "@funnelsync/loops-client";
 import { reportedTwice } from "../changeReports";
 import { isEngagementEcho } from "../engagementEcho";
 import { adoptMergedContact, contactsMergedInto, followDeletedContact } from "../contactMerge";
-import { recordLeadsRead } from "../kommoRecords";
+import { readLeadsRecorded } from "../kommoRecords";
 import { contactEmail, loopsUserId, mappedFields, splitName } from "../leadSnapshot";
 import { runIndependently } from "../outcomeRecorder";
 import type { Processor, WorkerDeps } from "./types";
@@ -17,9 +17,7 @@ type ContactJob = Job<JobData<"kommo.contactChanged">>;
 async function latestLead(deps: WorkerDeps, contact: KommoContact, linkedLeadIds: number[]): Promise<KommoLead | undefined> {
   const ids = [...new Set([...contact.leadIds, ...linkedLeadIds])];
   if (ids.length === 0) return undefined;
-  const readAt = new Date();
-  const found = await deps.kommo.getLeads(ids);
-  await recordLeadsRead(deps.db.kommoRecords, ids, found, readAt);
+  const found = await readLeadsRecorded(deps.kommo, deps.db.kommoRecords, ids);
   return [...found.values()].sort((a, b) => b.updatedAt - a.updatedAt)[0];
 }
 
