@@ -130,7 +130,7 @@ export class MoosendSubscriptions {
 
   /**
    * While callers of this process wait on the list: drains it if no other process does (one at a time,
-   * so the local windows see every call the list makes), else looks again shortly.
+   * so a bulk call carries every process's people), else looks again shortly.
    */
   private async drain(listId: string): Promise<void> {
     this.running.add(listId);
@@ -171,10 +171,11 @@ export class MoosendSubscriptions {
     // whole window because both went out back to back; not when a burst fills them.
     const bulkWait = full || tail ? bulk.waitMs : bulk.spacedWaitMs;
     const lone = size === 1;
-    // A few go one by one while singles are free: a bulk call is the scarcer (2 per 10 s against
-    // 10), and one spent on a handful at a burst's start leaves its window half used.
+    // A lone one, or a few, go one by one while singles are free (free singles mean no wait): a bulk
+    // call is the scarcer (2 per 10 s against 10), and one spent on a handful at a burst's start
+    // leaves its window half used.
     const few = size <= Math.min(SINGLES_FOR_A_FEW, single.free);
-    if ((lone || few) && singleWait === 0) {
+    if (few) {
       await this.send(listId, await this.pool.take(listId, 1), "single");
     } else if (bulkWait === 0) {
       await this.fill(listId, size);
