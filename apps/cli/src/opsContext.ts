@@ -2,16 +2,13 @@ import type { Redis } from "ioredis";
 import type { Config, RecordsConfig } from "@funnelsync/config";
 import { createDb, type Db } from "@funnelsync/db";
 import { createRedisConnection, openJobQueues, type JobQueues } from "@funnelsync/jobs";
-import { KOMMO_LIMITS, KommoClient } from "@funnelsync/kommo-client";
-import { LOOPS_LIMITS, LoopsClient } from "@funnelsync/loops-client";
-import { MOOSEND_LIMITS, MoosendClient } from "@funnelsync/moosend-client";
-import { createRedisGate, type RedisGate } from "@funnelsync/worker";
+import { createVendorGateway, type KommoGateway, type LoopsGateway, type MoosendGateway, type RedisGate, type VendorGateway } from "@funnelsync/vendor-gateway";
 
 /**
  * What the commands work with, opened on first use: `history` never touches Redis and `config check`
- * never touches Postgres. Vendor clients go through the same Redis rate-limit windows as the worker
- * (same prefix, same account keys), so a backfill running next to a busy worker never pushes Kommo
- * past its 7 requests a second.
+ * never touches Postgres. Vendors are reached through the worker's gateway, on the same Redis
+ * rate-limit windows (same prefix, same account keys), so a backfill running next to a busy worker
+ * never pushes Kommo past its 7 requests a second.
  */
 export interface Ops {
   config: Config;
@@ -22,10 +19,10 @@ export interface Ops {
   queues(): Promise<JobQueues>;
   /** The worker's shared rate-limit and block state in Redis. */
   gate(): Promise<RedisGate>;
-  kommo(): Promise<KommoClient>;
+  kommo(): Promise<KommoGateway>;
   /** Undefined when Moosend has no credentials (allowed only when the mapping does not use it). */
-  moosend(): Promise<MoosendClient | undefined>;
-  loops(): Promise<LoopsClient | undefined>;
+  moosend(): Promise<MoosendGateway | undefined>;
+  loops(): Promise<LoopsGateway | undefined>;
   close(): Promise<void>;
 }
 
@@ -64,39 +61,51 @@ export function openOps(config: Config, prefix: string): Ops {
   let db: Db | undefined;
   let redis: Promise<Redis> | undefined;
   let queues: Promise<JobQueues> | undefined;
-  let gate: Promise<RedisGate> | undefined;
+  let gateway: Promise<VendorGateway> | undefined;
 
+  const getDb = () => (db ??= createDb(config.databaseUrl, { hashKey: config.hashKey }));
   const getRedis = () => (redis ??= connectRedis(config.redisUrl));
-  const getGate = () =>
-    (gate ??= getRedis().then((client) =>
-      createRedisGate({
+  const getGateway = () =>
+    (gateway ??= getRedis().then((client) =>
+      createVendorGateway({
         redis: client,
         prefix,
-        limits: { kommo: KOMMO_LIMITS, moosend: MOOSEND_LIMITS, loops: LOOPS_LIMITS },
-        accounts: { kommo: config.kommo.baseUrl, moosend: config.moosend.baseUrl, loops: config.loops.baseUrl },
-        maxWaitMs: GATE_MAX_WAIT_MS,
+        credentials: { kommo: config.kommo, moosend: config.moosend, loops: config.loops },
+        // Postgres is opened only by a command whose vendor calls need it.
+        db: {
+          get consent() {
+            return getDb().consent;
+          },
+          get memberships() {
+            return getDb().memberships;
+          },
+          get kommoRecords() {
+            return getDb().kommoRecords;
+          },
+        },
+        gate: { maxWaitMs: GATE_MAX_WAIT_MS },
       }),
     ));
 
   return {
     config,
     prefix,
-    db: () => (db ??= createDb(config.databaseUrl, { hashKey: config.hashKey })),
+    db: getDb,
     redis: getRedis,
-    gate: getGate,
+    gate: async () => (await getGateway()).gate,
     queues: () => (queues ??= getRedis().then((connection) => openJobQueues(connection, { prefix }))),
     async kommo() {
-      const { baseUrl, accessToken } = config.kommo;
-      if (!baseUrl || !accessToken) throw new Error("Kommo has no credentials (KOMMO_BASE_URL, KOMMO_ACCESS_TOKEN)");
-      return new KommoClient({ baseUrl, accessToken, http: { gate: await getGate() } });
+      const vendors = await getGateway();
+      if (!vendors.has("kommo")) throw new Error("Kommo has no credentials (KOMMO_BASE_URL, KOMMO_ACCESS_TOKEN)");
+      return vendors.kommo;
     },
     async moosend() {
-      const { baseUrl, apiKey } = config.moosend;
-      return baseUrl && apiKey ? new MoosendClient({ baseUrl, apiKey, http: { gate: await getGate() } }) : undefined;
+      const vendors = await getGateway();
+      return vendors.has("moosend") ? vendors.moosend : undefined;
     },
     async loops() {
-      const { baseUrl, apiKey } = config.loops;
-      return baseUrl && apiKey ? new LoopsClient({ baseUrl, apiKey, http: { gate: await getGate() } }) : undefined;
+      const vendors = await getGateway();
+      return vendors.has("loops") ? vendors.loops : undefined;
     },
     async close() {
       const failures: string[] = [];
@@ -109,6 +118,8 @@ export function openOps(config: Config, prefix: string): Ops {
       };
       // A connection that never opened has nothing to close.
       const opened = <T>(p: Promise<T> | undefined) => p?.catch(() => undefined) ?? Promise.resolve(undefined);
+      const vendors = await opened(gateway);
+      if (vendors) await step("vendor gateway", () => vendors.close());
       const openQueues = await opened(queues);
       if (openQueues) await step("queues", () => openQueues.close());
       const client = await opened(redis);

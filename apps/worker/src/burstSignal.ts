@@ -2,22 +2,10 @@ import { randomUUID } from "node:crypto";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { QUEUES } from "@funnelsync/jobs";
-import { RecentRate } from "./recentRate";
-import { TUNING } from "./tuning";
+import { RecentRate, TUNING, type BurstSignal } from "@funnelsync/vendor-gateway";
 
-/**
- * How much Kommo-change work is on its way, seen by every worker process through Redis. The batched
- * calls (Kommo's pages, Moosend's bulk subscribes) wait to fill only while it says more is coming.
- */
-export interface BurstSignal {
-  /**
-   * Subscribers likely to reach the Moosend pool (shared by every process) within `horizonMs`, beyond
-   * those already waiting there (`waitingHere` is this process's share of them): every process's
-   * queued and arriving Kommo changes, less those already waiting for Moosend.
-   */
-  subscribersComing(horizonMs: number, waitingHere: number): Promise<number>;
-  /** Kommo changes queued, not yet started, per process (as last seen: it never waits on Redis). */
-  changesQueued(): number;
+/** The gateway's burst signal, as the worker that owns the queues keeps it. */
+export interface WorkerBurstSignal extends BurstSignal {
   /** A Kommo-change job started in this process. */
   noteStarted(): void;
   close(): void;
@@ -71,7 +59,7 @@ export interface RedisBurstSignalOptions {
 }
 
 /** The burst signal shared through Redis: every process reports its own figures and reads everyone's. */
-export class RedisBurstSignal implements BurstSignal {
+export class RedisBurstSignal implements WorkerBurstSignal {
   private readonly id = randomUUID();
   private readonly started: RecentRate;
   private readonly counted: Queue[];

@@ -15,7 +15,7 @@ import type { WorkerDeps } from "./processors/types";
 /** Contacts we synced under one of the survivor's addresses that Kommo no longer has: merged into it. */
 export async function contactsMergedInto(deps: WorkerDeps, survivor: KommoContact): Promise<ContactLinkRow[]> {
   const others = (await deps.db.links.byEmails(survivor.emails)).filter((link) => link.kommoContactId !== survivor.id);
-  const found = await Promise.all(others.map((link) => deps.kommoReader.contact(link.kommoContactId)));
+  const found = await Promise.all(others.map((link) => deps.kommo.contact(link.kommoContactId)));
   return others.filter((_, i) => found[i] === null);
 }
 
@@ -28,7 +28,7 @@ export async function followDeletedContact(job: Job, deps: WorkerDeps, contactId
   await deps.db.kommoRecords.forgetContacts([contactId]);
   const link = await deps.db.links.get(contactId);
   if (!link) return deps.outcomes.skipped(job, "job", "nothing kept for the deleted contact (never synced, or its merge was followed already)", meta);
-  if (await deps.kommoReader.contact(contactId)) return deps.outcomes.skipped(job, "job", "contact still exists in Kommo (restored?)", meta);
+  if (await deps.kommo.contact(contactId)) return deps.outcomes.skipped(job, "job", "contact still exists in Kommo (restored?)", meta);
   const readAt = new Date();
   const holders = (await deps.kommo.findContactsByEmail(link.email)).filter((c) => c.id !== contactId);
   // A survivor holds the merged contact's leads now.

@@ -2,9 +2,9 @@ import type { Queue } from "bullmq";
 import type { EngagementMapping } from "@funnelsync/config";
 import type { Db, EngagementKind, EngagementMarkRow, EngagementRow } from "@funnelsync/db";
 import { jobIdFor } from "@funnelsync/jobs";
-import { KOMMO_MAX_PAGE, type KommoClient, type KommoContact, type KommoLead, type KommoTaskInput } from "@funnelsync/kommo-client";
-import { isVendorError, type RequestGate } from "@funnelsync/vendor-http";
-import { readContactsRecorded, readLeadsRecorded } from "./kommoRecords";
+import { KOMMO_MAX_PAGE, type KommoContact, type KommoLead, type KommoTaskInput } from "@funnelsync/kommo-client";
+import type { KommoGateway } from "@funnelsync/vendor-gateway";
+import { isVendorError } from "@funnelsync/vendor-http";
 
 const WON_OR_LOST = new Set([142, 143]);
 const HOUR_MS = 3_600_000;
@@ -22,29 +22,6 @@ const CLOCK_SLACK_MS = 2_000;
 const PEOPLE_PER_ROUND = 10 * KOMMO_MAX_PAGE;
 const KIND_WORD: Record<EngagementKind, string> = { opened: "opened", clicked: "clicked a link in", delivered: "received" };
 
-/**
- * A gate for calls that must leave room for live sync: each takes a slot of its own smaller window
- * (`shareKey`, e.g. 3 of Kommo's 7 a second) before the vendor's shared one, so live sync always
- * keeps the rest of the vendor's budget, in every process. With `sharedKey` (Kommo's `background`)
- * the shared slot is taken only while that limit leaves room, so a live call never queues behind them.
- */
-export function shareOfGate(gate: RequestGate, shareKey: string, sharedKey?: string): RequestGate {
-  const shared: RequestGate = async (vendor, limitKey) => {
-    const share = await gate(vendor, shareKey);
-    try {
-      const slot = await gate(vendor, sharedKey ?? limitKey);
-      return () => {
-        share?.();
-        slot?.();
-      };
-    } catch (error) {
-      share?.();
-      throw error;
-    }
-  };
-  // Everything else the gate carries (its `pause` on a 429, …) stays the shared gate's own.
-  return Object.assign(shared, gate);
-}
 
 /** A person's Kommo contact, as far as engagement needs it: the leads it is on. */
 type ContactLeads = Pick<KommoContact, "id" | "leadIds">;
@@ -92,8 +69,8 @@ function chunks<T>(items: readonly T[], size = KOMMO_MAX_PAGE): T[][] {
 export interface EngagementSyncOptions {
   settings: EngagementMapping;
   db: Db;
-  /** A client whose gate leaves live sync its share (`shareOfGate`). */
-  kommo: KommoClient;
+  /** Kommo on engagement's share of its limit, which leaves live sync the rest (`VendorGateway.kommoShare`). */
+  kommo: KommoGateway;
   flushQueue: Queue;
   now: () => Date;
 }
@@ -187,7 +164,7 @@ export class EngagementSync {
     const contactIds = [...new Set([...linked.values()].flat())];
     const leadsOf = await db.kommoRecords.contactLeads(contactIds);
     for (const chunk of chunks(contactIds.filter((id) => !leadsOf.has(id)))) {
-      const found = await readContactsRecorded(kommo, db.kommoRecords, chunk);
+      const found = await kommo.contacts(chunk);
       for (const [id, contact] of found) leadsOf.set(id, contact.leadIds);
     }
     const result = new Map<string, ContactLeads[]>();
@@ -201,7 +178,7 @@ export class EngagementSync {
     const { db, kommo } = this.options;
     const states: Map<number, LeadState> = await db.kommoRecords.leadStates(leadIds);
     for (const chunk of chunks(leadIds.filter((id) => !states.has(id)))) {
-      const found = await readLeadsRecorded(kommo, db.kommoRecords, chunk);
+      const found = await kommo.leads(chunk);
       for (const [id, lead] of found) states.set(id, lead);
     }
     return states;

@@ -115,7 +115,7 @@ async function updateContact(job: Job, deps: WorkerDeps, signal: EspSignal, emai
   const consentAfter = CONSENT_FOR[signal.kind];
 
   if (!known) {
-    const leads = contact.leadIds.length ? [...(await kommo.getLeads(contact.leadIds)).values()] : [];
+    const leads = contact.leadIds.length ? [...(await kommo.leads(contact.leadIds)).values()] : [];
     const openLeadIds = leads.filter((lead) => !WON_OR_LOST.has(lead.statusId)).map((lead) => lead.id);
     const text = noteText({ ...signal, email });
     // Kommo has no idempotency key and a repeated POST duplicates a note or task. An earlier attempt may

@@ -2,8 +2,6 @@ export { startWorker } from "./startWorker";
 export type { RunningWorker, StartWorkerOptions } from "./startWorker";
 export { createWorkerMetrics } from "./metrics";
 export type { WorkerMetrics } from "./metrics";
-export { createRedisGate, DEFAULT_BLOCKED_RECHECK_MS } from "./redisGate";
-export type { RedisGate, RedisGateOptions } from "./redisGate";
 export { transactionalVariableNames } from "./transactionalVariables";
 export { KommoWatch } from "./kommoWatch";
 export { kommoReconcile } from "./processors/kommoReconcile";

@@ -1,9 +1,10 @@
 import type { Db } from "@funnelsync/db";
-import { assessKommoWebhook, installKommoWebhook, type KommoClient, type KommoWebhookState } from "@funnelsync/kommo-client";
+import { assessKommoWebhook, installKommoWebhook, type KommoWebhookState } from "@funnelsync/kommo-client";
 import type { Logger } from "@funnelsync/logger";
+import type { KommoGateway } from "@funnelsync/vendor-gateway";
 
 export interface KommoWatchOptions {
-  kommo: KommoClient;
+  kommo: Pick<KommoGateway, "apiId" | "listWebhooks" | "saveWebhook">;
   db: Db;
   logger: Logger;
   /** The secret path segment of our hook; without it there is no hook to look for. */

@@ -11,11 +11,11 @@ export interface LeadSnapshot {
 
 export type Resolved = { ok: true; snapshot: LeadSnapshot } | { ok: false; reason: string; contactId?: number };
 
-export async function readLead(deps: Pick<WorkerDeps, "kommoReader" | "mapping">, leadId: number): Promise<Resolved> {
-  const lead = await deps.kommoReader.lead(leadId);
+export async function readLead(deps: Pick<WorkerDeps, "kommo" | "mapping">, leadId: number): Promise<Resolved> {
+  const lead = await deps.kommo.lead(leadId);
   if (!lead) return { ok: false, reason: "lead not found in Kommo (deleted?)" };
   if (!lead.mainContactId) return { ok: false, reason: "lead has no main contact" };
-  const contact = await deps.kommoReader.contact(lead.mainContactId);
+  const contact = await deps.kommo.contact(lead.mainContactId);
   if (!contact) return { ok: false, reason: "main contact not found in Kommo", contactId: lead.mainContactId };
   const email = contactEmail(deps.mapping, contact);
   if (!email) return { ok: false, reason: "main contact has no e-mail", contactId: contact.id };

@@ -1,7 +1,7 @@
 import type { Queue } from "bullmq";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Vendor, VendorCallObservation } from "@funnelsync/vendor-http";
-import type { VendorState } from "./redisGate";
+import type { VendorState } from "@funnelsync/vendor-gateway";
 
 const VENDORS: readonly Vendor[] = ["kommo", "moosend", "loops"];
 

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Job } from "bullmq";
 import type { Db, OutcomeInput, OutcomeRow } from "@funnelsync/db";
-import { callContext } from "./callContext";
+import { callContext, StepSkipped } from "@funnelsync/vendor-gateway";
 import { classifyFailure, mostHopeful } from "./failure";
 
 interface JobIds {
@@ -20,10 +20,6 @@ export interface StepMeta {
   detail?: Record<string, unknown>;
 }
 
-/** What an effect returns when, at the last moment, it decided not to act: the step is recorded as skipped. */
-export class StepSkipped {
-  constructor(readonly reason: string) {}
-}
 
 /** Loops keeps keys of at most 100 characters. */
 function boundedKey(key: string): string {

@@ -4,31 +4,18 @@ import { Queue, Worker } from "bullmq";
 import type { Config } from "@funnelsync/config";
 import { createDb, type Db } from "@funnelsync/db";
 import { backoffDelayMs, createRedisConnection, KEY_PREFIX, openJobQueues, QUEUES, redisAnswers } from "@funnelsync/jobs";
-import { KOMMO_LIMITS, KommoClient } from "@funnelsync/kommo-client";
 import type { Logger } from "@funnelsync/logger";
-import { LOOPS_LIMITS, LoopsClient } from "@funnelsync/loops-client";
-import { MOOSEND_LIMITS, MoosendClient } from "@funnelsync/moosend-client";
-import type { VendorCallObservation } from "@funnelsync/vendor-http";
+import { createVendorGateway, TUNING, type RedisGateOptions, type VendorStateChange } from "@funnelsync/vendor-gateway";
 import { createAdminApp } from "./admin";
-import { noteVendorStatus } from "./callContext";
 import { createDispatcher } from "./dispatch";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics";
 import { OutcomeRecorder } from "./outcomeRecorder";
-import { KommoReader } from "./kommoReader";
 import { KommoWatch } from "./kommoWatch";
-import { LoopsPropertyTypes } from "./loopsPropertyTypes";
-import { MoosendSubscriptions } from "./moosendSubscriptions";
-import { PipelineNames } from "./pipelineNames";
 import { processors } from "./processors";
 import type { WorkerDeps } from "./processors/types";
-import { optOutsAmong, reactivationsIn } from "./optOut";
 import { RedisBurstSignal } from "./burstSignal";
-import { SubscriberPool } from "./subscriberPool";
-import { TUNING } from "./tuning";
-import { MoosendRemovals } from "./moosendRemovals";
-import { createRedisGate, type RedisGateOptions, type VendorStateChange } from "./redisGate";
 import { FieldWriteEchoes } from "./engagementEcho";
-import { EngagementSync, shareOfGate } from "./engagementSync";
+import { EngagementSync } from "./engagementSync";
 
 export interface RunningWorker {
   deps: WorkerDeps;
@@ -119,33 +106,36 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   const jobQueues = openJobQueues(redis, { prefix });
   const queues = [...jobQueues.all];
 
-  const kommoBaseUrl = required(config.kommo.baseUrl, "KOMMO_BASE_URL");
-  const moosendBaseUrl = required(config.moosend.baseUrl, "MOOSEND_BASE_URL");
-  const loopsBaseUrl = required(config.loops.baseUrl, "LOOPS_BASE_URL");
-  const gate = createRedisGate({
+  // Unlike a CLI command, the worker needs every vendor: the mapping may send to any of them.
+  const credentials = {
+    KOMMO_BASE_URL: config.kommo.baseUrl,
+    KOMMO_ACCESS_TOKEN: config.kommo.accessToken,
+    MOOSEND_BASE_URL: config.moosend.baseUrl,
+    MOOSEND_API_KEY: config.moosend.apiKey,
+    LOOPS_BASE_URL: config.loops.baseUrl,
+    LOOPS_API_KEY: config.loops.apiKey,
+  };
+  for (const [what, value] of Object.entries(credentials)) required(value, what);
+  const burst = new RedisBurstSignal({ redis, prefix, queues });
+  const metrics = createWorkerMetrics(() => queues, { vendorState: (vendor) => vendors.gate.state(vendor), kommo: () => kommoWatch });
+  const vendors = createVendorGateway({
     redis,
     prefix,
-    // Under a burst, jobs wait here for their vendor's window (Moosend's are 10 s long) and their
-    // batched calls grow meanwhile; pausing the whole queue instead would only break the batches up.
-    maxWaitMs: 60_000,
-    limits: {
-      kommo: { ...KOMMO_LIMITS, [ENGAGEMENT_SHARE]: { max: config.mapping.engagement?.kommoCallsPerSecond ?? 3, perMs: 1_000 } },
-      moosend: MOOSEND_LIMITS,
-      loops: LOOPS_LIMITS,
+    credentials: { kommo: config.kommo, moosend: config.moosend, loops: config.loops },
+    db,
+    burst,
+    kommoShares: { [ENGAGEMENT_SHARE]: { max: config.mapping.engagement?.kommoCallsPerSecond ?? 3, perMs: 1_000 } },
+    gate: {
+      // Under a burst, jobs wait here for their vendor's window (Moosend's are 10 s long) and their
+      // batched calls grow meanwhile; pausing the whole queue instead would only break the batches up.
+      maxWaitMs: 60_000,
+      ...options.blockTiming,
+      onChange: (change) => logVendorChange(logger, change),
     },
-    accounts: { kommo: kommoBaseUrl, moosend: moosendBaseUrl, loops: loopsBaseUrl },
-    ...options.blockTiming,
-    onChange: (change) => logVendorChange(logger, change),
+    observe: (call) => metrics.observeVendorCall(call),
+    retryBaseDelayMs: options.retryBaseDelayMs,
   });
-  const metrics = createWorkerMetrics(() => queues, { vendorState: (vendor) => gate.state(vendor), kommo: () => kommoWatch });
-  const observe = (call: VendorCallObservation) => {
-    metrics.observeVendorCall(call);
-    noteVendorStatus(call.status);
-  };
-  const http = { gate, observe, retryBaseDelayMs: options.retryBaseDelayMs };
-  const kommo = new KommoClient({ baseUrl: kommoBaseUrl, accessToken: required(config.kommo.accessToken, "KOMMO_ACCESS_TOKEN"), http });
-  const moosend = new MoosendClient({ baseUrl: moosendBaseUrl, apiKey: required(config.moosend.apiKey, "MOOSEND_API_KEY"), http });
-  const loops = new LoopsClient({ baseUrl: loopsBaseUrl, apiKey: required(config.loops.apiKey, "LOOPS_API_KEY"), http });
+  const { gate, kommo } = vendors;
 
   const kommoWatch = new KommoWatch({
     kommo,
@@ -161,45 +151,20 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     ? new EngagementSync({
         settings: engagementSettings,
         db,
-        kommo: new KommoClient({
-          baseUrl: kommoBaseUrl,
-          accessToken: required(config.kommo.accessToken, "KOMMO_ACCESS_TOKEN"),
-          http: {
-            ...http,
-            gate: shareOfGate(gate, ENGAGEMENT_SHARE, "background"),
-            observe: (call) => {
-              observe(call);
-              metrics.engagementKommoCalls.inc();
-            },
-          },
-        }),
+        kommo: vendors.kommoShare(ENGAGEMENT_SHARE, () => metrics.engagementKommoCalls.inc()),
         flushQueue: queues.find((q) => q.name === QUEUES.engagementFlush)!,
         now: () => new Date(),
       })
     : undefined;
 
-  const burst = new RedisBurstSignal({ redis, prefix, queues });
-  const pool = new SubscriberPool({ redis, prefix });
   const deps: WorkerDeps = {
     db,
     kommo,
-    moosend,
-    loops,
+    moosend: vendors.moosend,
+    loops: vendors.loops,
     mapping: config.mapping,
     outcomes: new OutcomeRecorder(db),
-    kommoReader: new KommoReader(kommo, { burst, records: db.kommoRecords }),
-    moosendRemovals: new MoosendRemovals(moosend),
-    moosendSubscriptions: new MoosendSubscriptions({
-      moosend,
-      pool,
-      window: (limitKey) => gate.window("moosend", limitKey),
-      upstream: (horizonMs, waitingHere) => burst.subscribersComing(horizonMs, waitingHere),
-      optOuts: (emails) => optOutsAmong(db, emails),
-      reactivations: reactivationsIn(db),
-    }),
-    pipelines: new PipelineNames(kommo),
     kommoWatch,
-    loopsProperties: new LoopsPropertyTypes(loops),
     logger,
     engagement,
     engagementEchoes: new FieldWriteEchoes(db.engagements),
@@ -292,7 +257,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   const steps: Array<[string, () => Promise<unknown>]> = [
     ["workers", () => Promise.all(workers.map((w) => w.close(force)))],
     ["burst signal", async () => burst.close()],
-    ["subscriber pool", async () => (deps.moosendSubscriptions.close(), await pool.close())],
+    ["vendor gateway", () => vendors.close()],
     ["queues", () => jobQueues.close()],
     ["redis", () => redis.quit()],
     ["postgres", () => db.close()],

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { VendorRateLimitError } from "@funnelsync/vendor-http";
-import { createRedisGate } from "../src/redisGate";
+import { createRedisGate } from "@funnelsync/vendor-gateway";
 import { TEST_REDIS_URL } from "../../../test/testEnv";
 
 describe("the Redis gate's background limit (reconciling below live work)", () => {

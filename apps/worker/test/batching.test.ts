@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { jobIdFor, QUEUES } from "@funnelsync/jobs";
 import { eventually, LISTS, moosendOnlyMapping, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
-import { TUNING } from "../src/tuning";
+import { TUNING } from "@funnelsync/vendor-gateway";
 
 describe("batching and coalescing under a burst", () => {
   let h: Harness;

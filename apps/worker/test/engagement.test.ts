@@ -10,8 +10,7 @@ import { encodeKommoWebhook } from "@funnelsync/simulators";
 import { isVendorRateLimitError, type VendorLimits } from "@funnelsync/vendor-http";
 import { eventually, LISTS, REPO_ROOT, startHarness, uniqueEmail, uniqueId, type Harness } from "../../../test/harness";
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from "../../../test/testEnv";
-import { shareOfGate } from "../src/engagementSync";
-import { createRedisGate } from "../src/redisGate";
+import { createRedisGate, shareOfGate } from "@funnelsync/vendor-gateway";
 
 const LAST_ENGAGEMENT = 880002;
 const SCORE = 770003;
@@ -65,13 +64,16 @@ describe("engagement back to sales: Loops opens and clicks on the Kommo card", (
   const fieldOf = (entity: { customFields: Array<{ fieldId: number; values: Array<{ value: unknown }> }> }, fieldId: number) =>
     h.kommo.fieldValues(entity as never, fieldId)[0];
 
-  /** Until the worker has done everything the Kommo webhooks so far asked of it. */
+  /**
+   * Until the worker has done everything the Kommo webhooks so far asked of it: webhooks that came in
+   * together wait in an `ingest.batch` job until it is split into their jobs, so both queues are empty.
+   */
   async function kommoJobsDone() {
-    const queue = h.worker!.queues.find((q) => q.name === QUEUES.kommo)!;
+    const queues = h.worker!.queues.filter((q) => q.name === QUEUES.kommo || q.name === QUEUES.ingest);
     await h.kommo.settled();
     await eventually(async () => {
-      const counts = await queue.getJobCounts("waiting", "active", "delayed", "prioritized");
-      return Object.values(counts).every((n) => n === 0);
+      const counts = await Promise.all(queues.map((queue) => queue.getJobCounts("waiting", "active", "delayed", "prioritized")));
+      return counts.every((c) => Object.values(c).every((n) => n === 0));
     });
   }
 

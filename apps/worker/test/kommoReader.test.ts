@@ -2,10 +2,10 @@ import { KOMMO_MAX_PAGE, KommoClient, type KommoLead } from "@funnelsync/kommo-c
 import { startKommoSimulator, type KommoSimulator } from "@funnelsync/simulators";
 import { randomUUID } from "node:crypto";
 import { createRedisConnection, openJobQueues } from "@funnelsync/jobs";
-import { KommoReader } from "../src/kommoReader";
+import { KommoReader } from "@funnelsync/vendor-gateway";
 import { RedisBurstSignal } from "../src/burstSignal";
 import { TEST_REDIS_URL } from "../../../test/testEnv";
-import { ManualClock } from "./manualClock";
+import { ManualClock } from "../../../test/manualClock";
 
 /**
  * The reader on a clock the test moves: a burst's pace is the clock's, and pages go out (the simulator

@@ -3,18 +3,15 @@ import { SEED, startMoosendSimulator, type MoosendSimulator } from "@funnelsync/
 import { randomUUID } from "node:crypto";
 import type { Job } from "bullmq";
 import { createDb } from "@funnelsync/db";
-import { noteVendorStatus } from "../src/callContext";
-import { MoosendSubscriptions, type MoosendSubscriptionsOptions, type MoosendWindow } from "../src/moosendSubscriptions";
-import { createRedisGate, type RedisGate } from "../src/redisGate";
+import { createRedisGate, MoosendSubscriptions, noteVendorStatus, StepSkipped, SubscriberPool, type MoosendSubscriptionsOptions, type MoosendWindow, type RedisGate } from "@funnelsync/vendor-gateway";
 import { KOMMO_LIMITS } from "@funnelsync/kommo-client";
 import { LOOPS_LIMITS } from "@funnelsync/loops-client";
-import { SubscriberPool } from "../src/subscriberPool";
 import { createRedisConnection } from "@funnelsync/jobs";
 import type { Redis } from "ioredis";
-import { OutcomeRecorder, StepSkipped } from "../src/outcomeRecorder";
+import { OutcomeRecorder } from "../src/outcomeRecorder";
 import { eventually } from "../../../test/harness";
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from "../../../test/testEnv";
-import { ManualClock } from "./manualClock";
+import { ManualClock } from "../../../test/manualClock";
 
 const LIST = SEED.moosend.lists[1]!.id;
 const person = (i: number) => ({ email: `burst-${i}@example.test`, name: `Person ${i}`, customFields: { Company: `Company ${i}` } });

@@ -1,7 +1,8 @@
 import type { Queue } from "bullmq";
 import type { Mapping } from "@funnelsync/config";
 import { jobIdFor, type JobData, type JobQueues } from "@funnelsync/jobs";
-import { KOMMO_MAX_PAGE, type KommoClient, type KommoLead } from "@funnelsync/kommo-client";
+import { KOMMO_MAX_PAGE, type KommoLead } from "@funnelsync/kommo-client";
+import type { KommoGateway } from "@funnelsync/vendor-gateway";
 import { isVendorRateLimitError } from "@funnelsync/vendor-http";
 import { UsageError } from "../usageError";
 
@@ -30,7 +31,7 @@ export interface BackfillSummary {
 }
 
 export interface BackfillOptions {
-  kommo: Pick<KommoClient, "listLeads">;
+  kommo: Pick<KommoGateway, "listLeads">;
   queues: JobQueues;
   mapping: Mapping;
   pipelineId: number;
@@ -103,7 +104,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillSummar
   };
 
   for (let page = 1; ; page++) {
-    let answer: Awaited<ReturnType<KommoClient["listLeads"]>>;
+    let answer: Awaited<ReturnType<KommoGateway["listLeads"]>>;
     for (let waits = 0; ; waits++) {
       try {
         answer = await options.kommo.listLeads({ pipelineId: options.pipelineId, statusId: options.statusId, page, limit: pageSize });

@@ -1,7 +1,7 @@
 import type { Mapping } from "@funnelsync/config";
-import type { KommoClient, KommoCustomField, KommoPipeline } from "@funnelsync/kommo-client";
-import type { LoopsClient } from "@funnelsync/loops-client";
-import type { MoosendClient, MoosendList } from "@funnelsync/moosend-client";
+import type { KommoCustomField, KommoPipeline } from "@funnelsync/kommo-client";
+import type { MoosendList } from "@funnelsync/moosend-client";
+import type { KommoGateway, LoopsGateway, MoosendGateway } from "@funnelsync/vendor-gateway";
 import { transactionalVariableNames } from "@funnelsync/worker";
 
 /** One line of `funnelsync config check`. */
@@ -12,10 +12,10 @@ export interface Check {
 
 export interface ConfigCheckDeps {
   mapping: Mapping;
-  kommo: Pick<KommoClient, "getPipelines" | "getCustomFields">;
+  kommo: Pick<KommoGateway, "getPipelines" | "getCustomFields">;
   /** Absent when Moosend has no credentials; then the mapping must not use it. */
-  moosend?: Pick<MoosendClient, "getLists" | "getListCustomFields">;
-  loops?: Pick<LoopsClient, "testApiKey" | "getContactProperties" | "listTransactionalEmails">;
+  moosend?: Pick<MoosendGateway, "getLists" | "getListCustomFields">;
+  loops?: Pick<LoopsGateway, "testApiKey" | "getContactProperties" | "listTransactionalEmails">;
 }
 
 const pass = (what: string): Check => ({ ok: true, what });

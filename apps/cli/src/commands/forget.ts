@@ -1,14 +1,13 @@
 import type { ErasureRepository, ErasureResult } from "@funnelsync/db";
-import type { LoopsClient } from "@funnelsync/loops-client";
-import type { MoosendClient } from "@funnelsync/moosend-client";
+import type { LoopsGateway, MoosendGateway } from "@funnelsync/vendor-gateway";
 import { isVendorError } from "@funnelsync/vendor-http";
 import { parseAddress } from "../address";
 
 export interface ForgetDeps {
   erasure: Pick<ErasureRepository, "forget">;
   /** With --vendors: the vendors the mapping uses (undefined: not used). */
-  moosend?: Pick<MoosendClient, "delete">;
-  loops?: Pick<LoopsClient, "deleteContact">;
+  moosend?: Pick<MoosendGateway, "delete">;
+  loops?: Pick<LoopsGateway, "deleteContact">;
   /** Every Moosend list the mapping names: the address may be on one we never recorded. */
   mappedMoosendListIds: string[];
 }

@@ -1,5 +1,5 @@
 import type { Vendor } from "@funnelsync/vendor-http";
-import { DEFAULT_BLOCKED_RECHECK_MS, type RedisGate } from "@funnelsync/worker";
+import { DEFAULT_BLOCKED_RECHECK_MS, type RedisGate } from "@funnelsync/vendor-gateway";
 
 /** The vendors whose block funnelsync recognises and stops for: Kommo's 403 IP block. */
 export const RESUMABLE_VENDORS = ["kommo"] as const satisfies readonly Vendor[];

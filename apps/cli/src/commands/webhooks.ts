@@ -1,4 +1,5 @@
-import { assessKommoWebhook, installKommoWebhook, maskedDestination, type KommoClient, type KommoWebhookAssessment } from "@funnelsync/kommo-client";
+import { assessKommoWebhook, installKommoWebhook, maskedDestination, type KommoWebhookAssessment } from "@funnelsync/kommo-client";
+import type { KommoGateway } from "@funnelsync/vendor-gateway";
 import { UsageError } from "../usageError";
 
 /** Our Kommo webhook as `/readyz` names it, with what is wrong; the secret is never printed. */
@@ -10,12 +11,12 @@ export function formatWebhookStatus(assessment: KommoWebhookAssessment, secret: 
   return lines.join("\n");
 }
 
-export async function webhookStatus(kommo: Pick<KommoClient, "listWebhooks">, secret: string): Promise<KommoWebhookAssessment> {
+export async function webhookStatus(kommo: Pick<KommoGateway, "listWebhooks">, secret: string): Promise<KommoWebhookAssessment> {
   return assessKommoWebhook(await kommo.listWebhooks(), secret);
 }
 
 /** Registers or repairs our hook at PUBLIC_URL; an ok hook is left alone. */
-export async function installWebhook(kommo: Pick<KommoClient, "listWebhooks" | "saveWebhook">, secret: string, publicUrl: string | undefined) {
+export async function installWebhook(kommo: Pick<KommoGateway, "listWebhooks" | "saveWebhook">, secret: string, publicUrl: string | undefined) {
   const current = await webhookStatus(kommo, secret);
   if (!current.hook && !publicUrl) throw new UsageError("webhooks install: PUBLIC_URL is not set (the public origin Kommo reaches ingest at, e.g. https://sync.example.com)");
   const { before, after } = await installKommoWebhook(kommo, secret, publicUrl);

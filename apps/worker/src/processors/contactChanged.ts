@@ -2,11 +2,11 @@ import type { Job } from "bullmq";
 import { ERASED_REASON } from "@funnelsync/db";
 import type { JobData } from "@funnelsync/jobs";
 import { fieldValue, type KommoContact, type KommoLead } from "@funnelsync/kommo-client";
-import type { LoopsClient, LoopsContactInput } from "@funnelsync/loops-client";
+import type { LoopsContactInput } from "@funnelsync/loops-client";
+import type { LoopsGateway } from "@funnelsync/vendor-gateway";
 import { reportedTwice } from "../changeReports";
 import { isEngagementEcho } from "../engagementEcho";
 import { adoptMergedContact, contactsMergedInto, followDeletedContact } from "../contactMerge";
-import { readLeadsRecorded } from "../kommoRecords";
 import { contactEmail, loopsUserId, mappedFields, splitName } from "../leadSnapshot";
 import { runIndependently } from "../outcomeRecorder";
 import type { Processor, WorkerDeps } from "./types";
@@ -17,7 +17,7 @@ type ContactJob = Job<JobData<"kommo.contactChanged">>;
 async function latestLead(deps: WorkerDeps, contact: KommoContact, linkedLeadIds: number[]): Promise<KommoLead | undefined> {
   const ids = [...new Set([...contact.leadIds, ...linkedLeadIds])];
   if (ids.length === 0) return undefined;
-  const found = await readLeadsRecorded(deps.kommo, deps.db.kommoRecords, ids);
+  const found = await deps.kommo.leads(ids);
   return [...found.values()].sort((a, b) => b.updatedAt - a.updatedAt)[0];
 }
 
@@ -40,7 +40,7 @@ async function explicitOptIn(deps: WorkerDeps, contact: KommoContact, email: str
  * and gets the new address; one without a userId is re-created under the new address (keeping an
  * opt-out and its lists) and the old one deleted.
  */
-async function moveByEmail(loops: LoopsClient, oldEmail: string, email: string, fields: Omit<LoopsContactInput, "email">): Promise<{ id: string }> {
+async function moveByEmail(loops: LoopsGateway, oldEmail: string, email: string, fields: Omit<LoopsContactInput, "email">): Promise<{ id: string }> {
   const old = await loops.findContact({ email: oldEmail });
   if (old?.userId) return loops.updateContact({ ...fields, email, userId: old.userId });
   const carried = old ? { mailingLists: old.mailingLists, ...(old.subscribed ? {} : { subscribed: false }) } : {};
@@ -60,7 +60,7 @@ export const contactChanged: Processor<"kommo.contactChanged"> = async (job, dep
   if (action === "deleted") return followDeletedContact(job, deps, contactId);
   if (action === "updated" && (await isEngagementEcho(job, deps, { entityType: "contacts", entityId: contactId, updatedAt, fingerprint }))) return;
   if (action === "updated" && (await reportedTwice(job, deps, { entityType: "contact", entityId: contactId, change: "fields", updatedAt, fingerprint }))) return;
-  const contact = await deps.kommoReader.contact(contactId);
+  const contact = await deps.kommo.contact(contactId);
   if (!contact) return deps.outcomes.skipped(job, "job", "contact not found in Kommo (deleted?)", { vendor: "none", contactId });
   const email = contactEmail(deps.mapping, contact);
   if (!email) return deps.outcomes.skipped(job, "job", "contact has no e-mail", { vendor: "none", contactId });
@@ -88,7 +88,7 @@ export const contactChanged: Processor<"kommo.contactChanged"> = async (job, dep
       const written: Omit<LoopsContactInput, "email"> = {
         firstName,
         lastName,
-        properties: await deps.loopsProperties.coerce(fields.loops),
+        properties: fields.loops,
         // Only an explicit new opt-in re-subscribes; otherwise the field is left out.
         ...(optedInAgain ? { subscribed: true } : {}),
       };
@@ -114,7 +114,7 @@ export const contactChanged: Processor<"kommo.contactChanged"> = async (job, dep
           await deps.outcomes.skipped(job, `moosend.subscribe.${listId}`, "opted out", { ...meta, vendor: "moosend" });
         } else {
           const subscriber = await deps.outcomes.step(job, `moosend.subscribe.${listId}`, { ...meta, vendor: "moosend", action: "subscribe", detail: { listId } }, () =>
-            deps.moosendSubscriptions.subscribe(listId, { email, name: contact.name, customFields: fields.moosend }),
+            deps.moosend.subscribe(listId, { email, name: contact.name, customFields: fields.moosend }),
           );
           if (subscriber) await deps.db.memberships.add({ email, listId, subscriberId: subscriber.id, kommoContactId: contactId });
         }

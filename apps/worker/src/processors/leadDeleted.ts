@@ -12,7 +12,7 @@ export const leadDeleted: Processor<"kommo.leadDeleted"> = async (job, deps) => 
   await deps.db.kommoRecords.forgetLeads([leadId]);
   const synced = (await deps.db.outcomes.forLead(leadId)).filter((row) => row.email !== null).at(-1);
   if (synced?.email && deps.mapping.moosendListsLeftOnExit().length > 0) {
-    const contact = synced.contactId === null ? null : await deps.kommoReader.contact(synced.contactId);
+    const contact = synced.contactId === null ? null : await deps.kommo.contact(synced.contactId);
     const who = { leadId, contactId: synced.contactId, email: synced.email };
     for (const listId of await listsLeftBehind(deps, { leadId, contact, email: synced.email }, [])) await removeFromMoosend(job, deps, who, listId);
   }

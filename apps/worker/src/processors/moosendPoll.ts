@@ -1,6 +1,7 @@
 import type { ConsentRow } from "@funnelsync/db";
 import type { JobData } from "@funnelsync/jobs";
-import { MOOSEND_MAX_BATCH, type MoosendClient, type MoosendSubscriber } from "@funnelsync/moosend-client";
+import { MOOSEND_MAX_BATCH, type MoosendSubscriber } from "@funnelsync/moosend-client";
+import type { MoosendGateway } from "@funnelsync/vendor-gateway";
 import type { Processor } from "./types";
 
 const OPT_OUT_STATUSES = ["Unsubscribed", "Bounced"] as const;
@@ -20,7 +21,7 @@ function covered(consent: ConsentRow | null, left: Date | null): boolean {
 }
 
 /** Every member of the list in one status. Pages can shift while they are read; a member seen twice counts once. */
-async function allMembers(moosend: MoosendClient, listId: string, status: (typeof OPT_OUT_STATUSES)[number]): Promise<MoosendSubscriber[]> {
+async function allMembers(moosend: MoosendGateway, listId: string, status: (typeof OPT_OUT_STATUSES)[number]): Promise<MoosendSubscriber[]> {
   const members = new Map<string, MoosendSubscriber>();
   for (let page = 1, totalPages = 1; page <= totalPages; page++) {
     const result = await moosend.listMembers(listId, status, { page, pageSize: MOOSEND_MAX_BATCH });

@@ -5,7 +5,6 @@ import type { LoopsEventContact } from "@funnelsync/loops-client";
 import { ERASED_REASON } from "@funnelsync/db";
 import type { JobData } from "@funnelsync/jobs";
 import { loopsUserId, mappedFields, readLead, splitName, type LeadSnapshot } from "../leadSnapshot";
-import { optOutReason } from "../optOut";
 import { runIndependently } from "../outcomeRecorder";
 import { transactionalVariables } from "../transactionalVariables";
 import type { WorkerDeps } from "./types";
@@ -58,7 +57,6 @@ export async function syncLead(job: LeadJob, deps: WorkerDeps, trigger: LeadTrig
   if (!synced && leaving.length === 0) {
     return deps.outcomes.skipped(job, "job", `stage ${where.pipelineId}/${where.statusId} is not mapped`, { vendor: "none", ...meta });
   }
-  const optedOut = optOutReason(consent);
   const at = { ...where, stage };
   const events = trigger === "updated" ? [] : [trigger === "added" ? deps.mapping.loops.onLeadAdded?.event : undefined, stage?.loops?.event];
 
@@ -66,7 +64,7 @@ export async function syncLead(job: LeadJob, deps: WorkerDeps, trigger: LeadTrig
   if (stage?.moosend || leaving.length > 0) {
     chains.push(async () => {
       // In the new list first, then out of the old ones: never on neither for a moment.
-      if (stage?.moosend) await subscribeToMoosend(job, deps, snapshot, stage.moosend.listId, fields.moosend, optedOut);
+      if (stage?.moosend) await subscribeToMoosend(job, deps, snapshot, stage.moosend.listId, fields.moosend);
       for (const listId of leaving) await removeFromMoosend(job, deps, meta, listId);
     });
   }
@@ -94,7 +92,7 @@ export async function listsLeftBehind(
     (listId) => removable.some((r) => sameList(r, listId)) && !kept.some((k) => sameList(k, listId)),
   );
   if (leaving.length === 0) return [];
-  const others = await Promise.all((contact?.leadIds ?? []).filter((id) => id !== leadId).map((id) => deps.kommoReader.lead(id)));
+  const others = await Promise.all((contact?.leadIds ?? []).filter((id) => id !== leadId).map((id) => deps.kommo.lead(id)));
   for (const other of others) {
     const held = other && other.mainContactId === contact?.id ? stageListOf(deps, other) : undefined;
     if (held) leaving = leaving.filter((listId) => !sameList(listId, held));
@@ -106,7 +104,7 @@ export async function listsLeftBehind(
 export async function removeFromMoosend(job: Job, deps: WorkerDeps, who: { leadId: number; contactId: number | null; email: string }, listId: string): Promise<void> {
   const { email } = who;
   const meta = { vendor: "moosend" as const, leadId: who.leadId, contactId: who.contactId, email, action: "remove", detail: { listId } };
-  await deps.outcomes.step(job, `moosend.remove.${listId}`, meta, () => deps.moosendRemovals.remove(listId, email));
+  await deps.outcomes.step(job, `moosend.remove.${listId}`, meta, () => deps.moosend.remove(listId, email));
   await deps.db.memberships.markRemoved(email, listId);
 }
 
@@ -116,13 +114,11 @@ async function subscribeToMoosend(
   { contact, email, lead }: LeadSnapshot,
   listId: string,
   customFields: Record<string, string>,
-  optedOut: string | undefined,
 ): Promise<void> {
   const meta = { vendor: "moosend" as const, leadId: lead.id, contactId: contact.id, email, detail: { listId } };
-  // Moosend's subscribe re-subscribes people who unsubscribed: the consent ledger is the only guard.
-  if (optedOut) return deps.outcomes.skipped(job, "moosend.subscribe", optedOut, { ...meta, action: "subscribe" });
+  // Someone who opted out is not subscribed: the gateway decides it, and the step is recorded as skipped.
   const subscriber = await deps.outcomes.step(job, "moosend.subscribe", { ...meta, action: "subscribe" }, () =>
-    deps.moosendSubscriptions.subscribe(listId, { email, name: contact.name, customFields }),
+    deps.moosend.subscribe(listId, { email, name: contact.name, customFields }),
   );
   if (subscriber) await deps.db.memberships.add({ email, listId, subscriberId: subscriber.id, kommoContactId: contact.id });
 }
@@ -153,7 +149,7 @@ async function syncLoops(
         lastName,
         source: deps.mapping.loops.source,
         userGroup: at.stage?.loops?.userGroup ?? deps.mapping.loops.userGroup,
-        properties: await deps.loopsProperties.coerce(properties),
+        properties: properties,
       }
     : undefined;
   if (fields && eventNames.length === 0) {
@@ -163,7 +159,7 @@ async function syncLoops(
     if (upserted) await deps.db.links.upsert({ kommoContactId: contact.id, email, loopsContactId: upserted.id, loopsUserId: userId ?? null });
   }
   if (eventNames.length > 0) {
-    const { pipelineName, stageName } = await deps.pipelines.stage(at.pipelineId, at.statusId);
+    const { pipelineName, stageName } = await deps.kommo.stageNames(at.pipelineId, at.statusId);
     const eventProperties = { leadId: lead.id, leadName: lead.name, price: lead.price ?? 0, pipelineName, stageName };
     for (const [i, eventName] of eventNames.entries()) {
       // The first event carries the contact's fields: one call upserts the contact and fires the event.

@@ -2,36 +2,23 @@ import type { Job } from "bullmq";
 import type { Mapping } from "@funnelsync/config";
 import type { Db } from "@funnelsync/db";
 import type { JobData, JobName } from "@funnelsync/jobs";
-import type { KommoClient } from "@funnelsync/kommo-client";
 import type { Logger } from "@funnelsync/logger";
-import type { LoopsClient } from "@funnelsync/loops-client";
-import type { MoosendClient } from "@funnelsync/moosend-client";
+import type { KommoGateway, LoopsGateway, MoosendGateway } from "@funnelsync/vendor-gateway";
 import type { FieldWriteEchoes } from "../engagementEcho";
 import type { EngagementSync } from "../engagementSync";
 import type { OutcomeRecorder } from "../outcomeRecorder";
-import type { KommoReader } from "../kommoReader";
 import type { KommoWatch } from "../kommoWatch";
-import type { LoopsPropertyTypes } from "../loopsPropertyTypes";
-import type { MoosendRemovals } from "../moosendRemovals";
-import type { MoosendSubscriptions } from "../moosendSubscriptions";
-import type { PipelineNames } from "../pipelineNames";
 
 export interface WorkerDeps {
   db: Db;
-  kommo: KommoClient;
-  moosend: MoosendClient;
-  loops: LoopsClient;
+  /** The vendors, only through the gateway: shared rate limits, batched calls, consent (`@funnelsync/vendor-gateway`). */
+  kommo: KommoGateway;
+  moosend: MoosendGateway;
+  loops: LoopsGateway;
   mapping: Mapping;
   outcomes: OutcomeRecorder;
-  /** Batched lead and contact look-ups (prefer these to `kommo.getLeads`/`getContacts`). */
-  kommoReader: KommoReader;
-  /** Batched subscribes (prefer this to `moosend.subscribe`). */
-  moosendSubscriptions: MoosendSubscriptions;
-  moosendRemovals: MoosendRemovals;
-  pipelines: PipelineNames;
   /** Our Kommo webhook's health and the events feed's progress (metrics, /readyz). */
   kommoWatch: KommoWatch;
-  loopsProperties: LoopsPropertyTypes;
   logger: Logger;
   /** Opens and clicks back to Kommo; undefined when the mapping has no `engagement` block. */
   engagement?: EngagementSync;

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { MoosendSubscriber, MoosendSubscriberInput } from "@funnelsync/moosend-client";
 import { VendorBlockedError, VendorError, VendorRateLimitError, isVendorError, isVendorRateLimitError } from "@funnelsync/vendor-http";
-import { StepSkipped } from "./outcomeRecorder";
+import { StepSkipped } from "./stepSkipped";
 
 /** Who waits for an entry's answer: a process and its caller's token there. */
 export interface Owner {

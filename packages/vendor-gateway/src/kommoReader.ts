@@ -2,7 +2,7 @@ import { KOMMO_MAX_PAGE, type KommoClient, type KommoContact, type KommoLead } f
 import { Batcher } from "@funnelsync/batcher";
 import type { KommoRecordRepository } from "@funnelsync/db";
 import type { Admission } from "@funnelsync/vendor-http";
-import type { BurstSignal } from "./burstSignal";
+import type { BurstSignal } from "./burst";
 import { systemClock, type Clock } from "./clock";
 import { readContactsRecorded, readLeadsRecorded } from "./kommoRecords";
 import { RecentRate } from "./recentRate";

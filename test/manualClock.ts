@@ -1,4 +1,4 @@
-import type { Clock } from "../src/clock";
+import type { Clock } from "@funnelsync/vendor-gateway";
 
 interface Sleeper {
   at: number;

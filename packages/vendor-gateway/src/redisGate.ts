@@ -252,3 +252,27 @@ export function createRedisGate(options: RedisGateOptions): RedisGate {
     },
   });
 }
+
+/**
+ * A gate for calls that must leave room for live sync: each takes a slot of its own smaller window
+ * (`shareKey`, e.g. 3 of Kommo's 7 a second) before the vendor's shared one, so live sync always
+ * keeps the rest of the vendor's budget, in every process. With `sharedKey` (Kommo's `background`)
+ * the shared slot is taken only while that limit leaves room, so a live call never queues behind them.
+ */
+export function shareOfGate(gate: RequestGate, shareKey: string, sharedKey?: string): RequestGate {
+  const shared: RequestGate = async (vendor, limitKey) => {
+    const share = await gate(vendor, shareKey);
+    try {
+      const slot = await gate(vendor, sharedKey ?? limitKey);
+      return () => {
+        share?.();
+        slot?.();
+      };
+    } catch (error) {
+      share?.();
+      throw error;
+    }
+  };
+  // Everything else the gate carries (its `pause` on a 429, …) stays the shared gate's own.
+  return Object.assign(shared, gate);
+}

@@ -3,7 +3,7 @@ import { MOOSEND_LIMITS, MOOSEND_MAX_BATCH, type MoosendClient, type MoosendSubs
 import { createVendorError } from "@funnelsync/vendor-http";
 import { callForSeveral, noteVendorStatus } from "./callContext";
 import { systemClock, type Clock } from "./clock";
-import { StepSkipped } from "./outcomeRecorder";
+import { StepSkipped } from "./stepSkipped";
 import { TUNING } from "./tuning";
 import type { PooledEntry, SubscriberPool } from "./subscriberPool";
 import type { WindowState } from "./redisGate";

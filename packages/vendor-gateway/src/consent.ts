@@ -8,7 +8,7 @@ export function optOutReason(consent: ConsentRow | null): string | undefined {
 }
 
 /** The addresses among `emails` that opted out, with why (one database look-up for all, batched). */
-export async function optOutsAmong(db: Db, emails: string[]): Promise<Map<string, string>> {
+export async function optOutsAmong(db: Pick<Db, "consent">, emails: string[]): Promise<Map<string, string>> {
   const reasons = await Promise.all(emails.map(async (email) => [email, optOutReason(await db.consent.get(email))] as const));
   return new Map(reasons.filter((pair): pair is readonly [string, string] => pair[1] !== undefined));
 }
@@ -17,7 +17,7 @@ export async function optOutsAmong(db: Db, emails: string[]): Promise<Map<string
  * Someone needs re-activating on a list when they opted back in (their consent row says subscribed
  * again) and Moosend has not shown them subscribed on that list since.
  */
-export function reactivationsIn(db: Db): Reactivations {
+export function reactivationsIn(db: Pick<Db, "consent" | "memberships">): Reactivations {
   return {
     async needed(listId, emails) {
       const consents = await Promise.all(emails.map((email) => db.consent.get(email)));
