@@ -140,7 +140,7 @@ export interface VendorGateway {
 }
 
 /** A facade whose every member throws: the vendor has no credentials, which the caller allowed. */
-function missing<T extends object>(what: string): T {
+function withoutCredentials<T extends object>(what: string): T {
   return new Proxy({} as T, {
     get: (_target, name) => {
       if (name === "then") return undefined;
@@ -156,6 +156,11 @@ function missing<T extends object>(what: string): T {
  */
 export function createVendorGateway(options: VendorGatewayOptions): VendorGateway {
   const { credentials: c, db } = options;
+  const configured = {
+    kommo: Boolean(c.kommo.baseUrl && c.kommo.accessToken),
+    moosend: Boolean(c.moosend.baseUrl && c.moosend.apiKey),
+    loops: Boolean(c.loops.baseUrl && c.loops.apiKey),
+  };
   const gate = createRedisGate({
     redis: options.redis,
     prefix: options.prefix,
@@ -183,15 +188,15 @@ export function createVendorGateway(options: VendorGatewayOptions): VendorGatewa
   };
   const kommoClient = (httpOptions: typeof http) => new KommoClient({ baseUrl: c.kommo.baseUrl!, accessToken: c.kommo.accessToken!, http: httpOptions });
 
-  let kommo = missing<KommoGateway>("Kommo (KOMMO_BASE_URL, KOMMO_ACCESS_TOKEN)");
-  if (c.kommo.baseUrl && c.kommo.accessToken) {
+  let kommo = withoutCredentials<KommoGateway>("Kommo (KOMMO_BASE_URL, KOMMO_ACCESS_TOKEN)");
+  if (configured.kommo) {
     const client = kommoClient(http);
     kommo = kommoFacade(client, new KommoReader(client, { burst: options.burst, records: db.kommoRecords }));
   }
 
-  let moosend = missing<MoosendGateway>("Moosend (MOOSEND_BASE_URL, MOOSEND_API_KEY)");
-  if (c.moosend.baseUrl && c.moosend.apiKey) {
-    const client = new MoosendClient({ baseUrl: c.moosend.baseUrl, apiKey: c.moosend.apiKey, http });
+  let moosend = withoutCredentials<MoosendGateway>("Moosend (MOOSEND_BASE_URL, MOOSEND_API_KEY)");
+  if (configured.moosend) {
+    const client = new MoosendClient({ baseUrl: c.moosend.baseUrl!, apiKey: c.moosend.apiKey!, http });
     const removals = new MoosendRemovals(client);
     // Opened on the first subscribe: a CLI command that never subscribes opens no pub/sub connection.
     let subscriptions: { scheduler: MoosendSubscriptions; pool: SubscriberPool } | undefined;
@@ -218,9 +223,9 @@ export function createVendorGateway(options: VendorGatewayOptions): VendorGatewa
     };
   }
 
-  let loops = missing<LoopsGateway>("Loops (LOOPS_BASE_URL, LOOPS_API_KEY)");
-  if (c.loops.baseUrl && c.loops.apiKey) {
-    const client = new LoopsClient({ baseUrl: c.loops.baseUrl, apiKey: c.loops.apiKey, http });
+  let loops = withoutCredentials<LoopsGateway>("Loops (LOOPS_BASE_URL, LOOPS_API_KEY)");
+  if (configured.loops) {
+    const client = new LoopsClient({ baseUrl: c.loops.baseUrl!, apiKey: c.loops.apiKey!, http });
     const types = new LoopsPropertyTypes(client);
     const typed = async <T extends { properties?: LoopsContactInput["properties"] }>(contact: T): Promise<T> =>
       contact.properties ? { ...contact, properties: await types.coerce(contact.properties) } : contact;
@@ -236,7 +241,7 @@ export function createVendorGateway(options: VendorGatewayOptions): VendorGatewa
     kommo,
     moosend,
     loops,
-    has: (vendor) => (vendor === "kommo" ? Boolean(c.kommo.baseUrl && c.kommo.accessToken) : vendor === "moosend" ? Boolean(c.moosend.baseUrl && c.moosend.apiKey) : Boolean(c.loops.baseUrl && c.loops.apiKey)),
+    has: (vendor) => configured[vendor],
     kommoShare(share, observeShare) {
       const client = kommoClient({
         ...http,
