@@ -152,6 +152,12 @@ describe("ESP → Kommo: unsubscribes, bounces and complaints", () => {
     expect(rows.find((r) => r.jobName === "kommo.leadStatusChanged" && r.step === "moosend.subscribe")).toMatchObject({ status: "skipped", reason: expect.stringMatching(/^opted out: unsubscribed via loops/) });
     expect(h.loops.contact(email)?.subscribed).toBe(false);
 
+    // Nor on a change of the contact: its lists are not subscribed again.
+    await h.kommo.updateContact(contact.id, { company: "Renamed AB" });
+    await settle();
+    expect(h.moosend.subscribers(LISTS.newLead).find((s) => s.Email === email)?.Status).toBe("Unsubscribed");
+    expect(h.moosend.requests.count((r) => r.path.endsWith("/subscribe.json") || r.path.endsWith("/subscribe_many.json"))).toBe(1);
+
     await h.kommo.updateContact(contact.id, { optIn: true });
     await eventually(async () => (await h.worker!.db.consent.get(email))?.state === "subscribed");
     await h.kommo.moveLead(lead.id, 142);

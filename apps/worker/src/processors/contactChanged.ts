@@ -75,7 +75,6 @@ export const contactChanged: Processor<"kommo.contactChanged"> = async (job, dep
   }
   // True on this job's retries too, once the first attempt recorded the new opt-in.
   const optedInAgain = (await deps.db.consent.get(email))?.eventRef === job.id;
-  const withdrawn = await deps.db.consent.isWithdrawn(email);
   const lead = await latestLead(deps, contact, job.data.linkedLeadIds);
   const fields = mappedFields(deps.mapping, lead, contact);
   const meta = { contactId, email, leadId: lead?.id };
@@ -110,14 +109,11 @@ export const contactChanged: Processor<"kommo.contactChanged"> = async (job, dep
   if (lists.length) {
     chains.push(async () => {
       for (const listId of lists) {
-        if (withdrawn) {
-          await deps.outcomes.skipped(job, `moosend.subscribe.${listId}`, "opted out", { ...meta, vendor: "moosend" });
-        } else {
-          const subscriber = await deps.outcomes.step(job, `moosend.subscribe.${listId}`, { ...meta, vendor: "moosend", action: "subscribe", detail: { listId } }, () =>
-            deps.moosend.subscribe(listId, { email, name: contact.name, customFields: fields.moosend }),
-          );
-          if (subscriber) await deps.db.memberships.add({ email, listId, subscriberId: subscriber.id, kommoContactId: contactId });
-        }
+        // Someone who opted out is not subscribed: the gateway decides it, and the step is recorded as skipped.
+        const subscriber = await deps.outcomes.step(job, `moosend.subscribe.${listId}`, { ...meta, vendor: "moosend", action: "subscribe", detail: { listId } }, () =>
+          deps.moosend.subscribe(listId, { email, name: contact.name, customFields: fields.moosend }),
+        );
+        if (subscriber) await deps.db.memberships.add({ email, listId, subscriberId: subscriber.id, kommoContactId: contactId });
         if (oldEmail) {
           await deps.outcomes.step(job, `moosend.removeOld.${listId}`, { ...meta, vendor: "moosend", action: "remove", detail: { listId, oldEmail } }, () =>
             deps.moosend.remove(listId, oldEmail),
