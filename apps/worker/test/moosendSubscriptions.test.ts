@@ -61,8 +61,7 @@ describe("MoosendSubscriptions under a burst", () => {
       clock.advance(150);
     }
     expect(calls().filter((c) => c.bulk)).toEqual([]); // 40 waiting, 2,000 on their way: no half-empty call
-    // Not spaced 5 s apart: a full call's worth was waiting, so both calls go with the clock standing still
-    // (the first one's answers may be held until the second has gone, which needs no time).
+    // Not spaced 5 s apart: a full call's worth was waiting, so both calls go with the clock standing still.
     const before = clock.now();
     for (let i = 40; i < 2 * MOOSEND_MAX_BATCH; i++) answers.push(scheduler.subscribe(LIST, person(i)));
     upstream = 0;
@@ -75,52 +74,18 @@ describe("MoosendSubscriptions under a burst", () => {
     expect(sim.subscribers(LIST).filter((s) => s.Email.startsWith("burst-"))).toHaveLength(2 * MOOSEND_MAX_BATCH);
   });
 
-  it("holds back a window's first full call's answers while its second call fills, and gives them once that call has gone", async () => {
-    let upstream = 3 * MOOSEND_MAX_BATCH;
-    const clock = new ManualClock();
-    const scheduler = schedulerWith({ upstream: async () => upstream, clock });
-    const answered = new Set<number>();
-    const subscribe = (i: number) => scheduler.subscribe(LIST, person(i)).then(() => answered.add(i));
-    const answers: Array<Promise<unknown>> = [];
-    // One more than a call: one of them goes as a single.
-    for (let i = 0; i <= MOOSEND_MAX_BATCH; i++) answers.push(subscribe(i));
-    await eventually(() => clock.sleeping === 1 && calls().length === 2, 5_000); // the held answers' longest wait, and nothing else
-    // The full call went at once, and the one left over as a single; the thousand answers wait while
-    // the second thousand is on its way.
-    expect(calls()).toEqual(expect.arrayContaining([{ bulk: false, people: 1 }, { bulk: true, people: MOOSEND_MAX_BATCH }]));
-    expect(calls()).toHaveLength(2);
-    await eventually(() => answered.size === 1, 5_000);
-    // The clock stands still: the second call's going, not the five seconds, gives the held answers.
-    await clock.withoutSleeping(() => {
-      for (let i = MOOSEND_MAX_BATCH + 1; i <= 2 * MOOSEND_MAX_BATCH; i++) answers.push(subscribe(i));
-      upstream = 0;
-      return Promise.all(answers);
-    });
-
-    // The second thousand: a lone first arrival may take a single call, the rest share the bulk call.
-    expect(calls().filter((c) => c.bulk).length).toBe(2);
-    expect(calls().reduce((n, c) => n + c.people, 0)).toBe(2 * MOOSEND_MAX_BATCH + 1);
-    expect(answered.size).toBe(2 * MOOSEND_MAX_BATCH + 1);
-    expect(sim.requests.count((r) => r.status === 429)).toBe(0);
-  });
-
   /** One full bulk call's worth and one more (who goes first, as a single), scheduled on `clock`; all their answers. */
   function oneFullCall(upstream: number, clock: ManualClock): Promise<unknown[]> {
     const scheduler = schedulerWith({ upstream: async () => upstream, clock });
     return Promise.all(Array.from({ length: MOOSEND_MAX_BATCH + 1 }, (_, i) => scheduler.subscribe(LIST, person(i))));
   }
 
-  it("gives held answers after at most five seconds when the second call's people never come (another process took them)", async () => {
+  it("answers a full call's people as soon as Moosend answers, though the window's second call is still filling", async () => {
     const clock = new ManualClock();
-    let answered = false;
-    const answers = oneFullCall(3 * MOOSEND_MAX_BATCH, clock).then(() => void (answered = true));
-    await eventually(() => clock.sleeping === 1, 5_000); // the held answers' longest wait, and nothing else
+    const before = clock.now();
+    await oneFullCall(3 * MOOSEND_MAX_BATCH, clock); // the clock never moves: no answer waits for the second call
+    expect(clock.now()).toBe(before);
     expect(calls().filter((c) => c.bulk)).toEqual([{ bulk: true, people: MOOSEND_MAX_BATCH }]);
-    clock.advance(4_999);
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(answered).toBe(false);
-    clock.advance(1);
-    await answers;
   });
 
   it("gives a lone bulk call's answers at once when no second call's worth is coming", async () => {

@@ -82,10 +82,6 @@ export class MoosendSubscriptions {
   /** Callers per list in this process still waiting for their answer. */
   private readonly waitingOn = new Map<string, number>();
 
-  /** Answers of a window's first bulk call, held back until the window's next bulk call has gone. */
-  private held: Array<() => Promise<void>> = [];
-  private heldRelease: AbortController | undefined;
-
   constructor(options: MoosendSubscriptionsOptions) {
     this.moosend = options.moosend;
     this.pool = options.pool;
@@ -96,7 +92,7 @@ export class MoosendSubscriptions {
     this.window = options.window;
   }
 
-  /** Callers in this process waiting for an answer: in the pool, in a call in flight or held back. */
+  /** Callers in this process waiting for an answer: in the pool or in a call in flight. */
   get waiting(): number {
     return this.pool.waiting;
   }
@@ -193,7 +189,6 @@ export class MoosendSubscriptions {
   close(): void {
     this.closed = true;
     for (const wake of this.wakers.values()) wake();
-    this.releaseHeld();
   }
 
   private wait(listId: string, ms: number): Promise<void> {
@@ -225,7 +220,6 @@ export class MoosendSubscriptions {
         else batch.push(entry);
       }
       if (batch.length === 0) return;
-      if (kind === "bulk") this.releaseHeld();
       const found = new Map<string, MoosendSubscriber>();
       let status: number | undefined;
       if (kind === "single") {
@@ -237,18 +231,14 @@ export class MoosendSubscriptions {
         for (const s of many.value.subscribers) found.set(normalizeEmail(s.email), s);
         status = many.status;
       }
-      const answer = async () => {
-        await Promise.all(
-          batch.map((entry) => {
-            const subscriber = found.get(entry.email);
-            if (subscriber) return this.pool.answer(entry, { subscriber }, status);
-            const ignored = createVendorError({ vendor: "moosend", status: 200, what: `subscribe_many to ${listId}`, detail: `${entry.email} was ignored as invalid`, retryable: false });
-            return this.pool.answer(entry, { error: ignored }, status);
-          }),
-        );
-      };
-      if (kind === "bulk" && (await this.secondCallComing(listId))) this.holdBack(answer);
-      else await answer();
+      await Promise.all(
+        batch.map((entry) => {
+          const subscriber = found.get(entry.email);
+          if (subscriber) return this.pool.answer(entry, { subscriber }, status);
+          const ignored = createVendorError({ vendor: "moosend", status: 200, what: `subscribe_many to ${listId}`, detail: `${entry.email} was ignored as invalid`, retryable: false });
+          return this.pool.answer(entry, { error: ignored }, status);
+        }),
+      );
     } catch (error) {
       await Promise.all(batch.map((entry) => this.pool.answer(entry, { error }).catch(() => undefined)));
     }
@@ -281,37 +271,5 @@ export class MoosendSubscriptions {
     } catch (error) {
       await this.pool.answer(entry, { error }, answered).catch(() => undefined);
     }
-  }
-
-  /**
-   * Whether the bulk call just answered was its window's first under a burst: the window still has a
-   * call free and a full call's worth is waiting or on its way. Then its answers wait (see `holdBack`).
-   */
-  private async secondCallComing(listId: string): Promise<boolean> {
-    if ((await this.window("subscribeMany")).free === 0) return false;
-    return (await this.pool.size(listId)) + (await this.comingUp()) >= MOOSEND_MAX_BATCH;
-  }
-
-  /**
-   * Gives a window's first bulk answers once its next bulk call has gone (at most `FILL_MAX_MS` later).
-   * Given at once, a thousand jobs finish and the next thousand start while the worker is still
-   * reading the people of the window's second call, and that work held the call up; every later window
-   * follows the second call. Nothing waits on these answers but the jobs' own completion.
-   */
-  private holdBack(answer: () => Promise<void>): void {
-    this.held.push(answer);
-    if (this.heldRelease) return;
-    const release = (this.heldRelease = new AbortController());
-    void this.clock.sleep(FILL_MAX_MS, release.signal).then(() => {
-      if (!release.signal.aborted) this.releaseHeld();
-    });
-  }
-
-  private releaseHeld(): void {
-    this.heldRelease?.abort();
-    this.heldRelease = undefined;
-    const held = this.held;
-    this.held = [];
-    for (const answer of held) void answer().catch(() => undefined);
   }
 }

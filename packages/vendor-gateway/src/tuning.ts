@@ -22,8 +22,7 @@ export const TUNING = {
   moosendSubscriptions: {
     /**
      * Longest a bulk call that is not full waits while enough subscribers to fill it are on their way
-     * (a half-empty call spends a whole call of the burst's budget, 2 per 10 s); also the longest a
-     * window's first bulk answers are held back for its second call (see `holdBack`).
+     * (a half-empty call spends a whole call of the burst's budget, 2 per 10 s).
      */
     fillMaxMs: 5_000,
     /** How often a filling bulk call looks again at the pool and at what is coming. */
