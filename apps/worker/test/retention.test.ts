@@ -18,7 +18,11 @@ describe("maintenance.retention", () => {
     pg = new Client({ connectionString: TEST_DATABASE_URL });
     await pg.connect();
   });
+  /** Addresses of the engagements written here: the database is shared, and another file's worker would flush one left pending. */
+  let engagedEmails: string[] = [];
   afterEach(async () => {
+    await pg.query("DELETE FROM engagements WHERE email = ANY($1)", [engagedEmails]);
+    engagedEmails = [];
     await pg.end();
     await h.stop();
   });
@@ -45,6 +49,7 @@ describe("maintenance.retention", () => {
   /** Engagements of one address at `at` (one applied, one not), and a Kommo note mark written at `at`. */
   async function engagementsAt(at: Date): Promise<{ email: string; markEntityId: number }> {
     const email = uniqueEmail("engaged");
+    engagedEmails.push(email);
     const markEntityId = uniqueId();
     await pg.query(
       `INSERT INTO engagements (source, event_key, email, kind, message_id, occurred_at, applied_at)
