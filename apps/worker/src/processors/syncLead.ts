@@ -149,7 +149,7 @@ async function syncLoops(
         lastName,
         source: deps.mapping.loops.source,
         userGroup: at.stage?.loops?.userGroup ?? deps.mapping.loops.userGroup,
-        properties: properties,
+        properties,
       }
     : undefined;
   if (fields && eventNames.length === 0) {
