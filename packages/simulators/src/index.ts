@@ -8,3 +8,4 @@ export { SEED } from "./seed";
 export { Faults } from "./shared/faults";
 export { RequestLog } from "./shared/requestLog";
 export type { LoggedRequest } from "./shared/requestLog";
+export type { IgnoredWait } from "./shared/announcedWaits";

@@ -340,6 +340,20 @@ describe("Kommo simulator", () => {
       expect((await api("/leads/pipelines")).status).toBe(200);
     });
 
+    it("lists the requests that came while a 429's retry_after was still running, not those in flight or after it", async () => {
+      let clock = 1_800_000_000_000;
+      await start({ retryAfterSeconds: 2, limitsNow: () => clock });
+      sim.faults.rateLimitNext(1);
+      expect((await api("/leads/pipelines")).status).toBe(429);
+      clock += 100; // already on its way when the 429 went out
+      await api("/account");
+      clock += 900;
+      await api("/leads/pipelines");
+      clock += 1_500; // past the 2 s the 429 asked for
+      await api("/account");
+      expect(sim.ignoredWaits.map((w) => [w.path, w.earlyByMs])).toEqual([["/api/v4/leads/pipelines", 1_000]]);
+    });
+
     it("blocks the IP after too many 429s: 403 for everything, and webhooks disabled", async () => {
       await start({ rateLimit: { max: 1, perMs: 10_000 }, blockAfter429s: 3 });
       sim.addWebhook("http://127.0.0.1:9/hook", ["add_lead"]);

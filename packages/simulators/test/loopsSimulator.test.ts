@@ -405,6 +405,18 @@ describe("Loops simulator: rate limit and faults", () => {
     expect((await call("GET", "/lists")).status).toBe(200);
   });
 
+  it("lists the API requests that came within a window of a 429 that named no wait", async () => {
+    let clock = 1_000_000;
+    await start({ now: () => clock });
+    sim.faults.rateLimitNext(1);
+    expect((await call("GET", "/lists")).status).toBe(429);
+    clock += 500;
+    await call("GET", "/lists");
+    clock += 600;
+    await call("GET", "/lists");
+    expect(sim.ignoredWaits.map((w) => [w.path, w.earlyByMs])).toEqual([["/api/v1/lists", 500]]);
+  });
+
   it("adds Retry-After when retryAfterHeader is set", async () => {
     await start({ rateLimit: { max: 1, perMs: 1_000 }, retryAfterHeader: true });
     await call("GET", "/lists");

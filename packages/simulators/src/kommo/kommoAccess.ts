@@ -1,6 +1,7 @@
 import { STATUS_CODES } from "node:http";
 import type { RequestHandler, Response } from "express";
 import { bearerToken } from "../shared/bearerToken";
+import type { AnnouncedWaits } from "../shared/announcedWaits";
 import { SlidingWindow } from "../shared/slidingWindow";
 import { nginxPage, problem } from "./kommoHttp";
 import type { KommoSimState } from "./kommoState";
@@ -14,6 +15,8 @@ export interface KommoAccessOptions {
   blockMs: number;
   /** The clock the limit and the block count by, in ms. */
   now: () => number;
+  /** Told of each 429's `retry_after`. */
+  waits: AnnouncedWaits;
 }
 
 export interface KommoAccess {
@@ -39,6 +42,7 @@ export function kommoAccess(state: KommoSimState, options: KommoAccessOptions): 
       state.recent429s = [];
       for (const hook of state.webhooks) hook.disabled = true;
     }
+    options.waits.announce(options.retryAfterSeconds * 1_000);
     problem(res, 429, "Too Many Requests", "You have sent too many requests in a given amount of time. Please try again later.", {
       retry_after: options.retryAfterSeconds,
     });

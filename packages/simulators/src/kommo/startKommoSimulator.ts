@@ -1,5 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import qs from "qs";
+import { AnnouncedWaits, type IgnoredWait } from "../shared/announcedWaits";
 import { Faults } from "../shared/faults";
 import { RequestLog } from "../shared/requestLog";
 import { requestRecorder } from "../shared/requestRecorder";
@@ -97,6 +98,8 @@ export interface KommoSimulator extends KommoTestControls {
   state: KommoSimState;
   faults: Faults;
   requests: RequestLog;
+  /** API requests that came while a 429 had asked to wait (its `retry_after`), which Kommo holds against the caller. */
+  ignoredWaits: readonly IgnoredWait[];
   /** Ids of the seeded pipelines, statuses, fields, contacts and leads. */
   seeded: typeof KOMMO_SIM_SEEDED;
   /** Every change the account went through, as `GET /api/v4/events` lists it (oldest first). */
@@ -127,6 +130,8 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
   faults.latencyMs = options.latencyMs ?? 0;
   const webhooks = new KommoWebhookSender(state, options.webhookTimeoutMs ?? 2_000, options.random ?? Math.random);
   const account = new KommoAccount(state, new KommoEventLog(state, nowSec), nowSec, webhooks);
+  const limitsNow = options.limitsNow ?? Date.now;
+  const waits = new AnnouncedWaits(limitsNow);
   const access = kommoAccess(state, {
     rateLimit: options.rateLimit ?? { max: 7, perMs: 1_000 },
     rateLimitBy: options.rateLimitBy ?? "ip",
@@ -134,7 +139,8 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
     blockAfter429s: options.blockAfter429s ?? 20,
     blockWindowMs: options.blockWindowMs ?? 60_000,
     blockMs: options.blockMs ?? Number.POSITIVE_INFINITY,
-    now: options.limitsNow ?? Date.now,
+    now: limitsNow,
+    waits,
   });
 
   const app = express();
@@ -143,6 +149,7 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
   // PHP reads any number of `filter[id][]`; qs' default arrayLimit (20) would turn them into an object.
   app.set("query parser", (query: string) => qs.parse(query, { arrayLimit: 1_000, parameterLimit: 5_000, depth: 10 }));
   app.use(requestRecorder(requests));
+  app.use(waits.watch());
   app.use(access.rateLimit);
   app.use(faults.middleware(access.throttle, access.answerError));
   app.use(express.json({ limit: "2mb" }));
@@ -173,6 +180,7 @@ export async function startKommoSimulator(options: KommoSimulatorOptions = {}): 
     state,
     faults,
     requests,
+    ignoredWaits: waits.ignored,
     seeded: KOMMO_SIM_SEEDED,
     ...kommoTestControls(account),
     events: account.events,

@@ -1,5 +1,6 @@
 import express, { type ErrorRequestHandler, type RequestHandler, type Response } from "express";
 import { bearerToken } from "../shared/bearerToken";
+import { AnnouncedWaits, type IgnoredWait } from "../shared/announcedWaits";
 import { Faults } from "../shared/faults";
 import { InFlight } from "../shared/inFlight";
 import { RequestLog } from "../shared/requestLog";
@@ -91,6 +92,11 @@ export interface LoopsSimulator {
   state: LoopsState;
   faults: Faults;
   requests: RequestLog;
+  /**
+   * API requests that came while a 429 had asked to wait: its Retry-After when it sends one, else one
+   * window of the limit (Loops names no wait, and a sooner call may find the window still full).
+   */
+  ignoredWaits: readonly IgnoredWait[];
   apiKey: string;
   webhookSecret: string;
   /** Settable after start, e.g. once ingest is listening. */
@@ -154,9 +160,12 @@ export async function startLoopsSimulator(options: LoopsSimulatorOptions = {}): 
   const inFlight = new InFlight();
   const unixNow = () => Math.floor(now() / 1000);
 
+  const waits = new AnnouncedWaits(now);
   const answer429 = (res: Response, retryAfterMs = limit.perMs) => {
     res.set("x-ratelimit-limit", String(limit.max)).set("x-ratelimit-remaining", "0");
-    if (options.retryAfterHeader) res.set("Retry-After", String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+    const retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    if (options.retryAfterHeader) res.set("Retry-After", String(retryAfterSeconds));
+    waits.announce(options.retryAfterHeader ? retryAfterSeconds * 1_000 : limit.perMs);
     res.status(429).json({ success: false, message: "Rate limit exceeded." });
   };
   const answerError = (res: Response, status: number) => {
@@ -192,6 +201,7 @@ export async function startLoopsSimulator(options: LoopsSimulatorOptions = {}): 
   const app = express();
   app.disable("x-powered-by");
   app.use(requestRecorder(requests));
+  app.use(waits.watch(isApi));
   app.use(faults.middleware((res) => answer429(res), answerError));
   // Not mounted at "/api/v1": a mount rewrites req.path, which the request log records.
   app.use(authenticate, rateLimit, createLoopsApi({
@@ -288,6 +298,7 @@ export async function startLoopsSimulator(options: LoopsSimulatorOptions = {}): 
     state,
     faults,
     requests,
+    ignoredWaits: waits.ignored,
     apiKey,
     webhookSecret: options.webhookSecret ?? LOOPS_SIM_WEBHOOK_SECRET,
     webhookUrl: options.webhookUrl,
