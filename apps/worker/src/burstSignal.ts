@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { QUEUES } from "@funnelsync/jobs";
-import { RecentRate, TUNING, type BurstSignal } from "@funnelsync/vendor-gateway";
+import { TUNING, type BurstSignal } from "@funnelsync/vendor-gateway";
+import { RecentRate } from "./recentRate";
 
 /** The gateway's burst signal, as the worker that owns the queues keeps it. */
 export interface WorkerBurstSignal extends BurstSignal {
@@ -84,9 +85,18 @@ export class RedisBurstSignal implements WorkerBurstSignal {
     return Math.max(0, others + r.startedPerMs * horizonMs);
   }
 
-  changesQueued(): number {
+  /**
+   * The last quarter second sees a burst within its first page (over a whole second a burst's first
+   * 50 look-ups went out as small pages); the whole second keeps seeing it through the pauses of a busy
+   * worker. Changes queued but not started count too: at a burst's start the worker takes in webhooks
+   * faster than their jobs start, and look-ups seen only as they came went out as pages of a few leads,
+   * spending most of Kommo's first second.
+   */
+  changesArriving(perSecond: number): boolean {
     void this.fresh().catch(() => undefined);
-    return this.reading ? this.reading.notStarted / this.reading.processes : 0;
+    const startedPerSecond = Math.max(this.started.perMs(), this.started.perMs(250)) * 1000;
+    const queuedHere = this.reading ? this.reading.notStarted / this.reading.processes : 0;
+    return startedPerSecond >= perSecond || queuedHere >= perSecond;
   }
 
   noteStarted(): void {

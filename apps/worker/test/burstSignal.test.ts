@@ -36,7 +36,8 @@ describe("RedisBurstSignal across worker processes", () => {
     clock += 1_000; // past the reading's lifetime: the next call reads again
     // 1,000 queued, 300 + 100 of them already waiting in the two processes: 600 to come.
     expect(await a.subscribersComing(0, 300)).toBe(600);
-    expect(a.changesQueued()).toBe(500); // not started, per process
+    // 500 not started per process: a burst at 500 a second, not at 501.
+    expect([a.changesArriving(500), a.changesArriving(501)]).toEqual([true, false]);
   });
 
   it("counts the jobs each process starts as more on the way within the horizon", async () => {
@@ -45,15 +46,23 @@ describe("RedisBurstSignal across worker processes", () => {
     expect(await a.subscribersComing(1_000, 0)).toBe(100);
   });
 
+  it("sees changes arriving from the jobs this process started in the last quarter second or the last second", async () => {
+    const a = signal();
+    for (let i = 0; i < 15; i++) a.noteStarted(); // 15 within a quarter second: 60 a second
+    expect([a.changesArriving(50), a.changesArriving(61)]).toEqual([true, false]);
+    clock += 500; // out of the last quarter second; over the whole second, 15 a second
+    expect([a.changesArriving(15), a.changesArriving(16)]).toEqual([true, false]);
+  });
+
   it("stops counting a process that no longer reports (it stopped)", async () => {
     await queueChanges(100);
     const [a, b] = [signal(), signal()];
     await b.subscribersComing(0, 0);
     await a.subscribersComing(0, 0);
-    expect(a.changesQueued()).toBe(50);
+    expect([a.changesArriving(50), a.changesArriving(51)]).toEqual([true, false]); // 100 queued, 2 processes
     await sleep(2_100); // Redis' clock dates the reports
     clock += 1_000;
     await a.subscribersComing(0, 0);
-    expect(a.changesQueued()).toBe(100);
+    expect(a.changesArriving(100)).toBe(true); // alone again: all 100 are its own
   });
 });

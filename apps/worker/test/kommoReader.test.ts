@@ -1,7 +1,8 @@
 import { KOMMO_MAX_PAGE, KommoClient, type KommoLead } from "@funnelsync/kommo-client";
 import { startKommoSimulator, type KommoSimulator } from "@funnelsync/simulators";
 import { randomUUID } from "node:crypto";
-import { createRedisConnection, openJobQueues } from "@funnelsync/jobs";
+import { createRedisConnection, openJobQueues, type JobQueues } from "@funnelsync/jobs";
+import type { Redis } from "ioredis";
 import { KommoReader } from "@funnelsync/vendor-gateway";
 import { RedisBurstSignal } from "../src/burstSignal";
 import { TEST_REDIS_URL } from "../../../test/testEnv";
@@ -14,6 +15,9 @@ import { ManualClock } from "../../../test/manualClock";
 describe("KommoReader against the Kommo simulator", () => {
   let sim: KommoSimulator;
   let clock: ManualClock;
+  let redis: Redis;
+  let queues: JobQueues;
+  let signal: RedisBurstSignal;
   let reader: KommoReader;
   let asked = 0;
   let answered = 0;
@@ -22,14 +26,26 @@ describe("KommoReader against the Kommo simulator", () => {
   beforeEach(async () => {
     sim = await startKommoSimulator();
     clock = new ManualClock();
-    reader = new KommoReader(new KommoClient({ baseUrl: sim.url, accessToken: "sim-kommo-token", http: { retryBaseDelayMs: 0, timeoutMs: 2_000 } }), { clock });
+    redis = createRedisConnection(TEST_REDIS_URL, "worker");
+    const prefix = `test-${randomUUID()}`;
+    queues = openJobQueues(redis, { prefix });
+    // The worker's own burst signal: the jobs this process starts, and the changes queued in any.
+    signal = new RedisBurstSignal({ redis, prefix, queues: queues.all, now: () => clock.now() });
+    reader = new KommoReader(new KommoClient({ baseUrl: sim.url, accessToken: "sim-kommo-token", http: { retryBaseDelayMs: 0, timeoutMs: 2_000 } }), { burst: signal, clock });
     asked = answered = 0;
   });
-  afterEach(() => sim.close());
+  afterEach(async () => {
+    signal.close();
+    await queues.byKey.kommo.obliterate({ force: true });
+    await queues.close();
+    await redis.quit();
+    await sim.close();
+  });
 
-  /** A look-up, counted so that `settled` knows when the reader is through. */
+  /** A Kommo-change job starts and looks up its lead, counted so that `settled` knows when the reader is through. */
   function lookUp(id: number): Promise<KommoLead | null> {
     asked++;
+    signal.noteStarted();
     return reader.lead(id).finally(() => answered++);
   }
 
@@ -70,7 +86,7 @@ describe("KommoReader against the Kommo simulator", () => {
   it("reads a lone lead at once, on its own page", async () => {
     const lead = await sim.addLead();
     // No wait for company that is not coming.
-    expect(await clock.withoutSleeping(() => reader.lead(lead.id))).toMatchObject({ id: lead.id });
+    expect(await clock.withoutSleeping(() => lookUp(lead.id))).toMatchObject({ id: lead.id });
     expect(leadPages()).toEqual([1]);
   });
 
@@ -101,45 +117,27 @@ describe("KommoReader against the Kommo simulator", () => {
     expect(leadPages().length).toBeLessThanOrEqual(3);
   });
 
-  /**
-   * The reader, seeing through a Redis burst signal `count` Kommo changes queued (in a queue of its
-   * own that no worker takes) before their look-ups arrive.
-   */
-  async function withQueuedChanges(count: number, test: () => Promise<void>): Promise<void> {
-    const redis = createRedisConnection(TEST_REDIS_URL, "worker");
-    const prefix = `test-${randomUUID()}`;
-    const queues = openJobQueues(redis, { prefix });
-    const signal = new RedisBurstSignal({ redis, prefix, queues: queues.all, now: () => clock.now() });
-    try {
-      const change = (leadId: number) => ({ leadId, pipelineId: 5001, statusId: 6002, oldStatusId: 6001, updatedAt: 1_760_000_000, accountId: 1, fingerprint: `f${leadId}` });
-      await queues.add(Array.from({ length: count }, (_, i) => ({ name: "kommo.leadStatusChanged" as const, data: change(90_000 + i) })));
-      await signal.subscribersComing(0, 0); // its first reading
-      reader = new KommoReader(new KommoClient({ baseUrl: sim.url, accessToken: "sim-kommo-token", http: { retryBaseDelayMs: 0, timeoutMs: 2_000 } }), { burst: signal, clock });
-      await test();
-    } finally {
-      signal.close();
-      await queues.byKey.kommo.obliterate({ force: true });
-      await queues.close();
-      await redis.quit();
-    }
+  /** `count` Kommo changes queued (in a queue no worker takes), seen by the signal before their look-ups arrive. */
+  async function queueChanges(count: number): Promise<void> {
+    const change = (leadId: number) => ({ leadId, pipelineId: 5001, statusId: 6002, oldStatusId: 6001, updatedAt: 1_760_000_000, accountId: 1, fingerprint: `f${leadId}` });
+    await queues.add(Array.from({ length: count }, (_, i) => ({ name: "kommo.leadStatusChanged" as const, data: change(90_000 + i) })));
+    await signal.subscribersComing(0, 0); // its first reading
   }
 
   it("fills its next page when Kommo changes are queued (in any process) before their look-ups arrive", async () => {
-    await withQueuedChanges(60, async () => {
-      // Two look-ups 100 ms apart: with 60 changes queued, the first waits for company and both share a page.
-      const [a, b] = await Promise.all([sim.addLead(), sim.addLead()]);
-      const first = lookUp(a.id);
-      await pass(100);
-      await answers([first, lookUp(b.id)]);
-      expect(leadPages()).toEqual([2]);
-    });
+    await queueChanges(60);
+    // Two look-ups 100 ms apart: with 60 changes queued, the first waits for company and both share a page.
+    const [a, b] = await Promise.all([sim.addLead(), sim.addLead()]);
+    const first = lookUp(a.id);
+    await pass(100);
+    await answers([first, lookUp(b.id)]);
+    expect(leadPages()).toEqual([2]);
   });
 
   it("takes a few queued changes for no burst: a lone look-up still goes at once", async () => {
-    await withQueuedChanges(3, async () => {
-      const lead = await sim.addLead();
-      expect(await clock.withoutSleeping(() => reader.lead(lead.id))).toMatchObject({ id: lead.id });
-      expect(leadPages()).toEqual([1]);
-    });
+    await queueChanges(3);
+    const lead = await sim.addLead();
+    expect(await clock.withoutSleeping(() => lookUp(lead.id))).toMatchObject({ id: lead.id });
+    expect(leadPages()).toEqual([1]);
   });
 });

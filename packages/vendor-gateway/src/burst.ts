@@ -9,6 +9,9 @@ export interface BurstSignal {
    * those already waiting there (`waitingHere` is this process's share of them).
    */
   subscribersComing(horizonMs: number, waitingHere: number): Promise<number>;
-  /** Kommo changes queued, not yet started, per process (as last seen: it never waits on Redis). */
-  changesQueued(): number;
+  /**
+   * Whether Kommo changes come at `perSecond` or faster: started in this process lately, or queued
+   * (not started) in any, per process. As last seen: it never waits on Redis.
+   */
+  changesArriving(perSecond: number): boolean;
 }

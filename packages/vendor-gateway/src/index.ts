@@ -7,7 +7,6 @@ export { StepSkipped } from "./stepSkipped";
 export { callContext, noteVendorStatus } from "./callContext";
 export { TUNING } from "./tuning";
 export { systemClock, type Clock } from "./clock";
-export { RecentRate } from "./recentRate";
 
 // The gateway's building blocks, for tests that drive one of them on its own.
 export { KommoReader } from "./kommoReader";

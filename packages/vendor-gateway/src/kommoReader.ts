@@ -5,7 +5,6 @@ import type { Admission } from "@funnelsync/vendor-http";
 import type { BurstSignal } from "./burst";
 import { systemClock, type Clock } from "./clock";
 import { readContactsRecorded, readLeadsRecorded } from "./kommoRecords";
-import { RecentRate } from "./recentRate";
 import { TUNING } from "./tuning";
 
 const { burstLeadsPerSecond: BURST_LEADS_PER_SECOND, fillMaxMs: FILL_MAX_MS, fillPollMs: FILL_POLL_MS } = TUNING.kommoReader;
@@ -18,20 +17,16 @@ const { burstLeadsPerSecond: BURST_LEADS_PER_SECOND, fillMaxMs: FILL_MAX_MS, fil
 export class KommoReader {
   private readonly leads: Batcher<number, number, KommoLead | null, Admission>;
   private readonly contacts: Batcher<number, number, KommoContact | null, Admission>;
-  private readonly leadArrivals: RecentRate;
-
-  private readonly burst: Pick<BurstSignal, "changesQueued">;
+  private readonly burst: Pick<BurstSignal, "changesArriving">;
   private readonly clock: Clock;
 
   /**
-   * `burst` tells how many Kommo changes are queued in any process, before their look-ups arrive;
-   * every page read is recorded in `records` (contacts' leads, leads' stages) for engagement.
+   * `burst` tells whether Kommo changes, and with them look-ups, are coming fast; every page read is recorded in `records` (contacts' leads, leads' stages) for engagement.
    */
-  constructor(kommo: KommoClient, options: { burst?: Pick<BurstSignal, "changesQueued">; records?: KommoRecordRepository; clock?: Clock } = {}) {
+  constructor(kommo: KommoClient, options: { burst?: Pick<BurstSignal, "changesArriving">; records?: KommoRecordRepository; clock?: Clock } = {}) {
     const { records } = options;
-    this.burst = options.burst ?? { changesQueued: () => 0 };
-    const clock = (this.clock = options.clock ?? systemClock);
-    this.leadArrivals = new RecentRate(undefined, () => clock.now());
+    this.burst = options.burst ?? { changesArriving: () => false };
+    this.clock = options.clock ?? systemClock;
     // Each batch takes its ids only once its rate-limit slot is there: ids arriving while it waited
     // for Kommo's limit still ride on it, instead of waiting for the next slot.
     const batching = { maxBatch: KOMMO_MAX_PAGE, missing: () => null, admit: () => kommo.admit() };
@@ -45,7 +40,6 @@ export class KommoReader {
 
   /** null when Kommo has no such lead (deleted). */
   lead(id: number): Promise<KommoLead | null> {
-    this.leadArrivals.note();
     return this.leads.add(id, id);
   }
 
@@ -56,16 +50,8 @@ export class KommoReader {
     }
   }
 
-  /**
-   * The last quarter second sees a burst within its first page (over a whole second its first 50 leads
-   * went out as small pages); the whole second keeps seeing it through the pauses of a busy worker.
-   * Changes queued but not started are look-ups on their way: at a burst's start the worker takes in
-   * webhooks faster than their jobs reach the reader, and those seen only as they arrived went out as
-   * pages of a few leads, spending most of Kommo's first second.
-   */
   private inBurst(): boolean {
-    const perSecond = Math.max(this.leadArrivals.perMs(), this.leadArrivals.perMs(250)) * 1000;
-    return perSecond >= BURST_LEADS_PER_SECOND || this.burst.changesQueued() >= BURST_LEADS_PER_SECOND;
+    return this.burst.changesArriving(BURST_LEADS_PER_SECOND);
   }
 
   contact(id: number): Promise<KommoContact | null> {
