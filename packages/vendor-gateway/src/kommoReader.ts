@@ -21,7 +21,8 @@ export class KommoReader {
   private readonly clock: Clock;
 
   /**
-   * `burst` tells whether Kommo changes, and with them look-ups, are coming fast; every page read is recorded in `records` (contacts' leads, leads' stages) for engagement.
+   * `burst` tells whether Kommo changes, and with them look-ups, are coming fast; every page read is
+   * recorded in `records` (contacts' leads, leads' stages) for engagement.
    */
   constructor(kommo: KommoClient, options: { burst?: Pick<BurstSignal, "changesArriving">; records?: KommoRecordRepository; clock?: Clock } = {}) {
     const { records } = options;
