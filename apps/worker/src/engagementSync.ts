@@ -209,7 +209,7 @@ export class EngagementSync {
       const added = wanted.filter((w) => !marks.has(`${w.entityId}/${w.key}`));
       for (const chunk of chunks(added)) {
         await db.engagements.saveMarks(chunk.map((w) => ({ entityType, entityId: w.entityId, key: w.key, kommoId: UNANSWERED, text: w.text })));
-        const ids = await kommo.addNotes(entityType, chunk);
+        const { value: ids } = await kommo.addNotes(entityType, chunk);
         await db.engagements.saveMarks(chunk.map((w, i) => ({ entityType, entityId: w.entityId, key: w.key, kommoId: ids[i]!, text: w.text })));
       }
       for (const chunk of chunks(edits)) {

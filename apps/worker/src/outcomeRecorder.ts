@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Job } from "bullmq";
 import type { Db, OutcomeInput, OutcomeRow } from "@funnelsync/db";
-import { callContext, StepSkipped } from "@funnelsync/vendor-gateway";
+import { StepSkipped, VendorAnswer, type Unanswered } from "@funnelsync/vendor-gateway";
 import { classifyFailure, mostHopeful } from "./failure";
 
 interface JobIds {
@@ -42,8 +42,12 @@ export class OutcomeRecorder {
 
   constructor(private readonly db: Db, private readonly now: () => number = Date.now) {}
 
-  /** Runs `effect` unless this step already succeeded; returns undefined when it was skipped as done. */
-  async step<T>(job: Job, step: string, meta: StepMeta, effect: (idempotencyKey: string) => Promise<T>): Promise<Exclude<T, StepSkipped> | undefined> {
+  /**
+   * Runs `effect` unless this step already succeeded; returns undefined when it was skipped as done.
+   * An effect that answers with a `VendorAnswer` (the gateway's writes do) has its status recorded and
+   * its value returned; any other effect records no vendor status.
+   */
+  async step<T>(job: Job, step: string, meta: StepMeta, effect: (idempotencyKey: string) => Promise<T>): Promise<Unanswered<Exclude<T, StepSkipped>> | undefined> {
     const jobId = job.id!;
     // A job on its first start has no earlier attempt, so no row to find: under a burst that saves
     // a query per step. A retry, a replay or a restart after a stall looks.
@@ -51,7 +55,6 @@ export class OutcomeRecorder {
     if (previous?.status === "succeeded" || previous?.status === "skipped") return undefined;
     const idempotencyKey = boundedKey(meta.idempotencyKey ?? `${jobId}-${step}`);
     const started = this.now();
-    const store: { lastStatus?: number } = {};
     const base = {
       jobId,
       jobName: job.name,
@@ -66,22 +69,21 @@ export class OutcomeRecorder {
       detail: meta.detail,
     };
     try {
-      const result = await callContext.run(store, () => effect(idempotencyKey));
+      const result = await effect(idempotencyKey);
       if (result instanceof StepSkipped) {
         await this.record(job, { ...base, status: "skipped", reason: result.reason, durationMs: this.now() - started });
         return undefined;
       }
-      // A batched call's status reaches each of its steps with their answers (callForSeveral); a step
-      // that made no vendor call, or whose answer came without one, records none.
-      await this.record(job, { ...base, status: "succeeded", vendorStatus: store.lastStatus, durationMs: this.now() - started });
-      return result as Exclude<T, StepSkipped>;
+      const answer = result instanceof VendorAnswer ? result : undefined;
+      await this.record(job, { ...base, status: "succeeded", vendorStatus: answer?.vendorStatus, durationMs: this.now() - started });
+      return (answer ? answer.value : result) as Unanswered<Exclude<T, StepSkipped>>;
     } catch (err) {
       const failure = classifyFailure(err, job);
       await this.record(job, {
         ...base,
         status: failure.final ? "failed" : "running",
         reason: failure.reason,
-        vendorStatus: failure.vendorStatus ?? store.lastStatus,
+        vendorStatus: failure.vendorStatus,
         durationMs: this.now() - started,
       });
       throw err;

@@ -3,7 +3,7 @@ import { SEED, startMoosendSimulator, type MoosendSimulator } from "@funnelsync/
 import { randomUUID } from "node:crypto";
 import type { Job } from "bullmq";
 import { createDb } from "@funnelsync/db";
-import { createRedisGate, MoosendSubscriptions, noteVendorStatus, StepSkipped, SubscriberPool, type MoosendSubscriptionsOptions, type MoosendWindow, type RedisGate } from "@funnelsync/vendor-gateway";
+import { createRedisGate, MoosendSubscriptions, noteVendorStatus, StepSkipped, SubscriberPool, VendorAnswer, type MoosendSubscriptionsOptions, type MoosendWindow, type RedisGate } from "@funnelsync/vendor-gateway";
 import { KOMMO_LIMITS } from "@funnelsync/kommo-client";
 import { LOOPS_LIMITS } from "@funnelsync/loops-client";
 import { createRedisConnection } from "@funnelsync/jobs";
@@ -113,7 +113,7 @@ describe("MoosendSubscriptions under a burst", () => {
     const [a, b] = [schedulerWith({}, prefix), schedulerWith({}, prefix)];
     const answers = await Promise.all(Array.from({ length: MOOSEND_MAX_BATCH }, (_, i) => (i % 2 ? a : b).subscribe(LIST, person(i))));
 
-    expect(answers.every((answer) => (answer as { status: string }).status === "subscribed")).toBe(true);
+    expect(answers.every((answer) => answer instanceof VendorAnswer && answer.value.status === "subscribed")).toBe(true);
     expect(calls().filter((c) => c.bulk && c.people > 1)).toHaveLength(1); // not one per process
     expect(calls().reduce((n, c) => n + c.people, 0)).toBe(MOOSEND_MAX_BATCH);
   });
@@ -144,7 +144,7 @@ describe("MoosendSubscriptions under a burst", () => {
     const answers = await Promise.all([0, 1, 2].map((i) => scheduler.subscribe(LIST, person(i))));
 
     expect(answers[1]).toEqual(new StepSkipped("opted out: unsubscribed via moosend at 2026-11-23T10:00:00.000Z"));
-    expect(answers[0]).toMatchObject({ email: person(0).email });
+    expect(answers[0]).toMatchObject({ value: { email: person(0).email } });
     expect(asked.flat().sort()).toEqual([0, 1, 2].map((i) => person(i).email).sort());
     expect(sim.subscribers(LIST).map((s) => s.Email)).not.toContain(person(1).email);
     expect(sim.subscribers(LIST).map((s) => s.Email)).toEqual(expect.arrayContaining([person(0).email, person(2).email]));
@@ -162,7 +162,7 @@ describe("MoosendSubscriptions under a burst", () => {
     });
     const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => scheduler.subscribe(LIST, person(i))));
 
-    expect(answers.map((a) => (a as { status: string }).status)).toEqual(Array(12).fill("subscribed"));
+    expect(answers.map((a) => (a instanceof VendorAnswer ? a.value.status : a.reason))).toEqual(Array(12).fill("subscribed"));
     expect(sim.subscribers(LIST).filter((s) => s.Email.startsWith("burst-")).map((s) => s.Status)).toEqual(Array(12).fill("Subscribed"));
     const bulk = sim.requests.filter((r) => r.path.endsWith("subscribe_many.json")).flatMap((r) => (r.body as { Subscribers: Array<{ Email: string }> }).Subscribers.map((x) => x.Email));
     expect(bulk.filter((email) => backIn.has(email))).toEqual([]);

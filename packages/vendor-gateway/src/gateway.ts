@@ -5,7 +5,6 @@ import { LOOPS_LIMITS, LoopsClient, type LoopsContactInput, type LoopsEvent } fr
 import { MOOSEND_LIMITS, MoosendClient, type MoosendSubscriber, type MoosendSubscriberInput } from "@funnelsync/moosend-client";
 import type { RateLimit, VendorCallObservation, VendorHttpOptions } from "@funnelsync/vendor-http";
 import type { BurstSignal } from "./burst";
-import { noteVendorStatus } from "./callContext";
 import { optOutsAmong, reactivationsIn } from "./consent";
 import { KommoReader } from "./kommoReader";
 import { readContactsRecorded, readLeadsRecorded } from "./kommoRecords";
@@ -16,6 +15,7 @@ import { PipelineNames } from "./pipelineNames";
 import { createRedisGate, shareOfGate, type RedisGate, type RedisGateOptions } from "./redisGate";
 import type { StepSkipped } from "./stepSkipped";
 import { SubscriberPool } from "./subscriberPool";
+import { answered, noteVendorStatus, VendorAnswer } from "./vendorAnswer";
 
 /** The operations a client offers that the gateway hands on as they are (each call through the shared gate). */
 function passThrough<C extends object, K extends keyof C>(client: C, names: readonly K[]): Pick<C, K> {
@@ -27,16 +27,30 @@ function passThrough<C extends object, K extends keyof C>(client: C, names: read
   return picked;
 }
 
+/** Writes whose outcome a step records: each answers with its result and the vendor's status. */
+type Answering<C, K extends keyof C> = {
+  [N in K]: C[N] extends (...args: infer A) => Promise<infer R> ? (...args: A) => Promise<VendorAnswer<R>> : never;
+};
+
+/** The client's operations `names`, each answering with a `VendorAnswer`. */
+function answering<C extends object, K extends keyof C>(client: C, names: readonly K[]): Answering<C, K> {
+  const wrapped = {} as Record<K, unknown>;
+  for (const name of names) {
+    const operation = client[name] as unknown as (...args: unknown[]) => Promise<unknown>;
+    wrapped[name] = (...args: unknown[]) => answered(() => operation.apply(client, args));
+  }
+  return wrapped as Answering<C, K>;
+}
+
+const KOMMO_ANSWERING = ["updateContact", "addNotes", "addTask"] as const satisfies ReadonlyArray<keyof KommoClient>;
+
 const KOMMO_AS_IS = [
   "apiId",
   "findContactsByEmail",
-  "updateContact",
   "updateFieldValues",
-  "addNotes",
   "updateNotes",
   "recentNotes",
   "recentNoteTexts",
-  "addTask",
   "addTasks",
   "recentOpenTasks",
   "recentOpenTaskTexts",
@@ -53,7 +67,7 @@ const KOMMO_AS_IS = [
  * Kommo as the worker and the CLI reach it: leads and contacts read in batched pages (and recorded
  * for engagement), stage names cached, everything else as the client does it.
  */
-export type KommoGateway = Pick<KommoClient, (typeof KOMMO_AS_IS)[number]> & {
+export type KommoGateway = Pick<KommoClient, (typeof KOMMO_AS_IS)[number]> & Answering<KommoClient, (typeof KOMMO_ANSWERING)[number]> & {
   /** null when Kommo has no such lead (deleted). Batched with every other look-up in this process. */
   lead(id: number): Promise<KommoLead | null>;
   /** null when Kommo has no such contact. Batched like `lead`. */
@@ -66,8 +80,9 @@ export type KommoGateway = Pick<KommoClient, (typeof KOMMO_AS_IS)[number]> & {
   stageNames(pipelineId: number, statusId: number): Promise<{ pipelineName: string; stageName: string }>;
 };
 
+const MOOSEND_ANSWERING = ["unsubscribe"] as const satisfies ReadonlyArray<keyof MoosendClient>;
+
 const MOOSEND_AS_IS = [
-  "unsubscribe",
   "delete",
   "findById",
   "listMembers",
@@ -77,26 +92,26 @@ const MOOSEND_AS_IS = [
   "getCampaignActivity",
 ] as const satisfies ReadonlyArray<keyof MoosendClient>;
 
-export type MoosendGateway = Pick<MoosendClient, (typeof MOOSEND_AS_IS)[number]> & {
+export type MoosendGateway = Pick<MoosendClient, (typeof MOOSEND_AS_IS)[number]> & Answering<MoosendClient, (typeof MOOSEND_ANSWERING)[number]> & {
   /**
    * Puts the person on the list with every mapped field, in a bulk call when others are waiting.
    * Consent is decided here and nowhere else: someone who opted out, even while waiting for the call,
    * is not subscribed (Moosend's subscribe would re-subscribe them) and `StepSkipped` says why.
    */
-  subscribe(listId: string, subscriber: MoosendSubscriberInput): Promise<MoosendSubscriber | StepSkipped>;
+  subscribe(listId: string, subscriber: MoosendSubscriberInput): Promise<VendorAnswer<MoosendSubscriber> | StepSkipped>;
   /** Takes the person off the list (not an unsubscribe: their consent stays), batched per list. */
-  remove(listId: string, email: string): Promise<void>;
+  remove(listId: string, email: string): Promise<VendorAnswer<void>>;
 };
 
-const LOOPS_AS_IS = ["findContact", "deleteContact", "sendTransactional", "testApiKey", "getContactProperties", "listTransactionalEmails"] as const satisfies ReadonlyArray<
-  keyof LoopsClient
->;
+const LOOPS_ANSWERING = ["deleteContact", "sendTransactional"] as const satisfies ReadonlyArray<keyof LoopsClient>;
 
-export type LoopsGateway = Pick<LoopsClient, (typeof LOOPS_AS_IS)[number]> & {
+const LOOPS_AS_IS = ["findContact", "testApiKey", "getContactProperties", "listTransactionalEmails"] as const satisfies ReadonlyArray<keyof LoopsClient>;
+
+export type LoopsGateway = Pick<LoopsClient, (typeof LOOPS_AS_IS)[number]> & Answering<LoopsClient, (typeof LOOPS_ANSWERING)[number]> & {
   /** Upserts the contact, its properties converted to the types Loops declares for them. */
-  updateContact(contact: LoopsContactInput): Promise<{ id: string }>;
+  updateContact(contact: LoopsContactInput): Promise<VendorAnswer<{ id: string }>>;
   /** Sends the event; a contact it carries has its properties converted like `updateContact`'s. */
-  sendEvent(event: LoopsEvent, idempotencyKey: string): ReturnType<LoopsClient["sendEvent"]>;
+  sendEvent(event: LoopsEvent, idempotencyKey: string): Promise<VendorAnswer<Awaited<ReturnType<LoopsClient["sendEvent"]>>>>;
 };
 
 export interface VendorCredentials {
@@ -179,6 +194,7 @@ export function createVendorGateway(options: VendorGatewayOptions): VendorGatewa
     const pipelines = new PipelineNames(client);
     return {
       ...passThrough(client, KOMMO_AS_IS),
+      ...answering(client, KOMMO_ANSWERING),
       lead: (id) => reader.lead(id),
       contact: (id) => reader.contact(id),
       leads: (ids) => readLeadsRecorded(client, db.kommoRecords, ids),
@@ -218,6 +234,7 @@ export function createVendorGateway(options: VendorGatewayOptions): VendorGatewa
     };
     moosend = {
       ...passThrough(client, MOOSEND_AS_IS),
+      ...answering(client, MOOSEND_ANSWERING),
       subscribe: (listId, subscriber) => scheduler().subscribe(listId, subscriber),
       remove: (listId, email) => removals.remove(listId, email),
     };
@@ -231,8 +248,16 @@ export function createVendorGateway(options: VendorGatewayOptions): VendorGatewa
       contact.properties ? { ...contact, properties: await types.coerce(contact.properties) } : contact;
     loops = {
       ...passThrough(client, LOOPS_AS_IS),
-      updateContact: async (contact) => client.updateContact(await typed(contact)),
-      sendEvent: async (event, key) => client.sendEvent(event.contact ? { ...event, contact: await typed(event.contact) } : event, key),
+      ...answering(client, LOOPS_ANSWERING),
+      // Typed first: reading Loops' property types is a call of its own, not the one the step records.
+      updateContact: async (contact) => {
+        const typedContact = await typed(contact);
+        return answered(() => client.updateContact(typedContact));
+      },
+      sendEvent: async (event, key) => {
+        const typedEvent = event.contact ? { ...event, contact: await typed(event.contact) } : event;
+        return answered(() => client.sendEvent(typedEvent, key));
+      },
     };
   }
 

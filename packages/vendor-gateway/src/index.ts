@@ -4,7 +4,7 @@ export { createRedisGate, DEFAULT_BLOCKED_RECHECK_MS, shareOfGate } from "./redi
 export type { RedisGate, RedisGateOptions, VendorState, VendorStateChange, WindowState } from "./redisGate";
 export type { BurstSignal } from "./burst";
 export { StepSkipped } from "./stepSkipped";
-export { callContext, noteVendorStatus } from "./callContext";
+export { noteVendorStatus, VendorAnswer, type Unanswered } from "./vendorAnswer";
 export { TUNING } from "./tuning";
 export { systemClock, type Clock } from "./clock";
 

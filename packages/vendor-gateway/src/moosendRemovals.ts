@@ -1,7 +1,7 @@
 import { Batcher } from "@funnelsync/batcher";
 import { normalizeEmail } from "@funnelsync/config";
 import { MOOSEND_MAX_BATCH, type MoosendClient } from "@funnelsync/moosend-client";
-import { callForSeveral, currentStep, type StepCalls } from "./callContext";
+import { answered, VendorAnswer } from "./vendorAnswer";
 
 /**
  * Takes people off Moosend lists, one batcher per list. A lone removal is Moosend's `remove` (40
@@ -10,28 +10,25 @@ import { callForSeveral, currentStep, type StepCalls } from "./callContext";
  * `removeOnExit` stage then costs about ten calls, where single removes would take 40 minutes.
  */
 export class MoosendRemovals {
-  /**
-   * Per list: each address with the step that asked for its removal, which gets the call's status
-   * (a second request for one address in the same batch takes the step's place: the first records none).
-   */
-  private readonly lists = new Map<string, Batcher<string, StepCalls | undefined, void>>();
+  /** Per list: the addresses waiting, each answered with the status Moosend gave the call that took it off. */
+  private readonly lists = new Map<string, Batcher<string, null, number | undefined>>();
 
   constructor(private readonly moosend: Pick<MoosendClient, "remove" | "removeMany">) {}
 
-  remove(listId: string, email: string): Promise<void> {
+  async remove(listId: string, email: string): Promise<VendorAnswer<void>> {
     const key = listId.toLowerCase();
     let batcher = this.lists.get(key);
     if (!batcher) {
-      batcher = new Batcher<string, StepCalls | undefined, void>(
+      batcher = new Batcher<string, null, number | undefined>(
         async (entries) => {
           const emails = [...entries.keys()];
-          await callForSeveral<unknown>(() => (emails.length === 1 ? this.moosend.remove(listId, emails[0]!) : this.moosend.removeMany(listId, emails)), entries.values());
-          return new Map(emails.map((email) => [email, undefined]));
+          const call = await answered<unknown>(() => (emails.length === 1 ? this.moosend.remove(listId, emails[0]!) : this.moosend.removeMany(listId, emails)));
+          return new Map(emails.map((email) => [email, call.vendorStatus]));
         },
         { maxBatch: MOOSEND_MAX_BATCH },
       );
       this.lists.set(key, batcher);
     }
-    return batcher.add(normalizeEmail(email), currentStep());
+    return new VendorAnswer(undefined, await batcher.add(normalizeEmail(email), null));
   }
 }

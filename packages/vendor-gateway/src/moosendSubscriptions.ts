@@ -1,7 +1,7 @@
 import { normalizeEmail } from "@funnelsync/config";
 import { MOOSEND_LIMITS, MOOSEND_MAX_BATCH, type MoosendClient, type MoosendSubscriber, type MoosendSubscriberInput } from "@funnelsync/moosend-client";
 import { createVendorError } from "@funnelsync/vendor-http";
-import { callForSeveral, noteVendorStatus } from "./callContext";
+import { answered, VendorAnswer } from "./vendorAnswer";
 import { systemClock, type Clock } from "./clock";
 import { StepSkipped } from "./stepSkipped";
 import { TUNING } from "./tuning";
@@ -97,16 +97,18 @@ export class MoosendSubscriptions {
     return this.pool.waiting;
   }
 
-  /** The subscriber Moosend answered with, or `StepSkipped` if the address opted out while waiting. */
-  async subscribe(listId: string, subscriber: MoosendSubscriberInput): Promise<MoosendSubscriber | StepSkipped> {
+  /**
+   * The subscriber Moosend answered with (and the status of the call that carried them), or
+   * `StepSkipped` if the address opted out while waiting.
+   */
+  async subscribe(listId: string, subscriber: MoosendSubscriberInput): Promise<VendorAnswer<MoosendSubscriber> | StepSkipped> {
     const email = normalizeEmail(subscriber.email);
     this.waitingOn.set(listId, (this.waitingOn.get(listId) ?? 0) + 1);
-    let answerStatus: number | undefined;
     try {
-      return await new Promise<MoosendSubscriber | StepSkipped>((resolve, reject) => {
+      return await new Promise<VendorAnswer<MoosendSubscriber> | StepSkipped>((resolve, reject) => {
         const waiter = {
-          resolve: (value: MoosendSubscriber | StepSkipped, status?: number) => ((answerStatus = status), resolve(value)),
-          reject: (error: unknown, status?: number) => ((answerStatus = status), reject(error)),
+          resolve: (value: MoosendSubscriber | StepSkipped, status?: number) => resolve(value instanceof StepSkipped ? value : new VendorAnswer(value, status)),
+          reject,
         };
         this.pool.add(listId, { ...subscriber, email }, waiter).then((size) => {
           if (!this.running.has(listId)) void this.drain(listId);
@@ -115,7 +117,6 @@ export class MoosendSubscriptions {
       });
     } finally {
       this.waitingOn.set(listId, this.waitingOn.get(listId)! - 1);
-      noteVendorStatus(answerStatus); // runs in the caller's step, as this chain was made there
     }
   }
 
@@ -223,20 +224,20 @@ export class MoosendSubscriptions {
       const found = new Map<string, MoosendSubscriber>();
       let status: number | undefined;
       if (kind === "single") {
-        const one = await callForSeveral(() => this.moosend.subscribe(listId, batch[0]!.input));
+        const one = await answered(() => this.moosend.subscribe(listId, batch[0]!.input));
         found.set(batch[0]!.email, one.value);
-        status = one.status;
+        status = one.vendorStatus;
       } else {
-        const many = await callForSeveral(() => this.moosend.subscribeMany(listId, batch.map((p) => p.input)));
+        const many = await answered(() => this.moosend.subscribeMany(listId, batch.map((p) => p.input)));
         for (const s of many.value.subscribers) found.set(normalizeEmail(s.email), s);
-        status = many.status;
+        status = many.vendorStatus;
       }
       await Promise.all(
         batch.map((entry) => {
           const subscriber = found.get(entry.email);
-          if (subscriber) return this.pool.answer(entry, { subscriber }, status);
+          if (subscriber) return this.pool.answer(entry, { subscriber, status });
           const ignored = createVendorError({ vendor: "moosend", status: 200, what: `subscribe_many to ${listId}`, detail: `${entry.email} was ignored as invalid`, retryable: false });
-          return this.pool.answer(entry, { error: ignored }, status);
+          return this.pool.answer(entry, { error: ignored });
         }),
       );
     } catch (error) {
@@ -249,14 +250,12 @@ export class MoosendSubscriptions {
    * `view.json`, since a member left unsubscribed must not count as subscribed.
    */
   private async resubscribe(listId: string, entry: PooledEntry): Promise<void> {
-    let answered: number | undefined;
     try {
       for (let ms = (await this.window("subscribe")).waitMs; ms > 0; ms = (await this.window("subscribe")).waitMs) await this.clock.sleep(ms);
-      const { value: member, status } = await callForSeveral(async () => {
+      const { value: member, vendorStatus: status } = await answered(async () => {
         await this.moosend.subscribe(listId, entry.input);
         return this.moosend.findByEmail(listId, entry.input.email);
       });
-      answered = status;
       if (member?.status !== "subscribed") {
         throw createVendorError({
           vendor: "moosend",
@@ -267,9 +266,9 @@ export class MoosendSubscriptions {
         });
       }
       await this.reactivations.confirmed(listId, member);
-      await this.pool.answer(entry, { subscriber: member }, status);
+      await this.pool.answer(entry, { subscriber: member, status });
     } catch (error) {
-      await this.pool.answer(entry, { error }, answered).catch(() => undefined);
+      await this.pool.answer(entry, { error }).catch(() => undefined);
     }
   }
 }

@@ -104,8 +104,10 @@ export interface SubscriberPoolOptions {
 }
 
 export interface Waiter {
+  /** `status`: what Moosend answered the call that carried the subscriber. */
   resolve(value: MoosendSubscriber | StepSkipped, status?: number): void;
-  reject(error: unknown, status?: number): void;
+  /** The error says what the vendor answered, if it did. */
+  reject(error: unknown): void;
 }
 
 /**
@@ -194,11 +196,11 @@ export class SubscriberPool {
     await this.options.redis.eval(RESIGN, 1, this.leadKey(listId), this.process);
   }
 
-  /** Gives each owner of the entry its answer, in whichever process it waits. */
-  async answer(entry: PooledEntry, outcome: { subscriber: MoosendSubscriber } | { skipped: string } | { error: unknown }, status?: number): Promise<void> {
+  /** Gives each owner of the entry its answer (a subscriber's with the call's status), in whichever process it waits. */
+  async answer(entry: PooledEntry, outcome: { subscriber: MoosendSubscriber; status?: number } | { skipped: string } | { error: unknown }): Promise<void> {
     const byProcess = new Map<string, Answer[]>();
     for (const owner of entry.owners) {
-      const answer = { token: owner.token, status, ...("error" in outcome ? { error: toWire(outcome.error) } : outcome) } as Answer;
+      const answer = { token: owner.token, ...("error" in outcome ? { error: toWire(outcome.error) } : outcome) } as Answer;
       const answers = byProcess.get(owner.process) ?? [];
       answers.push(answer);
       byProcess.set(owner.process, answers);
@@ -241,8 +243,8 @@ export class SubscriberPool {
     this.waiters.delete(token);
     if (!waiter) return;
     if ("subscriber" in answer) waiter.resolve(answer.subscriber, answer.status);
-    else if ("skipped" in answer) waiter.resolve(new StepSkipped(answer.skipped), answer.status);
-    else waiter.reject(fromWire(answer.error), answer.status);
+    else if ("skipped" in answer) waiter.resolve(new StepSkipped(answer.skipped));
+    else waiter.reject(fromWire(answer.error));
   }
 
   private keys(listId: string): [string, string] {

@@ -61,10 +61,10 @@ export async function forget(deps: ForgetDeps, email: string, options: ForgetOpt
   }
   if (deps.loops) {
     const loops = deps.loops;
-    report.loops.push({ key: "e-mail", result: await attempt(dryRun, () => loops.deleteContact({ email: address })) });
+    report.loops.push({ key: "e-mail", result: await attempt(dryRun, async () => (await loops.deleteContact({ email: address })).value) });
     // A contact linked by userId may carry an older address of the person.
     for (const userId of erasure.loopsUserIds) {
-      report.loops.push({ key: `userId ${userId}`, result: await attempt(dryRun, () => loops.deleteContact({ userId })) });
+      report.loops.push({ key: `userId ${userId}`, result: await attempt(dryRun, async () => (await loops.deleteContact({ userId })).value) });
     }
   }
   return report;

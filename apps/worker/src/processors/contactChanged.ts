@@ -3,7 +3,7 @@ import { ERASED_REASON } from "@funnelsync/db";
 import type { JobData } from "@funnelsync/jobs";
 import { fieldValue, type KommoContact, type KommoLead } from "@funnelsync/kommo-client";
 import type { LoopsContactInput } from "@funnelsync/loops-client";
-import type { LoopsGateway } from "@funnelsync/vendor-gateway";
+import type { LoopsGateway, VendorAnswer } from "@funnelsync/vendor-gateway";
 import { reportedTwice } from "../changeReports";
 import { isEngagementEcho } from "../engagementEcho";
 import { adoptMergedContact, contactsMergedInto, followDeletedContact } from "../contactMerge";
@@ -40,7 +40,7 @@ async function explicitOptIn(deps: WorkerDeps, contact: KommoContact, email: str
  * and gets the new address; one without a userId is re-created under the new address (keeping an
  * opt-out and its lists) and the old one deleted.
  */
-async function moveByEmail(loops: LoopsGateway, oldEmail: string, email: string, fields: Omit<LoopsContactInput, "email">): Promise<{ id: string }> {
+async function moveByEmail(loops: LoopsGateway, oldEmail: string, email: string, fields: Omit<LoopsContactInput, "email">): Promise<VendorAnswer<{ id: string }>> {
   const old = await loops.findContact({ email: oldEmail });
   if (old?.userId) return loops.updateContact({ ...fields, email, userId: old.userId });
   const carried = old ? { mailingLists: old.mailingLists, ...(old.subscribed ? {} : { subscribed: false }) } : {};
