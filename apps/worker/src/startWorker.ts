@@ -163,6 +163,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     moosend: vendors.moosend,
     loops: vendors.loops,
     mapping: config.mapping,
+    burst,
     outcomes: new OutcomeRecorder(db),
     kommoWatch,
     logger,

@@ -6,10 +6,13 @@ import { MOOSEND_LIMITS, MOOSEND_MAX_BATCH } from "@funnelsync/moosend-client";
  * vendors' own limits are not here: each client defines its vendor's once. `npm run bench -- burst
  * burst2 burst4` is the measure of a change here.
  */
+/** Kommo changes a second from which they come as a burst. */
+const BURST_CHANGES_PER_SECOND = 50;
+
 export const TUNING = {
   kommoReader: {
     /** Lead look-ups arriving faster than this (per second) are a burst: single reads would spend Kommo's 7 calls a second on near-empty pages. */
-    burstLeadsPerSecond: 50,
+    burstLeadsPerSecond: BURST_CHANGES_PER_SECOND,
     /**
      * Longest a short page of leads waits for more while a burst arrives. A whole second: at 50 leads a
      * second and up, shorter waits send pages of a few dozen, two Kommo calls each, against 7 a second;
@@ -36,6 +39,19 @@ export const TUNING = {
      * calls for a burst; half the single window, leaving the rest for re-activations (singles only).
      */
     singlesForAFew: 5,
+  },
+  kommoReconcile: {
+    /**
+     * Kommo changes arriving at least this fast (a burst, as the Kommo reader sees one) have Kommo's
+     * budget before the events feed: reading the feed is what the reconciler can put off, and a burst
+     * of live changes shows the webhook works. The reader's own threshold, since it is the same burst.
+     */
+    yieldWhileChangesPerSecond: BURST_CHANGES_PER_SECOND,
+    /**
+     * Longest the feed's reading is put off (from where it was last read to): under a burst that never
+     * ends, changes whose webhooks were lost are still found within this.
+     */
+    yieldAtMostSeconds: 900,
   },
   burstSignal: {
     /** A process's report older than this is from one that stopped; it no longer counts. */

@@ -1,5 +1,6 @@
 import type { JobData } from "@funnelsync/jobs";
 import type { KommoEvent } from "@funnelsync/kommo-client";
+import { TUNING } from "@funnelsync/vendor-gateway";
 import { isVendorRateLimitError } from "@funnelsync/vendor-http";
 import { EVENT_FINGERPRINT_PREFIX } from "../changeReports";
 import type { Processor, WorkerDeps } from "./types";
@@ -8,6 +9,8 @@ import type { Processor, WorkerDeps } from "./types";
 export const EVENTS_OVERLAP_SECONDS = 60;
 
 type KommoJob = Parameters<WorkerDeps["enqueue"]>[0][number];
+
+const { yieldWhileChangesPerSecond: YIELD_WHILE_CHANGES_PER_SECOND, yieldAtMostSeconds: YIELD_AT_MOST_SECONDS } = TUNING.kommoReconcile;
 
 /** Per Kommo account (client): the ids of its EMAIL contact fields, read once. */
 const emailFieldIds = new WeakMap<object, Promise<number[]>>();
@@ -62,7 +65,8 @@ export function jobForEvent(event: KommoEvent): KommoJob | undefined {
  * enqueues the job each change's webhook would have produced: a change whose webhook never came is
  * synced all the same, and one whose webhook did lands on that job or is paired with it (see
  * `reportedTwice`). The webhook's health is checked on the way. On the first start the watermark
- * begins now.
+ * begins now. While a burst of changes arrives, the feed waits (up to `yieldAtMostSeconds` behind):
+ * every call its pages take is one the burst's look-ups wait for.
  */
 export const kommoReconcile: Processor<"kommo.reconcile"> = async (_job, deps) => {
   await deps.kommoWatch.checkWebhook().catch((err: unknown) => deps.logger.warn("kommo.webhook: cannot read the webhooks", { error: (err as Error).message }));
@@ -75,6 +79,11 @@ export const kommoReconcile: Processor<"kommo.reconcile"> = async (_job, deps) =
   let complete = true;
   try {
     for (let page = 1; ; page++) {
+      if (deps.burst.changesArriving(YIELD_WHILE_CHANGES_PER_SECOND) && now - watermark.readTo < YIELD_AT_MOST_SECONDS) {
+        deps.logger.info("kommo.reconcile: a burst of changes is arriving; the next poll reads the feed", { page });
+        complete = false;
+        break;
+      }
       const result = await deps.kommo.listEvents({ types, from, to: now, page });
       for (const event of result.events) events.set(event.id, event);
       if (!result.hasMore) break;

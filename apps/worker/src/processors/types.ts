@@ -3,7 +3,7 @@ import type { Mapping } from "@funnelsync/config";
 import type { Db } from "@funnelsync/db";
 import type { JobData, JobName } from "@funnelsync/jobs";
 import type { Logger } from "@funnelsync/logger";
-import type { KommoGateway, LoopsGateway, MoosendGateway } from "@funnelsync/vendor-gateway";
+import type { BurstSignal, KommoGateway, LoopsGateway, MoosendGateway } from "@funnelsync/vendor-gateway";
 import type { FieldWriteEchoes } from "../engagementEcho";
 import type { EngagementSync } from "../engagementSync";
 import type { OutcomeRecorder } from "../outcomeRecorder";
@@ -16,6 +16,8 @@ export interface WorkerDeps {
   moosend: MoosendGateway;
   loops: LoopsGateway;
   mapping: Mapping;
+  /** Whether Kommo changes are arriving as a burst, in any worker process (the one the gateway's batching reads). */
+  burst: Pick<BurstSignal, "changesArriving">;
   outcomes: OutcomeRecorder;
   /** Our Kommo webhook's health and the events feed's progress (metrics, /readyz). */
   kommoWatch: KommoWatch;
