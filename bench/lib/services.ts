@@ -90,3 +90,24 @@ export async function jobCounts(): Promise<Record<string, number>> {
     connection.disconnect();
   }
 }
+
+/**
+ * Jobs still to run over every queue, leaving out the schedulers' next runs (retention, the
+ * reconciler), which are always there, delayed until their time.
+ */
+export async function jobsLeftToRun(): Promise<number> {
+  const connection = new Redis(BENCH_REDIS_URL, { maxRetriesPerRequest: null });
+  const queues = openJobQueues(connection, { prefix: KEY_PREFIX });
+  try {
+    let left = 0;
+    for (const queue of queues.all) {
+      const counts = await queue.getJobCounts("waiting", "active", "prioritized");
+      const delayed = await queue.getDelayed();
+      left += (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.prioritized ?? 0) + delayed.filter((job) => !job.repeatJobKey).length;
+    }
+    return left;
+  } finally {
+    await queues.close();
+    connection.disconnect();
+  }
+}

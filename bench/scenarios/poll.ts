@@ -5,7 +5,7 @@ import pg from "pg";
 import { startWorkerProcess } from "../lib/apps";
 import { figure } from "../lib/report";
 import { LISTS, MAPPINGS, abortable, appEnv, type Scenario } from "../lib/scenario";
-import { BENCH_DATABASE_URL, BENCH_REDIS_URL, jobCounts, resetState } from "../lib/services";
+import { BENCH_DATABASE_URL, BENCH_REDIS_URL, jobsLeftToRun, resetState } from "../lib/services";
 import { round } from "../lib/stats";
 import { startVendors } from "../lib/vendors";
 
@@ -93,7 +93,7 @@ export const pollScenario: Scenario = {
     const requests = vendors.moosend.requests;
     const pollRequests = requests.filter((r) => r.at >= since && LISTING.test(r.path));
     // The follow-ups: one `find` per new opt-out, in the same read budget.
-    for (let counts = await jobCounts(); counts.waiting! + counts.active! + counts.delayed! > 0; counts = await jobCounts()) {
+    while ((await jobsLeftToRun()) > 0) {
       abortable(ctx.signal);
       await sleep(200);
     }
