@@ -17,14 +17,21 @@ import type { StepSkipped } from "./stepSkipped";
 import { SubscriberPool } from "./subscriberPool";
 import { answered, noteVendorStatus, VendorAnswer } from "./vendorAnswer";
 
-/** The operations a client offers that the gateway hands on as they are (each call through the shared gate). */
-function passThrough<C extends object, K extends keyof C>(client: C, names: readonly K[]): Pick<C, K> {
-  const picked = {} as Pick<C, K>;
+type Operation = (...args: unknown[]) => unknown;
+
+/** The client's members `names`, each operation bound to the client and wrapped by `wrap`. */
+function pick<C extends object, K extends keyof C>(client: C, names: readonly K[], wrap: (operation: Operation) => Operation = (operation) => operation): Record<K, unknown> {
+  const picked = {} as Record<K, unknown>;
   for (const name of names) {
     const member = client[name];
-    picked[name] = (typeof member === "function" ? member.bind(client) : member) as C[K];
+    picked[name] = typeof member === "function" ? wrap((member as Operation).bind(client)) : member;
   }
   return picked;
+}
+
+/** The operations a client offers that the gateway hands on as they are (each call through the shared gate). */
+function passThrough<C extends object, K extends keyof C>(client: C, names: readonly K[]): Pick<C, K> {
+  return pick(client, names) as Pick<C, K>;
 }
 
 /** Writes whose outcome a step records: each answers with its result and the vendor's status. */
@@ -34,12 +41,7 @@ type Answering<C, K extends keyof C> = {
 
 /** The client's operations `names`, each answering with a `VendorAnswer`. */
 function answering<C extends object, K extends keyof C>(client: C, names: readonly K[]): Answering<C, K> {
-  const wrapped = {} as Record<K, unknown>;
-  for (const name of names) {
-    const operation = client[name] as unknown as (...args: unknown[]) => Promise<unknown>;
-    wrapped[name] = (...args: unknown[]) => answered(() => operation.apply(client, args));
-  }
-  return wrapped as Answering<C, K>;
+  return pick(client, names, (operation) => (...args) => answered(async () => operation(...args))) as Answering<C, K>;
 }
 
 const KOMMO_ANSWERING = ["updateContact", "addNotes", "addTask"] as const satisfies ReadonlyArray<keyof KommoClient>;
