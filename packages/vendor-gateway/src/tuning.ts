@@ -1,14 +1,14 @@
 import { KOMMO_MAX_PAGE } from "@funnelsync/kommo-client";
 import { MOOSEND_LIMITS, MOOSEND_MAX_BATCH } from "@funnelsync/moosend-client";
 
+/** Kommo changes a second from which they come as a burst. */
+const BURST_CHANGES_PER_SECOND = 50;
+
 /**
  * Every number the worker's batching under a burst depends on, each with why it is what it is. The
  * vendors' own limits are not here: each client defines its vendor's once. `npm run bench -- burst
  * burst2 burst4` is the measure of a change here.
  */
-/** Kommo changes a second from which they come as a burst. */
-const BURST_CHANGES_PER_SECOND = 50;
-
 export const TUNING = {
   kommoReader: {
     /** Lead look-ups arriving faster than this (per second) are a burst: single reads would spend Kommo's 7 calls a second on near-empty pages. */
