@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
+import type { Queue } from "bullmq";
 import { KEY_PREFIX, openJobQueues } from "@funnelsync/jobs";
 import pg from "pg";
 
@@ -74,40 +75,42 @@ export async function resetState(): Promise<void> {
   }
 }
 
-/** Jobs per state over every queue in the catalog, as the apps' BullMQ (prefix `KEY_PREFIX`) sees them. */
-export async function jobCounts(): Promise<Record<string, number>> {
+/** Runs `read` over the catalog's queues as the apps' BullMQ (prefix `KEY_PREFIX`) sees them, on a connection of its own. */
+async function withBenchQueues<T>(read: (queues: readonly Queue[]) => Promise<T>): Promise<T> {
   const connection = new Redis(BENCH_REDIS_URL, { maxRetriesPerRequest: null });
   const queues = openJobQueues(connection, { prefix: KEY_PREFIX });
   try {
-    const total: Record<string, number> = {};
-    for (const queue of queues.all) {
-      const counts = await queue.getJobCounts("waiting", "active", "delayed", "prioritized", "waiting-children", "failed", "completed");
-      for (const [state, count] of Object.entries(counts)) total[state] = (total[state] ?? 0) + count;
-    }
-    return total;
+    return await read(queues.all);
   } finally {
     await queues.close();
     connection.disconnect();
   }
 }
 
+/** Jobs per state over every queue in the catalog. */
+export function jobCounts(): Promise<Record<string, number>> {
+  return withBenchQueues(async (queues) => {
+    const total: Record<string, number> = {};
+    for (const queue of queues) {
+      const counts = await queue.getJobCounts("waiting", "active", "delayed", "prioritized", "waiting-children", "failed", "completed");
+      for (const [state, count] of Object.entries(counts)) total[state] = (total[state] ?? 0) + count;
+    }
+    return total;
+  });
+}
+
 /**
  * Jobs still to run over every queue, leaving out the schedulers' next runs (retention, the
  * reconciler), which are always there, delayed until their time.
  */
-export async function jobsLeftToRun(): Promise<number> {
-  const connection = new Redis(BENCH_REDIS_URL, { maxRetriesPerRequest: null });
-  const queues = openJobQueues(connection, { prefix: KEY_PREFIX });
-  try {
+export function jobsLeftToRun(): Promise<number> {
+  return withBenchQueues(async (queues) => {
     let left = 0;
-    for (const queue of queues.all) {
+    for (const queue of queues) {
       const counts = await queue.getJobCounts("waiting", "active", "prioritized");
       const delayed = await queue.getDelayed();
       left += (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.prioritized ?? 0) + delayed.filter((job) => !job.repeatJobKey).length;
     }
     return left;
-  } finally {
-    await queues.close();
-    connection.disconnect();
-  }
+  });
 }
